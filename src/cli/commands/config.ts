@@ -1,0 +1,116 @@
+import type { Command } from 'commander';
+import { setConfigValue, unsetConfigValue, type EditResult } from '../../config/edit.js';
+import { findKey, isTable, suggestKey } from '../../config/keys.js';
+import { redactConnectionString } from '../../config/redact.js';
+import { resolveConfigFile } from '../../config/paths.js';
+import { validateConfig } from '../../config/validate.js';
+import { ConfigError, formatConfigIssue } from '../../errors.js';
+import { renderToml, toNestedJson, tomlLiteral, viewKeys } from '../config-view.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import type { Handler } from '../program.js';
+
+function checkKnown(key: string): void {
+  if (key === '' || findKey(key) || isTable(key)) return;
+  const suggestion = suggestKey(key);
+  throw new ConfigError('CONFIG_INVALID', `unknown config key ${key}`, {
+    issues: [{ key, message: 'unknown key', ...(suggestion ? { suggestion } : {}) }],
+    hint: suggestion ? `Did you mean ${suggestion}?` : '`llmspell config get` lists every key.',
+  });
+}
+
+async function get(ctx: CommandContext, key: string | undefined, opts: { showSecrets?: boolean; showOrigin?: boolean }): Promise<number> {
+  const prefix = key ?? '';
+  checkKnown(prefix);
+  const resolved = await ctx.loadConfig();
+  const views = viewKeys(resolved, prefix, { showSecrets: opts.showSecrets === true });
+  const leaf = findKey(prefix) !== undefined;
+
+  if (opts.showOrigin) {
+    ctx.out.json(Object.fromEntries(views.map((v) => [v.spec.key, { value: v.value ?? null, origin: v.origin }])));
+  } else {
+    ctx.out.json(toNestedJson(views, prefix));
+  }
+  if (leaf) {
+    const view = views[0]!;
+    if (opts.showOrigin) ctx.out.line(`${view.spec.key} = ${view.value === undefined ? '(not set)' : tomlLiteral(view.value)}  # from ${view.origin}`);
+    else ctx.out.line(view.value === undefined ? '' : String(view.value));
+    if (view.value === undefined && !ctx.out.options.json) ctx.out.note(`${view.spec.key} is not set`);
+  } else {
+    ctx.out.line(renderToml(views, opts.showOrigin === true));
+  }
+  return EXIT.OK;
+}
+
+function reportEdit(ctx: CommandContext, result: EditResult, verb: 'set' | 'unset'): number {
+  const shown = (value: unknown) => {
+    if (value === undefined) return '(not set)';
+    const text = tomlLiteral(value);
+    return result.secret ? redactConnectionString(text) : text;
+  };
+  ctx.out.json({ ...result, value: result.value ?? null, previous: result.previous ?? null, ...(result.secret ? { value: shown(result.value), previous: shown(result.previous) } : {}) });
+  if (!result.changed) {
+    ctx.out.line(verb === 'set' ? `${result.key} is already ${shown(result.value)} in ${result.path}` : `${result.key} is not set in ${result.path}; nothing to do`);
+  } else if (verb === 'set') {
+    const was = result.previous === undefined ? '' : ` (was ${shown(result.previous)})`;
+    ctx.out.line(`${result.created ? 'created' : 'updated'} ${result.path}: ${result.key} = ${shown(result.value)}${was}`);
+  } else {
+    ctx.out.line(`updated ${result.path}: removed ${result.key} (was ${shown(result.previous)}); the default applies`);
+  }
+  if (result.overriddenBy) ctx.out.warn(`${result.overriddenBy} is set in the environment and overrides this value`);
+  return EXIT.OK;
+}
+
+async function validate(ctx: CommandContext): Promise<number> {
+  const report = await validateConfig({ env: ctx.io.env, overrides: ctx.overrides, ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}) });
+  ctx.out.json(report);
+  for (const warning of report.warnings) ctx.out.warn(warning);
+  const where = report.file.exists ? report.file.path : `${report.file.path} (not present: defaults apply)`;
+  if (report.valid) {
+    ctx.out.line(`${ctx.out.style.green('✓')} configuration is valid (${where})`);
+    return EXIT.OK;
+  }
+  ctx.out.line(`${ctx.out.style.red('✗')} configuration has ${report.issues.length === 1 ? '1 problem' : `${report.issues.length} problems`} (${where}):`);
+  for (const issue of report.issues) ctx.out.line(`  ${formatConfigIssue(issue)}`);
+  return EXIT.USAGE;
+}
+
+function path(ctx: CommandContext): number {
+  const location = resolveConfigFile(ctx.io.env, ctx.globals.config);
+  ctx.out.json(location);
+  ctx.out.line(location.path);
+  return EXIT.OK;
+}
+
+/** `llmspell config …`: get, set, unset, path, validate. */
+export function registerConfigCommands(program: Command, run: (handler: Handler) => (...args: unknown[]) => Promise<void>): void {
+  const config = program.command('config').description('read and change the configuration (~/.config/llmspell/config.toml)');
+
+  config
+    .command('get')
+    .description('print a value, a table, or the whole effective configuration (TOML; --json for scripts)')
+    .argument('[key]', 'a key (storage.postgres.pool_size) or a table (storage.postgres)')
+    .option('--show-secrets', 'print passwords in connection URLs instead of ***')
+    .option('--show-origin', 'say where each value came from (default, the file, an environment variable, a flag)')
+    .action(run((ctx, key, opts) => get(ctx, key as string | undefined, opts as { showSecrets?: boolean; showOrigin?: boolean })));
+
+  config
+    .command('set')
+    .description('set a key in the config file (type-checked, validated, comments kept, written atomically)')
+    .argument('<key>', 'e.g. storage.backend')
+    .argument('<value>', 'parsed for the key\'s type: 25, true, postgres, "postgresql://…"')
+    .action(run(async (ctx, key, value) => reportEdit(ctx, await setConfigValue(key as string, value as string, { env: ctx.io.env, ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}) }), 'set')));
+
+  config
+    .command('unset')
+    .description('remove a key from the config file so its default applies again')
+    .argument('<key>')
+    .action(run(async (ctx, key) => reportEdit(ctx, await unsetConfigValue(key as string, { env: ctx.io.env, ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}) }), 'unset')));
+
+  config.command('path').description('print the config file path llmspell uses').action(run((ctx) => path(ctx)));
+
+  config
+    .command('validate')
+    .description('check the configuration (file, environment, flags) and list every problem; non-zero exit if any')
+    .action(run((ctx) => validate(ctx)));
+}

@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { loadSettings, type KeyOverride, type ResolvedConfig } from '../config/load.js';
+import { passwordsIn } from '../config/redact.js';
+import { ConfigError } from '../errors.js';
+import { Output, type CliIO } from './output.js';
+
+/** The global options, as commander parses them. */
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  verbose?: boolean;
+  color?: boolean;
+  backend?: string;
+  databaseUrl?: string;
+  set?: string[];
+}
+
+/** What a command handler receives: output, the environment, and config loading with the flags applied. */
+export interface CommandContext {
+  out: Output;
+  io: CliIO;
+  globals: GlobalOptions;
+  /** Loads the settings (file < env < flags); cached for the command's lifetime. */
+  loadConfig(options?: { allowMissingFile?: boolean }): Promise<ResolvedConfig>;
+  /** The flag layer, for library calls that load config themselves. */
+  overrides: KeyOverride[];
+}
+
+function parseSetFlags(values: readonly string[]): KeyOverride[] {
+  return values.map((item) => {
+    const eq = item.indexOf('=');
+    if (eq <= 0) {
+      throw new ConfigError('USAGE', `--set expects KEY=VALUE, got ${JSON.stringify(item)}`, { hint: 'Example: --set storage.postgres.pool_size=8' });
+    }
+    const key = item.slice(0, eq).trim();
+    return { key, value: item.slice(eq + 1), flag: `--set ${key}` };
+  });
+}
+
+/** Builds the context of the command being run. */
+export function commandContext(command: Command, io: CliIO): CommandContext {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const out = new Output(io, { json: globals.json === true, verbose: globals.verbose === true, color: globals.color !== false });
+  out.addSecrets(passwordsIn([io.env.LLMSPELL_STORAGE_POSTGRES_URL, io.env.DATABASE_URL, globals.databaseUrl, ...(globals.set ?? [])]));
+  const overrides: KeyOverride[] = [];
+  if (globals.backend !== undefined) overrides.push({ key: 'storage.backend', value: globals.backend, flag: '--backend' });
+  if (globals.databaseUrl !== undefined) overrides.push({ key: 'storage.postgres.url', value: globals.databaseUrl, flag: '--database-url' });
+  overrides.push(...parseSetFlags(globals.set ?? []));
+  let cached: Promise<ResolvedConfig> | undefined;
+  return {
+    out,
+    io,
+    globals,
+    overrides,
+    loadConfig(options = {}) {
+      cached ??= loadSettings({
+        env: io.env,
+        overrides,
+        ...(globals.config ? { configPath: globals.config } : {}),
+        ...(options.allowMissingFile ? { allowMissingFile: true } : {}),
+      }).then((resolved) => {
+        out.addSecrets(passwordsIn([resolved.settings.storage.postgres.url]));
+        for (const warning of resolved.warnings) out.warn(warning);
+        return resolved;
+      });
+      return cached;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import { LlmspellError } from '../errors.js';
+import { scrubSecrets } from '../config/redact.js';
+
+/** Where the CLI writes and what it knows of its terminal. Injected so tests run the CLI in process. */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Whether stdout is a terminal (colour, tables). */
+  stdoutIsTTY: boolean;
+  /** Whether stderr is a terminal (progress). */
+  stderrIsTTY: boolean;
+}
+
+/** The process's own streams. */
+export function processIO(): CliIO {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+  };
+}
+
+/** Output options every command shares. */
+export interface OutputOptions {
+  json: boolean;
+  verbose: boolean;
+  color: boolean;
+}
+
+/**
+ * Writes a command's results: human text or one JSON document on stdout; notes, warnings,
+ * progress and errors on stderr. Every line passes through the secret scrubber.
+ */
+export class Output {
+  readonly style: ChalkInstance;
+  private readonly secrets: string[] = [];
+
+  constructor(
+    private readonly io: CliIO,
+    readonly options: OutputOptions,
+  ) {
+    const colorAllowed = options.color && io.env.NO_COLOR === undefined && (io.stdoutIsTTY || io.env.FORCE_COLOR !== undefined);
+    this.style = new Chalk({ level: colorAllowed ? 1 : 0 });
+  }
+
+  /** Registers secrets (passwords) that must never appear in output. */
+  addSecrets(secrets: readonly string[]): void {
+    this.secrets.push(...secrets);
+  }
+
+  /** A line (or block) of human output on stdout; ignored in `--json` mode. */
+  line(text = ''): void {
+    if (!this.options.json) this.io.stdout(this.scrub(text) + '\n');
+  }
+
+  /** The JSON result on stdout; ignored in human mode. */
+  json(value: unknown): void {
+    if (this.options.json) this.io.stdout(this.scrub(JSON.stringify(value, null, 2)) + '\n');
+  }
+
+  /** A note for humans on stderr (also in `--json` mode, where stdout is for the document). */
+  note(text: string): void {
+    this.io.stderr(this.scrub(text) + '\n');
+  }
+
+  warn(text: string): void {
+    this.io.stderr(this.scrub(`${this.style.yellow('warning:')} ${text}`) + '\n');
+  }
+
+  /** Progress for a person watching a terminal; silent when stderr is not one. */
+  progress(text: string): void {
+    if (this.io.stderrIsTTY) this.io.stderr(this.scrub(this.style.dim(text)) + '\n');
+  }
+
+  /** Reports an error: message and hint; the stack only with `--verbose`; JSON on stdout in `--json` mode. */
+  error(error: unknown): void {
+    const known = error instanceof LlmspellError;
+    const message = error instanceof Error ? error.message : String(error);
+    if (this.options.json) {
+      const body = known ? error.toJSON() : { code: 'INTERNAL', message };
+      this.io.stdout(this.scrub(JSON.stringify({ error: body }, null, 2)) + '\n');
+    } else {
+      this.io.stderr(this.scrub(`${this.style.red('error:')} ${message}`) + '\n');
+      if (known && error.hint) this.io.stderr(this.scrub(error.hint.split('\n').map((l) => `  ${l}`).join('\n')) + '\n');
+    }
+    if (this.options.verbose) {
+      let current: unknown = error;
+      while (current instanceof Error) {
+        this.io.stderr(this.scrub(current.stack ?? String(current)) + '\n');
+        current = current.cause;
+        if (current) this.io.stderr('caused by: ');
+      }
+    } else if (!known) {
+      this.io.stderr('  (run with --verbose for the stack trace)\n');
+    }
+  }
+
+  private scrub(text: string): string {
+    return this.secrets.length > 0 ? scrubSecrets(text, this.secrets) : text;
+  }
+}

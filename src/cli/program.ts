@@ -1,0 +1,69 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { registerConfigCommands } from './commands/config.js';
+import { registerDatabaseCommands } from './commands/database.js';
+import { commandContext, type CommandContext } from './context.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { Output, processIO, type CliIO } from './output.js';
+
+/** A command handler: gets the context and the command's arguments, returns an exit status. */
+export type Handler = (ctx: CommandContext, ...args: unknown[]) => Promise<number> | number;
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/**
+ * Builds the `llmspell` program. Handlers record their exit status in `state`; nothing here
+ * calls `process.exit`, so tests run the whole CLI in process.
+ */
+export function buildProgram(io: CliIO, state: { exitCode: number }): Command {
+  const program = new Command('llmspell')
+    .description('PostgreSQL storage for llmspell: migrations, health checks and configuration')
+    .version(version, '-V, --version')
+    .option('-c, --config <path>', 'config file (default: $LLMSPELL_CONFIG, then $XDG_CONFIG_HOME/llmspell/config.toml, then ~/.config/llmspell/config.toml)')
+    .addOption(new Option('--backend <name>', 'storage backend for this run (overrides storage.backend)').choices(['embedded', 'memory', 'postgres', 'sled']))
+    .option('--database-url <url>', 'PostgreSQL URL for this run (overrides storage.postgres.url)')
+    .option('--set <key=value>', 'override any config key for this run (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--json', 'print the result as JSON on stdout (for scripts)')
+    .option('-v, --verbose', 'print stack traces of errors')
+    .option('--no-color', 'no colour (NO_COLOR is honoured too)')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const run =
+    (handler: Handler) =>
+    async (...args: unknown[]): Promise<void> => {
+      const command = args.at(-1) as Command;
+      const ctx = commandContext(command, io);
+      try {
+        state.exitCode = await handler(ctx, ...args.slice(0, -2), args.at(-2));
+      } catch (error) {
+        ctx.out.error(error);
+        state.exitCode = exitCodeFor(error);
+      }
+    };
+
+  registerDatabaseCommands(program, run);
+  registerConfigCommands(program, run);
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
+export async function runCli(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const state = { exitCode: EXIT.OK as number };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.OK;
+      // commander has already printed its message ("unknown option", "missing argument", or the help
+      // of a command run without its subcommand).
+      return EXIT.USAGE;
+    }
+    new Output(io, { json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v'), color: false }).error(error);
+    return exitCodeFor(error);
+  }
+  return state.exitCode;
+}

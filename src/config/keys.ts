@@ -1,0 +1,179 @@
+import { distance } from 'fastest-levenshtein';
+import { z } from 'zod';
+import { settingsSchema, type KeyMeta } from './schema.js';
+
+/** The type of a configuration value, as users write it. */
+export type KeyKind = 'string' | 'integer' | 'boolean' | 'enum';
+
+/** One configuration key, derived from the zod schema. */
+export interface KeySpec {
+  /** Dotted path, e.g. `storage.postgres.pool_size`. */
+  key: string;
+  path: string[];
+  /** Environment variable that overrides it, e.g. `LLMSPELL_STORAGE_POSTGRES_POOL_SIZE`. */
+  env: string;
+  kind: KeyKind;
+  /** Allowed values of an enum key. */
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  /** Default value; `undefined` for keys that are unset by default. */
+  default: unknown;
+  description: string;
+  secret: boolean;
+  /** The zod type of the value itself (without default/optional wrappers). */
+  schema: z.ZodType;
+}
+
+/** Environment variable for a key path: `LLMSPELL_` + the path in capitals joined by `_`. */
+export function envVarFor(path: readonly string[]): string {
+  return `LLMSPELL_${path.join('_').toUpperCase()}`;
+}
+
+interface Walked {
+  keys: KeySpec[];
+  tables: string[];
+}
+
+function unwrap(type: z.ZodType): { inner: z.ZodType; fallback: unknown; meta: KeyMeta | undefined } {
+  let current: z.ZodType = type;
+  let fallback: unknown;
+  let meta = z.globalRegistry.get(current) as KeyMeta | undefined;
+  for (;;) {
+    const def = current.def as { type: string; innerType?: z.ZodType; defaultValue?: unknown };
+    if ((def.type === 'default' || def.type === 'prefault') && def.innerType) {
+      fallback = def.defaultValue;
+    } else if (def.type !== 'optional' || !def.innerType) {
+      return { inner: current, fallback, meta };
+    }
+    current = def.innerType!;
+    meta ??= z.globalRegistry.get(current) as KeyMeta | undefined;
+  }
+}
+
+function leaf(path: string[], type: z.ZodType): KeySpec {
+  const { inner, fallback, meta } = unwrap(type);
+  const key = path.join('.');
+  if (!meta) throw new Error(`config schema: ${key} has no description`);
+  const base = { key, path, env: envVarFor(path), default: fallback, description: meta.description, secret: meta.secret ?? false, schema: inner };
+  const def = inner.def as { type: string; entries?: Record<string, string> };
+  switch (def.type) {
+    case 'string':
+      return { ...base, kind: 'string' };
+    case 'boolean':
+      return { ...base, kind: 'boolean' };
+    case 'enum':
+      return { ...base, kind: 'enum', values: Object.values(def.entries ?? {}) };
+    case 'number': {
+      const num = inner as z.ZodNumber;
+      return { ...base, kind: 'integer', min: num.minValue ?? undefined, max: num.maxValue ?? undefined } as KeySpec;
+    }
+    default:
+      throw new Error(`config schema: ${key} has unsupported type ${def.type}`);
+  }
+}
+
+function walk(type: z.ZodType, path: string[], out: Walked): void {
+  const { inner } = unwrap(type);
+  if (inner instanceof z.ZodObject) {
+    if (path.length > 0) out.tables.push(path.join('.'));
+    for (const [name, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
+      walk(child, [...path, name], out);
+    }
+  } else {
+    out.keys.push(leaf(path, type));
+  }
+}
+
+const walked: Walked = { keys: [], tables: [] };
+walk(settingsSchema, [], walked);
+
+/** Every configuration key, in schema order. */
+export const CONFIG_KEYS: readonly KeySpec[] = walked.keys;
+/** Every table (`storage`, `storage.postgres`, …), in schema order. */
+export const CONFIG_TABLES: readonly string[] = walked.tables;
+
+const byKey = new Map(CONFIG_KEYS.map((spec) => [spec.key, spec]));
+const byEnv = new Map(CONFIG_KEYS.map((spec) => [spec.env, spec]));
+const tableSet = new Set(CONFIG_TABLES);
+
+/** The key named `key`, or undefined. */
+export function findKey(key: string): KeySpec | undefined {
+  return byKey.get(key);
+}
+
+/** The key overridden by environment variable `name`, or undefined. */
+export function findKeyByEnv(name: string): KeySpec | undefined {
+  return byEnv.get(name);
+}
+
+/** Whether `key` names a table (`storage.postgres`) rather than a value. */
+export function isTable(key: string): boolean {
+  return tableSet.has(key);
+}
+
+/**
+ * The known key or table closest to an unknown one, for "did you mean". Matches on the whole
+ * path first, then on the last segment alone (so `storage.pool_size` suggests
+ * `storage.postgres.pool_size`).
+ */
+export function suggestKey(unknown: string, candidates: readonly string[] = [...byKey.keys(), ...CONFIG_TABLES]): string | undefined {
+  const score = (a: string, b: string) => distance(a.toLowerCase(), b.toLowerCase());
+  let best: { key: string; d: number } | undefined;
+  for (const candidate of candidates) {
+    const d = score(unknown, candidate);
+    if (!best || d < best.d) best = { key: candidate, d };
+  }
+  if (best && best.d <= Math.max(2, Math.floor(unknown.length / 4))) return best.key;
+
+  const last = unknown.split('.').at(-1) ?? unknown;
+  let bestLeaf: { key: string; d: number } | undefined;
+  for (const candidate of candidates) {
+    const d = score(last, candidate.split('.').at(-1) ?? candidate);
+    if (!bestLeaf || d < bestLeaf.d) bestLeaf = { key: candidate, d };
+  }
+  if (bestLeaf && bestLeaf.d <= Math.max(1, Math.floor(last.length / 4))) return bestLeaf.key;
+  return undefined;
+}
+
+/** What a key accepts, in words: `an integer from 1 to 10000`, `one of daily, weekly, monthly`. */
+export function describeExpected(spec: KeySpec): string {
+  switch (spec.kind) {
+    case 'boolean':
+      return 'true or false';
+    case 'enum':
+      return `one of ${(spec.values ?? []).join(', ')}`;
+    case 'string':
+      return 'a string';
+    case 'integer':
+      if (spec.min !== undefined && spec.max !== undefined) return `an integer from ${spec.min} to ${spec.max}`;
+      if (spec.min !== undefined) return `an integer ≥ ${spec.min}`;
+      return 'an integer';
+  }
+}
+
+/** Result of parsing text (an env var, a flag, `config set`) for a key's type. */
+export type ParsedValue = { ok: true; value: unknown } | { ok: false; message: string };
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+/**
+ * Parses text for a key's type and checks it against the key's own schema (range, enum), so a
+ * wrong value is refused with the key's expectation, never coerced.
+ */
+export function parseKeyValue(spec: KeySpec, text: string): ParsedValue {
+  let value: unknown = text;
+  const expected = () => ({ ok: false as const, message: `expected ${describeExpected(spec)}, got ${JSON.stringify(text)}` });
+  if (spec.kind === 'integer') {
+    if (!/^[+-]?\d+$/.test(text.trim())) return expected();
+    value = Number(text.trim());
+  } else if (spec.kind === 'boolean') {
+    const word = text.trim().toLowerCase();
+    if (TRUE_WORDS.has(word)) value = true;
+    else if (FALSE_WORDS.has(word)) value = false;
+    else return expected();
+  }
+  const checked = spec.schema.safeParse(value);
+  return checked.success ? { ok: true, value: checked.data } : expected();
+}

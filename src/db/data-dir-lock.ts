@@ -1,0 +1,80 @@
+import { readFile, stat, unlink, writeFile, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { LlmspellError } from '../errors.js';
+
+/** Who holds a data directory. */
+export interface LockOwner {
+  pid: number;
+  hostname: string;
+  command: string;
+  since: string;
+}
+
+/** A held lock; `release()` is idempotent. */
+export interface DataDirLock {
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(path, 'utf8')) as LockOwner;
+    return typeof owner.pid === 'number' ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Locks an embedded data directory for this process (PGlite does not lock it, and two processes
+ * writing one directory corrupt it). The lock is a file beside the directory, created with
+ * O_EXCL, holding the owner's pid. A lock whose process is gone (same host) is taken over.
+ *
+ * Not an mtime-heartbeat lock on purpose: PGlite runs SQL synchronously in WASM and can block the
+ * event loop for longer than any heartbeat, which would let a second process "recover" a lock
+ * that is still in use.
+ */
+export async function lockDataDir(dataDir: string, command = process.argv.slice(1).join(' ')): Promise<DataDirLock> {
+  const path = `${dataDir}.lock`;
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const me: LockOwner = { pid: process.pid, hostname: hostname(), command, since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await writeFile(path, JSON.stringify(me), { flag: 'wx', mode: 0o600 });
+      let released = false;
+      return {
+        path,
+        async release() {
+          if (released) return;
+          released = true;
+          const owner = await readOwner(path);
+          if (owner?.pid === me.pid) await unlink(path).catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = await readOwner(path);
+    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+    // A lock whose owner died is stale; an unreadable one is stale once it is older than a write takes.
+    const stale = owner ? owner.hostname === me.hostname && !isAlive(owner.pid) : age > 5_000;
+    if (!stale) {
+      const who = owner ? `pid ${owner.pid} on ${owner.hostname} (${owner.command || 'llmspell'}, since ${owner.since})` : 'another process';
+      throw new LlmspellError('LOCK_HELD', `the embedded database ${dataDir} is in use by ${who}`, {
+        hint: `Wait for that process to finish or stop it; the embedded backend allows one process at a time. If no such process exists, delete ${path}.`,
+      });
+    }
+    await unlink(path).catch(() => undefined);
+  }
+  throw new LlmspellError('LOCK_HELD', `could not lock the embedded database ${dataDir}`, { hint: `Another process keeps taking ${path}; try again.` });
+}

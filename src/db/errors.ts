@@ -1,0 +1,174 @@
+import { LlmspellError, type ErrorCode } from '../errors.js';
+
+/** Fields PostgreSQL reports with an error, kept as they came. */
+export interface PostgresErrorFields {
+  /** SQLSTATE, e.g. `42P01`. */
+  sqlstate?: string;
+  detail?: string;
+  /** The server's own hint (llmspell's advice is in `hint`). */
+  serverHint?: string;
+  schema?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
+  /** 1-based character position in the statement. */
+  position?: number;
+}
+
+/** A database failure: connection, authentication, a missing extension, or a statement that failed. */
+export class DatabaseError extends LlmspellError {
+  readonly fields: PostgresErrorFields;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; fields?: PostgresErrorFields } = {}) {
+    super(code, message, options);
+    this.fields = options.fields ?? {};
+  }
+
+  /** SQLSTATE of the server error, when there was one. */
+  get sqlstate(): string | undefined {
+    return this.fields.sqlstate;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), ...this.fields };
+  }
+}
+
+const CONNECTION_REFUSED_HINT = [
+  'Is PostgreSQL running and listening there?',
+  '  - Docker: docker ps | grep llmspell_postgres_dev',
+  '  - Linux: sudo systemctl status postgresql@18-main',
+  '  - macOS: brew services list | grep postgresql',
+  '  - check the port: nc -zv HOST PORT',
+  "  - postgresql.conf: listen_addresses = '*' (or 'localhost'); open the port in the firewall",
+].join('\n');
+
+const AUTH_FAILED_HINT = [
+  'Check the user and password in storage.postgres.url (or LLMSPELL_STORAGE_POSTGRES_URL).',
+  '  - try them with: psql -h HOST -p PORT -U USER -d DATABASE -W',
+  '  - pg_hba.conf needs a scram-sha-256 line for this user and address; reload PostgreSQL after changing it',
+].join('\n');
+
+const EXTENSION_HINT = [
+  'The server lacks an extension llmspell needs.',
+  '  - Docker: use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3',
+  '  - manual install: ls /usr/share/postgresql/18/extension/ | grep -E "vchord|vector"',
+  "  - VectorChord needs shared_preload_libraries = 'vchord' (SHOW shared_preload_libraries;)",
+].join('\n');
+
+interface RawError {
+  code?: unknown;
+  errno?: unknown;
+  message?: unknown;
+  severity?: unknown;
+  detail?: unknown;
+  hint?: unknown;
+  schema?: unknown;
+  table?: unknown;
+  column?: unknown;
+  constraint?: unknown;
+  position?: unknown;
+  address?: unknown;
+  port?: unknown;
+  hostname?: unknown;
+  errors?: unknown;
+}
+
+const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+function serverFields(raw: RawError): PostgresErrorFields {
+  const fields: PostgresErrorFields = {};
+  const set = <K extends keyof PostgresErrorFields>(key: K, value: PostgresErrorFields[K] | undefined) => {
+    if (value !== undefined) fields[key] = value;
+  };
+  set('sqlstate', str(raw.code));
+  set('detail', str(raw.detail));
+  set('serverHint', str(raw.hint));
+  set('schema', str(raw.schema));
+  set('table', str(raw.table));
+  set('column', str(raw.column));
+  set('constraint', str(raw.constraint));
+  const position = Number(raw.position);
+  if (Number.isFinite(position) && position > 0) set('position', position);
+  return fields;
+}
+
+/** Whether `error` came from the PostgreSQL server (it carries a SQLSTATE and a severity). */
+function isServerError(raw: RawError): boolean {
+  return typeof raw.code === 'string' && /^[0-9A-Z]{5}$/.test(raw.code) && typeof raw.severity === 'string';
+}
+
+/**
+ * Turns whatever a driver threw into a {@link DatabaseError} that keeps SQLSTATE, detail and hint,
+ * and adds the troubleshooting advice users expect for refused connections, failed
+ * authentication and missing extensions. `target` (already redacted) names where we connected.
+ * An {@link LlmspellError} passes through unchanged.
+ */
+export function toDatabaseError(error: unknown, target: string): LlmspellError {
+  if (error instanceof LlmspellError) return error;
+  const raw = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as RawError;
+  // AggregateError (IPv4 + IPv6 attempts): classify by the first inner error.
+  if (Array.isArray(raw.errors) && raw.errors.length > 0 && raw.code === undefined) return toDatabaseError(raw.errors[0], target);
+  const message = str(raw.message) ?? 'unknown database error';
+  const code = str(raw.code);
+
+  if (isServerError(raw)) {
+    const fields = serverFields(raw);
+    switch (code) {
+      case '28P01':
+      case '28000':
+        return new DatabaseError('DB_AUTH_FAILED', `authentication failed connecting to ${target}: ${message}`, { hint: AUTH_FAILED_HINT, fields, cause: error });
+      case '3D000':
+        return new DatabaseError('DB_NOT_FOUND', `${message} (at ${target})`, {
+          hint: 'Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in storage.postgres.url.',
+          fields,
+          cause: error,
+        });
+      case '57P03':
+      case '53300':
+        return new DatabaseError('DB_UNREACHABLE', `${target} is not accepting connections: ${message}`, {
+          hint: code === '53300' ? 'The server has no free connection slots: lower pool_size, or raise max_connections.' : 'The server is starting up or shutting down; try again shortly.',
+          fields,
+          cause: error,
+        });
+      default:
+        if (/extension ".*" (is not available|does not exist)|could not open extension control file/.test(message) || code === '58P01') {
+          return new DatabaseError('DB_EXTENSION_MISSING', message, { hint: EXTENSION_HINT, fields, cause: error });
+        }
+        if (code === '42704' && /role "llmspell_app" does not exist/.test(message)) {
+          return new DatabaseError('DB_ROLE_MISSING', message, {
+            hint: 'The application role is created by the migrations: run `llmspell database migrate` first.',
+            fields,
+            cause: error,
+          });
+        }
+        return new DatabaseError('DB_QUERY_FAILED', message, { fields, cause: error, ...(fields.serverHint ? { hint: fields.serverHint } : {}) });
+    }
+  }
+
+  switch (code) {
+    case 'ECONNREFUSED':
+      return new DatabaseError('DB_UNREACHABLE', `connection refused by ${target}`, { hint: CONNECTION_REFUSED_HINT, cause: error });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new DatabaseError('DB_UNREACHABLE', `host not found for ${target}`, { hint: 'Check the host name in storage.postgres.url and your DNS.', cause: error });
+    case 'ETIMEDOUT':
+    case 'ECONNRESET':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return new DatabaseError('DB_UNREACHABLE', `cannot reach ${target} (${code})`, { hint: CONNECTION_REFUSED_HINT, cause: error });
+    default:
+      break;
+  }
+  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) {
+    return new DatabaseError('DB_UNREACHABLE', `timed out connecting to ${target}`, {
+      hint: 'The server did not answer within storage.postgres.pool_timeout_secs, or every pooled connection stayed busy that long.\n' + CONNECTION_REFUSED_HINT,
+      cause: error,
+    });
+  }
+  if (/Connection terminated unexpectedly|server closed the connection/i.test(message)) {
+    return new DatabaseError('DB_UNREACHABLE', `${target} closed the connection: ${message}`, { hint: CONNECTION_REFUSED_HINT, cause: error });
+  }
+  return new DatabaseError('DB_QUERY_FAILED', message, { cause: error });
+}
+

@@ -1,0 +1,44 @@
+import type { Settings, StorageBackend } from '../config/schema.js';
+import { defaultEmbeddedDataDir, type Env } from '../config/paths.js';
+import { SourceDatabase } from './database.js';
+import { toDatabaseError } from './errors.js';
+import { createPgliteSource, type OpenProgress } from './pglite-source.js';
+import { createPostgresSource } from './postgres-source.js';
+import { tenantIdValidator } from './tenant.js';
+import type { Database } from './types.js';
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** Which backend to open; default `settings.storage.backend` (components may override it). */
+  backend?: StorageBackend;
+  /** Environment, for the default embedded data directory; default `process.env`. */
+  env?: Env;
+  /** Called while the embedded database initialises on first use (seconds). */
+  onProgress?: (event: OpenProgress) => void;
+}
+
+/**
+ * Opens the database the settings name: `embedded` (PGlite on disk, locked against other
+ * processes), `memory` (PGlite in memory) or `postgres` (a `pg.Pool`). The handle is the same
+ * {@link Database} interface whichever it is.
+ *
+ * @example
+ * const { settings } = await loadSettings();
+ * const db = await openDatabase(settings);
+ * try { await db.withTenant('acme', (tx) => tx.query('SELECT 1')); } finally { await db.close(); }
+ */
+export async function openDatabase(settings: Settings, options: OpenDatabaseOptions = {}): Promise<Database> {
+  const backend = options.backend ?? settings.storage.backend;
+  const postgres = settings.storage.postgres;
+  const tenants = { validate: tenantIdValidator(postgres.tenant_id_pattern), enforceAppRole: postgres.enforce_tenant_isolation };
+  if (backend === 'postgres') return new SourceDatabase(createPostgresSource(postgres), tenants);
+
+  const dataDir = settings.storage.embedded.path ?? defaultEmbeddedDataDir(options.env ?? process.env);
+  const location = backend === 'embedded' ? { kind: 'embedded' as const, dataDir } : { kind: 'memory' as const };
+  try {
+    const source = await createPgliteSource(location, options.onProgress ? { onProgress: options.onProgress } : {});
+    return new SourceDatabase(source, tenants);
+  } catch (error) {
+    throw toDatabaseError(error, backend === 'embedded' ? dataDir : 'memory');
+  }
+}
