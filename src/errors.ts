@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'DB_NOT_FOUND'
   | 'DB_EXTENSION_MISSING'
   | 'DB_ROLE_MISSING'
+  | 'DB_POOL_TIMEOUT'
   | 'DB_QUERY_FAILED'
   | 'LOCK_HELD'
   | 'NOT_IMPLEMENTED'

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { toDatabaseError } from './errors.js';
+import { DatabaseError, isDriverError, toDatabaseError } from './errors.js';
 import { APP_ROLE, TENANT_SETTING } from './tenant.js';
 import type { Database, DriverKind, PoolStats, Queryable } from './types.js';
 
@@ -70,7 +70,7 @@ export class SourceDatabase implements Database {
     });
   }
 
-  withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
+  async withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
     const id = this.tenants.validate(tenantId);
     return this.withTransaction(async (client) => {
       // Separate statements, not one multi-statement string: Citus forwards each parsed SET LOCAL (DESIGN.md §5).
@@ -96,6 +96,13 @@ export class SourceDatabase implements Database {
     try {
       lease = await this.source.acquire();
     } catch (error) {
+      const { total, max } = this.source.stats();
+      if (total >= max && /timeout/i.test(String((error as Error).message))) {
+        throw new DatabaseError('DB_POOL_TIMEOUT', `no connection came free within storage.postgres.pool_timeout_secs: all ${max} pooled connections stayed in use`, {
+          hint: 'Raise storage.postgres.pool_size (and the server\'s max_connections), or hold connections for less time.',
+          cause: error,
+        });
+      }
       throw toDatabaseError(error, this.target);
     }
     let broken = false;
@@ -105,7 +112,8 @@ export class SourceDatabase implements Database {
       });
     } catch (error) {
       broken ||= isConnectionFailure(error);
-      throw toDatabaseError(error, this.target);
+      // The caller's own errors pass through untouched; only the driver's are translated.
+      throw isDriverError(error) ? toDatabaseError(error, this.target) : error;
     } finally {
       lease.release(broken);
     }

@@ -99,6 +99,17 @@ function isServerError(raw: RawError): boolean {
 }
 
 /**
+ * Whether `error` came from the database or the connection (a server error with a SQLSTATE, a
+ * socket error, or pg's own connection messages), as opposed to an error of the caller's code.
+ */
+export function isDriverError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || error instanceof LlmspellError) return false;
+  const raw = error as RawError & { syscall?: unknown };
+  if (isServerError(raw) || typeof raw.syscall === 'string') return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(String(raw.message ?? ''));
+}
+
+/**
  * Turns whatever a driver threw into a {@link DatabaseError} that keeps SQLSTATE, detail and hint,
  * and adds the troubleshooting advice users expect for refused connections, failed
  * authentication and missing extensions. `target` (already redacted) names where we connected.
