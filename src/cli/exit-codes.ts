@@ -15,8 +15,12 @@ export const EXIT = {
   CHECK_FAILED: 3,
   /** The database could not be reached or refused us: connection refused, timeout, authentication, no such database. */
   UNREACHABLE: 4,
-  /** The embedded database (or a migration lock) is held by another process. */
+  /** The embedded database, or the migration lock, is held by another process. */
   LOCKED: 5,
+  /** `migration-status`: migrations are waiting to be applied. */
+  PENDING: 6,
+  /** The database and the migration files disagree: an applied file changed, or the database knows a migration this build does not. */
+  DRIFT: 7,
 } as const;
 
 const BY_CODE: Partial<Record<ErrorCode, number>> = {
@@ -29,6 +33,9 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   DB_AUTH_FAILED: EXIT.UNREACHABLE,
   DB_NOT_FOUND: EXIT.UNREACHABLE,
   LOCK_HELD: EXIT.LOCKED,
+  POOLER_NOT_SUPPORTED: EXIT.USAGE,
+  MIGRATION_DRIFT: EXIT.DRIFT,
+  MIGRATION_ORDER: EXIT.DRIFT,
 };
 
 /** The one place an error becomes an exit status. */

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { LlmspellError } from '../errors.js';
 import { scrubSecrets } from '../config/redact.js';
@@ -11,6 +12,8 @@ export interface CliIO {
   stdoutIsTTY: boolean;
   /** Whether stderr is a terminal (progress). */
   stderrIsTTY: boolean;
+  /** Asks a yes/no question on the terminal; absent when there is no terminal to ask on. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 /** The process's own streams. */
@@ -21,7 +24,17 @@ export function processIO(): CliIO {
     env: process.env,
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirm: askOnTerminal } : {}),
   };
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 /** Output options every command shares. */

@@ -41,6 +41,10 @@ const postgresSchema = z
       description: 'Connection URL, postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
       secret: true,
     }),
+    migration_url: key(z.string().min(1).optional(), {
+      description: 'Direct connection URL for migrations when url points at a transaction-mode pooler (PgBouncer); default url.',
+      secret: true,
+    }),
     pool_size: key(z.int().min(1).max(10_000).default(16), { description: 'Maximum connections in the pool.' }),
     pool_timeout_secs: key(seconds(30), {
       description: 'How long to wait for a connection (from the pool or a new one) before failing.',
@@ -58,7 +62,10 @@ const postgresSchema = z
     }),
     auto_migrate: key(z.boolean().default(false), { description: 'Apply pending migrations when storage opens.' }),
     migration_timeout_secs: key(seconds(300), {
-      description: 'How long `database migrate` waits for another migrator and for each migration.',
+      description: 'How long a migration run waits for another migrator, and the statement_timeout of each migration.',
+    }),
+    migration_lock_timeout_secs: key(seconds(10), {
+      description: 'lock_timeout of each migration: DDL gives up instead of queueing behind live traffic forever.',
     }),
     vector_embeddings: z
       .strictObject({

@@ -148,7 +148,7 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
         }
         if (code === '42704' && /role "llmspell_app" does not exist/.test(message)) {
           return new DatabaseError('DB_ROLE_MISSING', message, {
-            hint: 'The application role is created by the migrations: run `llmspell database migrate` first.',
+            hint: 'The application role is created by `llmspell database migrate` when the migrating user has CREATEROLE. Otherwise an administrator runs: CREATE ROLE llmspell_app NOLOGIN NOSUPERUSER NOBYPASSRLS; GRANT llmspell_app TO <migrating user>; and then `llmspell database migrate` again.',
             fields,
             cause: error,
           });

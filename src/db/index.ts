@@ -1,4 +1,4 @@
-export { openDatabase, type OpenDatabaseOptions } from './open.js';
+export { openDatabase, embeddedDataDir, embeddedDatabaseExists, type OpenDatabaseOptions } from './open.js';
 export { DatabaseError, toDatabaseError, type PostgresErrorFields } from './errors.js';
 export { APP_ROLE, TENANT_SETTING, tenantIdValidator } from './tenant.js';
 export { checkPostgresUrl } from './postgres-source.js';

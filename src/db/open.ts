@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Settings, StorageBackend } from '../config/schema.js';
 import { defaultEmbeddedDataDir, type Env } from '../config/paths.js';
 import { SourceDatabase } from './database.js';
@@ -17,6 +19,16 @@ export interface OpenDatabaseOptions {
   onProgress?: (event: OpenProgress) => void;
 }
 
+/** The data directory of the embedded backend: `storage.embedded.path`, or the XDG default. */
+export function embeddedDataDir(settings: Settings, env: Env = process.env): string {
+  return settings.storage.embedded.path ?? defaultEmbeddedDataDir(env);
+}
+
+/** Whether the embedded database has been created (read-only commands must not create it). */
+export function embeddedDatabaseExists(settings: Settings, env: Env = process.env): boolean {
+  return existsSync(join(embeddedDataDir(settings, env), 'PG_VERSION'));
+}
+
 /**
  * Opens the database the settings name: `embedded` (PGlite on disk, locked against other
  * processes), `memory` (PGlite in memory) or `postgres` (a `pg.Pool`). The handle is the same
@@ -33,7 +45,7 @@ export async function openDatabase(settings: Settings, options: OpenDatabaseOpti
   const tenants = { validate: tenantIdValidator(postgres.tenant_id_pattern), enforceAppRole: postgres.enforce_tenant_isolation };
   if (backend === 'postgres') return new SourceDatabase(createPostgresSource(postgres), tenants);
 
-  const dataDir = settings.storage.embedded.path ?? defaultEmbeddedDataDir(options.env ?? process.env);
+  const dataDir = embeddedDataDir(settings, options.env);
   const location = backend === 'embedded' ? { kind: 'embedded' as const, dataDir } : { kind: 'memory' as const };
   try {
     const source = await createPgliteSource(location, options.onProgress ? { onProgress: options.onProgress } : {});

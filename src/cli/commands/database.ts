@@ -1,19 +1,198 @@
 import type { Command } from 'commander';
+import type { Settings } from '../../config/schema.js';
+import type { OpenProgress } from '../../db/pglite-source.js';
+import { embeddedDataDir, embeddedDatabaseExists } from '../../db/open.js';
+import type { Database } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
+import { healthCheck, type HealthReport } from '../../health/health-check.js';
+import { migrationLimits, openMigrationDatabase } from '../../migrate/connect.js';
+import { migrate, rollback, type MigrationProgress, type MigrationRunResult } from '../../migrate/run.js';
+import { migrationStatus, type MigrationStatus } from '../../migrate/status.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import type { Output } from '../output.js';
 import type { Handler } from '../program.js';
 
-function notYet(name: string): Handler {
-  return async () => {
-    throw new LlmspellError('NOT_IMPLEMENTED', `database ${name} is not implemented yet`, {
-      hint: 'It arrives with the migration engine; nothing was changed.',
-    });
+/** `--migrations-dir` is for tests and custom builds; users run the package's own migrations. */
+interface DirOption {
+  migrationsDir?: string;
+}
+
+function showOpenProgress(out: Output): (event: OpenProgress) => void {
+  return (event) => {
+    if (event.phase === 'initialising') out.progress(`Creating the embedded database in ${event.dataDir} (first run only: a few seconds)…`);
+    else out.progress(`Embedded database created in ${(event.elapsedMs / 1000).toFixed(1)}s.`);
   };
 }
 
-/** `llmspell database …`: migrate, migration-status, health-check. */
+function showMigrationProgress(out: Output): (event: MigrationProgress) => void {
+  return (event) => {
+    if (event.phase === 'start') out.progress(`[${event.index}/${event.total}] ${event.direction === 'up' ? 'applying' : 'rolling back'} ${event.name}…`);
+  };
+}
+
+/**
+ * Opens the database for a migration command and closes it afterwards. A read-only command
+ * (dry run, status) never creates the embedded database: where none exists yet it reads an empty
+ * in-memory one instead, which has exactly nothing applied. The target printed stays the real one.
+ */
+async function withMigrationDatabase<T>(ctx: CommandContext, readOnly: boolean, fn: (db: Database, settings: Settings, target: string) => Promise<T>): Promise<T> {
+  const { settings } = await ctx.loadConfig();
+  const missing = readOnly && settings.storage.backend === 'embedded' && !embeddedDatabaseExists(settings, ctx.io.env);
+  const db = await openMigrationDatabase(settings, { env: ctx.io.env, onProgress: showOpenProgress(ctx.out), ...(missing ? { backend: 'memory' as const } : {}) });
+  const target = missing ? `${embeddedDataDir(settings, ctx.io.env)} (not created yet)` : db.target;
+  try {
+    return await fn(db, settings, target);
+  } finally {
+    await db.close();
+  }
+}
+
+const stamp = (date: Date | null) => (date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
+
+function reportRun(ctx: CommandContext, target: string, result: MigrationRunResult): number {
+  const { out } = ctx;
+  out.json({ target, ...result });
+  const verb = result.direction === 'up' ? 'apply' : 'roll back';
+  const total = result.status.entries.filter((e) => e.state !== 'unknown').length;
+  if (result.dryRun) {
+    if (result.planned.length === 0) out.line(`Nothing to ${verb} on ${target} (dry run).`);
+    else out.line(`Would ${verb} ${result.planned.length} migration(s) on ${target} (dry run: nothing was changed):`);
+    for (const step of result.planned) out.line(`  ${step.name}`);
+    return EXIT.OK;
+  }
+  if (result.done.length === 0) {
+    out.line(result.direction === 'up' ? `Nothing to migrate: all ${total} migrations applied (${target}).` : `Nothing to roll back (${target}).`);
+    return EXIT.OK;
+  }
+  out.line(`${result.direction === 'up' ? 'Applied' : 'Rolled back'} ${result.done.length} migration(s) on ${target}:`);
+  for (const step of result.done) out.line(`  ${out.style.green('✓')} ${step.name} (${step.durationMs ?? 0} ms)`);
+  out.line(`${result.status.applied} of ${total} migrations applied.`);
+  return EXIT.OK;
+}
+
+async function runMigrate(ctx: CommandContext, opts: DirOption & { dryRun?: boolean; to?: string }): Promise<number> {
+  return withMigrationDatabase(ctx, opts.dryRun === true, async (db, settings, target) => {
+    const result = await migrate(db, {
+      ...migrationLimits(settings),
+      ...(opts.migrationsDir ? { dir: opts.migrationsDir } : {}),
+      ...(opts.to !== undefined ? { to: opts.to } : {}),
+      dryRun: opts.dryRun === true,
+      onProgress: showMigrationProgress(ctx.out),
+    });
+    return reportRun(ctx, target, result);
+  });
+}
+
+function statusExit(status: MigrationStatus): number {
+  if (status.drift.length > 0) return EXIT.DRIFT;
+  return status.pending > 0 ? EXIT.PENDING : EXIT.OK;
+}
+
+async function runStatus(ctx: CommandContext, opts: DirOption): Promise<number> {
+  return withMigrationDatabase(ctx, true, async (db, _settings, target) => {
+    const status = await db.withClient((client) => migrationStatus(client, opts.migrationsDir));
+    const { out } = ctx;
+    out.json({ target, ...status });
+    const width = Math.max(4, ...status.entries.map((e) => e.name.length));
+    const colour = { applied: out.style.green, pending: out.style.yellow, changed: out.style.red, unknown: out.style.red };
+    out.line(`${'version'.padStart(7)}  ${'name'.padEnd(width)}  ${'state'.padEnd(7)}  applied on`);
+    for (const e of status.entries) {
+      out.line(`${String(e.version).padStart(7)}  ${e.name.padEnd(width)}  ${colour[e.state](e.state.padEnd(7))}  ${stamp(e.appliedOn)}`);
+    }
+    const total = status.entries.filter((e) => e.state !== 'unknown').length;
+    const drift = status.drift.length > 0 ? `, ${status.drift.length} drifted (changed after applying, or unknown to this build)` : '';
+    out.line(`${total} migrations: ${status.applied} applied, ${status.pending} pending${drift} (${target}).`);
+    return statusExit(status);
+  });
+}
+
+async function runRollback(ctx: CommandContext, opts: DirOption & { to?: string; yes?: boolean; dryRun?: boolean }): Promise<number> {
+  if (opts.to === undefined) {
+    throw new LlmspellError('USAGE', 'rollback needs --to VERSION (0 rolls back everything)', { hint: 'See `llmspell database migration-status` for versions.' });
+  }
+  return withMigrationDatabase(ctx, false, async (db, settings) => {
+    const base = { ...migrationLimits(settings), to: opts.to!, ...(opts.migrationsDir ? { dir: opts.migrationsDir } : {}), onProgress: showMigrationProgress(ctx.out) };
+    if (!opts.dryRun && !opts.yes) {
+      const preview = await rollback(db, { ...base, dryRun: true });
+      if (preview.planned.length === 0) return reportRun(ctx, db.target, preview);
+      const list = preview.planned.map((s) => s.name).join(', ');
+      if (!ctx.io.confirm) {
+        throw new LlmspellError('USAGE', `refusing to roll back ${preview.planned.length} migration(s) (${list}) without --yes: not on a terminal`, {
+          hint: 'Rolling back drops tables and their data. Add --yes to confirm, or --dry-run to see the plan.',
+        });
+      }
+      if (!(await ctx.io.confirm(`Roll back ${preview.planned.length} migration(s) on ${db.target}: ${list}? This drops their tables and data. [y/N] `))) {
+        ctx.out.line('Nothing was changed.');
+        return EXIT.FAILURE;
+      }
+    }
+    return reportRun(ctx, db.target, await rollback(db, { ...base, dryRun: opts.dryRun === true }));
+  });
+}
+
+const MARK = { ok: '✓', warn: '⚠', fail: '✗', skip: '–' } as const;
+
+function reportHealth(ctx: CommandContext, report: HealthReport, strict: boolean): number {
+  const { out } = ctx;
+  out.json({ status: report.status, target: report.target, checks: report.checks, ...(report.error ? { error: report.error.toJSON() } : {}) });
+  const colour = { ok: out.style.green, warn: out.style.yellow, fail: out.style.red, skip: out.style.dim };
+  for (const check of report.checks) {
+    out.line(`${colour[check.status](MARK[check.status])} ${check.summary}`);
+    if (check.hint && check.status !== 'ok') out.line(out.style.dim(check.hint.split('\n').map((l) => `    ${l}`).join('\n')));
+  }
+  const warnings = report.checks.filter((c) => c.status === 'warn').length;
+  const verdict = report.status === 'healthy' ? out.style.green('healthy') : out.style.red(report.status);
+  out.line(`${verdict} (${report.target})${warnings > 0 && !strict ? `, ${warnings} warning(s)` : ''}`);
+  if (report.status === 'unreachable') return report.error?.code === 'LOCK_HELD' ? EXIT.LOCKED : report.error?.code === 'CONFIG_INVALID' ? EXIT.USAGE : EXIT.UNREACHABLE;
+  return report.status === 'healthy' ? EXIT.OK : EXIT.CHECK_FAILED;
+}
+
+async function runHealth(ctx: CommandContext, opts: DirOption & { strict?: boolean; timeout: string }): Promise<number> {
+  const timeout = Number(opts.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new LlmspellError('USAGE', `--timeout expects a number of seconds > 0, got ${JSON.stringify(opts.timeout)}`);
+  const { settings } = await ctx.loadConfig();
+  const report = await healthCheck(settings, {
+    timeoutMs: timeout * 1000,
+    strict: opts.strict === true,
+    env: ctx.io.env,
+    onProgress: showOpenProgress(ctx.out),
+    ...(opts.migrationsDir ? { migrationsDir: opts.migrationsDir } : {}),
+  });
+  return reportHealth(ctx, report, opts.strict === true);
+}
+
+/** `llmspell database …`: migrate, migration-status, rollback, health-check. */
 export function registerDatabaseCommands(program: Command, run: (handler: Handler) => (...args: unknown[]) => Promise<void>): void {
   const database = program.command('database').description('migrate and check the storage database');
-  database.command('migrate').description('apply pending schema migrations').action(run(notYet('migrate')));
-  database.command('migration-status').description('list migrations and whether each is applied').action(run(notYet('migration-status')));
-  database.command('health-check').description('check connection, extensions, migrations, row-level security and the pool').action(run(notYet('health-check')));
+  const dirOption = (command: Command) => command.option('--migrations-dir <dir>', 'migrations directory (default: the package\'s migrations/)');
+
+  dirOption(
+    database
+      .command('migrate')
+      .description('apply pending schema migrations (one transaction each, under a lock)')
+      .option('--dry-run', 'print what would be applied; change nothing')
+      .option('--to <version>', 'stop after this version'),
+  ).action(run((ctx, opts) => runMigrate(ctx, opts as DirOption & { dryRun?: boolean; to?: string })));
+
+  dirOption(
+    database.command('migration-status').description(`list every migration and its state (exit ${EXIT.OK}: all applied, ${EXIT.PENDING}: pending, ${EXIT.DRIFT}: drift)`),
+  ).action(run((ctx, opts) => runStatus(ctx, opts as DirOption)));
+
+  dirOption(
+    database
+      .command('rollback')
+      .description('roll back migrations above a version, newest first (asks first; --yes when not on a terminal)')
+      .option('--to <version>', 'keep this version and everything below it (0: roll back everything)')
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('--dry-run', 'print what would be rolled back; change nothing'),
+  ).action(run((ctx, opts) => runRollback(ctx, opts as DirOption & { to?: string; yes?: boolean; dryRun?: boolean })));
+
+  dirOption(
+    database
+      .command('health-check')
+      .description(`check connection, extensions, migrations, row-level security, the application role and the pool (exit ${EXIT.OK} healthy, ${EXIT.CHECK_FAILED} unhealthy, ${EXIT.UNREACHABLE} unreachable)`)
+      .option('--strict', 'treat warnings as failures')
+      .option('--timeout <seconds>', 'bound on the whole check', '10'),
+  ).action(run((ctx, opts) => runHealth(ctx, opts as DirOption & { strict?: boolean; timeout: string })));
 }

@@ -1,0 +1,33 @@
+-- Up Migration
+-- The application role: row-level security binds it (NOSUPERUSER, NOBYPASSRLS), it owns nothing and
+-- gets DML grants table by table in later migrations. NOLOGIN here: an operator who wants the
+-- application to log in as it sets a password outside any migration
+-- (ALTER ROLE llmspell_app LOGIN PASSWORD '…'). The migrating role becomes a member, so that
+-- `SET LOCAL ROLE llmspell_app` works for it (PostgreSQL 16+ requires the SET option explicitly).
+DO $$
+DECLARE
+  me pg_roles%ROWTYPE;
+BEGIN
+  SELECT * INTO me FROM pg_roles WHERE rolname = current_user;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'llmspell_app') THEN
+    IF me.rolsuper OR me.rolcreaterole THEN
+      CREATE ROLE llmspell_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+    ELSE
+      RAISE NOTICE 'llmspell: role llmspell_app does not exist and % may not create roles. An administrator must run: CREATE ROLE llmspell_app NOLOGIN NOSUPERUSER NOBYPASSRLS; GRANT llmspell_app TO %;', current_user, current_user;
+      RETURN;
+    END IF;
+  END IF;
+  IF NOT me.rolsuper AND NOT pg_has_role(current_user, 'llmspell_app', 'SET') THEN
+    EXECUTE format('GRANT llmspell_app TO %I WITH INHERIT FALSE, SET TRUE', current_user);
+  END IF;
+  GRANT USAGE ON SCHEMA llmspell TO llmspell_app;
+END $$;
+
+-- Down Migration
+-- The role is cluster-wide and may serve other databases: it is not dropped, only its access here.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'llmspell_app') THEN
+    REVOKE USAGE ON SCHEMA llmspell FROM llmspell_app;
+  END IF;
+END $$;

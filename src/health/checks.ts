@@ -1,0 +1,190 @@
+import type { Settings } from '../config/schema.js';
+import { APP_ROLE } from '../db/tenant.js';
+import type { Database, Queryable } from '../db/types.js';
+import { migrationStatus } from '../migrate/status.js';
+
+/** Outcome of one check: ok, a warning (`--strict` fails on it), a failure, or not applicable. */
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+/** One line of `database health-check`. */
+export interface CheckResult {
+  /** Stable id, e.g. `connection`, `pgvector`, `rls`. */
+  id: string;
+  status: CheckStatus;
+  /** The line as users read it, with its computed figure: "All 15 migrations applied". */
+  summary: string;
+  /** What to do about a warning or failure. */
+  hint?: string;
+  /** Figures behind the summary, for `--json`. */
+  data?: Record<string, unknown>;
+}
+
+/** What a check may read. */
+export interface CheckContext {
+  db: Database;
+  client: Queryable;
+  settings: Settings;
+  migrationsDir?: string;
+}
+
+/** A check: reads the database and returns its result; it never throws for a finding. */
+export type Check = (ctx: CheckContext) => Promise<CheckResult>;
+
+/** pgvector releases before this can corrupt HNSW indexes during VACUUM. */
+export const PGVECTOR_MIN_SAFE = '0.8.4';
+/** The server major version the schema is written for. */
+export const SERVER_VERSION_MIN = 180000;
+/** The schema every tenant table lives in. */
+export const APP_SCHEMA = 'llmspell';
+
+/** Compares dotted version strings numerically: -1, 0 or 1. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const pb = b.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export const connectionCheck: Check = async ({ client, db }) => {
+  const { rows } = await client.query<{ version: string; num: number; db: string; user: string }>(
+    "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num, current_database() AS db, session_user AS user",
+  );
+  const row = rows[0]!;
+  const data = { serverVersion: row.version, serverVersionNum: row.num, database: row.db, user: row.user, backend: db.kind };
+  if (row.num < SERVER_VERSION_MIN) {
+    return { id: 'connection', status: 'warn', summary: `PostgreSQL connection healthy, but the server is PostgreSQL ${row.version} (18 or later expected)`, hint: 'The schema and VectorChord 0.5 are built for PostgreSQL 18; upgrade the server.', data };
+  }
+  return { id: 'connection', status: 'ok', summary: `PostgreSQL connection healthy (PostgreSQL ${row.version.split(' ')[0]}, database ${row.db}, user ${row.user})`, data };
+};
+
+async function extension(client: Queryable, name: string): Promise<{ installed?: string; available?: string }> {
+  const { rows } = await client.query<{ installed: string | null; available: string | null }>(
+    `SELECT (SELECT extversion FROM pg_extension WHERE extname = $1) AS installed,
+            (SELECT default_version FROM pg_available_extensions WHERE name = $1) AS available`,
+    [name],
+  );
+  const row = rows[0];
+  return { ...(row?.installed ? { installed: row.installed } : {}), ...(row?.available ? { available: row.available } : {}) };
+}
+
+export const vectorchordCheck: Check = async ({ client }) => {
+  const ext = await extension(client, 'vchord');
+  if (ext.installed) return { id: 'vectorchord', status: 'ok', summary: `VectorChord extension available (v${ext.installed})`, data: { version: ext.installed } };
+  if (ext.available) {
+    return { id: 'vectorchord', status: 'warn', summary: `VectorChord extension available (v${ext.available}) but not installed in this database`, hint: 'Run `llmspell database migrate`, or CREATE EXTENSION vchord CASCADE (needs shared_preload_libraries = \'vchord\').', data: { available: ext.available } };
+  }
+  return { id: 'vectorchord', status: 'warn', summary: 'VectorChord extension not available (vector indexes use pgvector HNSW)', hint: 'For production, use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
+};
+
+export const pgvectorCheck: Check = async ({ client }) => {
+  const ext = await extension(client, 'vector');
+  if (ext.installed) {
+    const data = { version: ext.installed };
+    if (compareVersions(ext.installed, PGVECTOR_MIN_SAFE) < 0) {
+      return { id: 'pgvector', status: 'warn', summary: `pgvector extension v${ext.installed} is older than ${PGVECTOR_MIN_SAFE}`, hint: `pgvector before ${PGVECTOR_MIN_SAFE} can corrupt HNSW indexes during VACUUM: upgrade it (ALTER EXTENSION vector UPDATE after installing the new version).`, data };
+    }
+    return { id: 'pgvector', status: 'ok', summary: `pgvector extension available (v${ext.installed})`, data };
+  }
+  if (ext.available) {
+    return { id: 'pgvector', status: 'warn', summary: `pgvector extension available (v${ext.available}) but not installed in this database`, hint: 'Run `llmspell database migrate`.', data: { available: ext.available } };
+  }
+  return { id: 'pgvector', status: 'fail', summary: 'pgvector extension not available', hint: 'Install pgvector 0.8.4 or later, or use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
+};
+
+export const migrationsCheck: Check = async ({ client, migrationsDir }) => {
+  const status = await migrationStatus(client, migrationsDir);
+  const total = status.entries.filter((e) => e.state !== 'unknown').length;
+  const data = { total, applied: status.applied, pending: status.pending, drift: status.drift.map((e) => ({ name: e.name, state: e.state })) };
+  if (status.drift.length > 0) {
+    return { id: 'migrations', status: 'fail', summary: `Migration drift: ${status.drift.map((e) => `${e.name} (${e.state})`).join(', ')}`, hint: 'Run `llmspell database migration-status` for details.', data };
+  }
+  if (status.pending > 0) {
+    return { id: 'migrations', status: 'fail', summary: `${status.pending} of ${total} migrations pending`, hint: 'Run `llmspell database migrate`.', data };
+  }
+  return { id: 'migrations', status: 'ok', summary: `All ${total} migrations applied`, data };
+};
+
+/** Every table of `llmspell` with a `tenant_id` column: RLS enabled and forced, and policies covering every command. */
+export const rlsCheck: Check = async ({ client }) => {
+  const { rows } = await client.query<{ table: string; enabled: boolean; forced: boolean; commands: string[] }>(
+    `SELECT c.relname AS table, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+            coalesce(array_agg(DISTINCT p.polcmd::text) FILTER (WHERE p.polcmd IS NOT NULL), '{}') AS commands
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+       LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polpermissive
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      GROUP BY c.relname, c.relrowsecurity, c.relforcerowsecurity
+      ORDER BY c.relname`,
+    [APP_SCHEMA],
+  );
+  if (rows.length === 0) {
+    return { id: 'rls', status: 'warn', summary: `No tenant tables in schema ${APP_SCHEMA}`, hint: 'Run `llmspell database migrate`.', data: { tables: 0 } };
+  }
+  // pg_policy.polcmd: r = SELECT, a = INSERT, w = UPDATE, d = DELETE, * = ALL.
+  const needed: Array<[string, string]> = [['r', 'SELECT'], ['a', 'INSERT'], ['w', 'UPDATE'], ['d', 'DELETE']];
+  const problems: string[] = [];
+  for (const row of rows) {
+    const commands = new Set(row.commands);
+    const missing = commands.has('*') ? [] : needed.filter(([cmd]) => !commands.has(cmd)).map(([, name]) => name);
+    const reasons = [...(!row.enabled ? ['RLS disabled'] : []), ...(!row.forced ? ['RLS not forced'] : []), ...(missing.length > 0 ? [`no policy for ${missing.join('/')}`] : [])];
+    if (reasons.length > 0) problems.push(`${row.table} (${reasons.join(', ')})`);
+  }
+  const data = { tables: rows.length, failing: problems };
+  if (problems.length > 0) {
+    return { id: 'rls', status: 'fail', summary: `RLS not in force on ${plural(problems.length, 'table')}: ${problems.join('; ')}`, hint: 'Tenant isolation is broken for these tables: re-run the migrations that define them, or restore their policies.', data };
+  }
+  return { id: 'rls', status: 'ok', summary: `RLS policies active (${plural(rows.length, 'table')})`, data };
+};
+
+/** The application role: exists, is neither superuser nor BYPASSRLS, owns nothing, and the login role can become it. */
+export const appRoleCheck: Check = async ({ client, settings }) => {
+  const { rows } = await client.query<{ exists: boolean; super: boolean; bypass: boolean; owned: string[]; usable: boolean; login: string }>(
+    `SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS super, coalesce(r.rolbypassrls, false) AS bypass,
+            coalesce((SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE c.relowner = r.oid AND n.nspname NOT IN ('pg_catalog', 'information_schema')), '{}') AS owned,
+            r.oid IS NOT NULL AND (session_user = $1 OR pg_has_role(session_user, r.oid, 'MEMBER')) AS usable,
+            session_user AS login
+       FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1`,
+    [APP_ROLE],
+  );
+  const row = rows[0]!;
+  const data = { role: APP_ROLE, exists: row.exists, superuser: row.super, bypassRls: row.bypass, owns: row.owned, loginRole: row.login, canBecome: row.usable };
+  if (!row.exists) return { id: 'app-role', status: 'fail', summary: `Application role ${APP_ROLE} does not exist`, hint: 'Run `llmspell database migrate` (it creates the role when the migrating user may).', data };
+  const problems = [...(row.super ? ['is a superuser'] : []), ...(row.bypass ? ['has BYPASSRLS'] : []), ...(row.owned.length > 0 ? [`owns ${row.owned.join(', ')}`] : [])];
+  if (problems.length > 0) {
+    return { id: 'app-role', status: 'fail', summary: `Application role ${APP_ROLE} ${problems.join(', ')}: row-level security does not bind it`, hint: `ALTER ROLE ${APP_ROLE} NOSUPERUSER NOBYPASSRLS, and give the owned objects to the migrating role.`, data };
+  }
+  if (!row.usable && settings.storage.postgres.enforce_tenant_isolation) {
+    return { id: 'app-role', status: 'fail', summary: `Login role ${row.login} can neither be nor become ${APP_ROLE}`, hint: `GRANT ${APP_ROLE} TO ${row.login}; or connect as ${APP_ROLE}.`, data };
+  }
+  return { id: 'app-role', status: 'ok', summary: `Application role ${APP_ROLE} is bound by RLS (not superuser, no BYPASSRLS, owns nothing)`, data };
+};
+
+export const poolCheck: Check = async ({ client, db }) => {
+  const stats = db.stats();
+  if (db.kind !== 'postgres') {
+    return { id: 'pool', status: 'ok', summary: `Connection healthy (${db.kind}: one session, ${stats.waiting} waiting)`, data: { ...stats } };
+  }
+  const { rows } = await client.query<{ used: number; max: number; reserved: number }>(
+    `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used,
+            current_setting('max_connections')::int AS max,
+            current_setting('superuser_reserved_connections')::int AS reserved`,
+  );
+  const server = rows[0]!;
+  const free = server.max - server.reserved - server.used;
+  const data = { ...stats, serverConnections: server.used, serverMaxConnections: server.max, serverFree: free };
+  const summary = `Connection pool healthy (${stats.total - stats.idle}/${stats.max} connections active; server ${server.used}/${server.max})`;
+  if (free < stats.max - stats.total) {
+    return { id: 'pool', status: 'warn', summary: `${summary}, but the server has only ${free} free slots for a pool of ${stats.max}`, hint: 'Lower storage.postgres.pool_size or raise max_connections (max_connections ≥ pools × instances + admin reserve).', data };
+  }
+  return { id: 'pool', status: 'ok', summary, data };
+};
+
+/** The checks of `database health-check`, in the order they print. */
+export const HEALTH_CHECKS: readonly Check[] = [connectionCheck, vectorchordCheck, pgvectorCheck, migrationsCheck, rlsCheck, appRoleCheck, poolCheck];
