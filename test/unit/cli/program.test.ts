@@ -1,0 +1,286 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT, exitCodeFor } from '../../../src/cli/exit-codes.js';
+import type { CliIO } from '../../../src/cli/output.js';
+import { runCli } from '../../../src/cli/program.js';
+import { ConfigError, LlmspellError } from '../../../src/errors.js';
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'llmspell-cli-'));
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in process with a private HOME and XDG_CONFIG_HOME, plus `env`. */
+async function run(argv: string[], env: Record<string, string> = {}, tty = false): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIO = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: { HOME: join(dir, 'home'), XDG_CONFIG_HOME: join(dir, 'xdg'), ...env },
+    stdoutIsTTY: tty,
+    stderrIsTTY: tty,
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[/;
+const STACK_LINE = /^\s+at /m;
+
+describe('program', () => {
+  it('--help exits 0 and prints usage on stdout', async () => {
+    const result = await run(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('config');
+    expect(result.stdout).toContain('database');
+  });
+
+  it('help of a subcommand exits 0', async () => {
+    const result = await run(['config', 'set', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('set');
+  });
+
+  it('--version exits 0 and prints the package version', async () => {
+    const result = await run(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it.each([
+    ['an unknown command', ['frobnicate']],
+    ['an unknown subcommand', ['config', 'frobnicate']],
+    ['an unknown option', ['--frobnicate', 'config', 'get']],
+    ['--backend with an invalid choice', ['--backend', 'sqlite', 'config', 'get']],
+    ['--backend without its value', ['config', 'get', '--backend']],
+    ['too many arguments', ['config', 'get', 'storage.backend', 'extra']],
+  ])('%s exits 2 (usage), with a message on stderr and nothing on stdout', async (_name, argv) => {
+    const result = await run(argv);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.stderr).not.toBe('');
+    expect(result.stdout).toBe('');
+  });
+
+  it('a command group without its subcommand does not exit 0', async () => {
+    const result = await run(['database']);
+    expect(result.code).not.toBe(0);
+  });
+
+  it('--backend accepts each documented choice', async () => {
+    for (const backend of ['embedded', 'memory', 'postgres']) {
+      const result = await run(['--backend', backend, 'config', 'get', 'storage.backend']);
+      expect(result).toEqual({ code: 0, stdout: `${backend}\n`, stderr: '' });
+    }
+  });
+
+  it('--database-url sets the URL for this run', async () => {
+    const result = await run(['--json', '--database-url', 'postgresql://db/flag', 'config', 'get', 'storage.postgres.url', '--show-origin']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ 'storage.postgres.url': { value: 'postgresql://db/flag', origin: '--database-url' } });
+  });
+});
+
+describe('database commands with a bad configuration', () => {
+  it.each([['migrate'], ['migration-status'], ['health-check']])(
+    'database %s exits 2 on an invalid config, without a stack trace and without creating the embedded database',
+    async (name) => {
+      const result = await run(['database', name], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'lots' });
+      expect(result.code).toBe(EXIT.USAGE);
+      expect(result.stderr).toContain('LLMSPELL_STORAGE_POSTGRES_POOL_SIZE');
+      expect(result.stderr).not.toMatch(STACK_LINE);
+      await expect(readdir(dir)).resolves.toEqual([]);
+    },
+  );
+
+  it('--json database migrate with the postgres backend and no URL prints a JSON error with a code', async () => {
+    const result = await run(['--json', '--backend', 'postgres', 'database', 'migrate']);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect((JSON.parse(result.stdout) as { error: { code: string } }).error.code).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('colour', () => {
+  const commands: [string, string[], Record<string, string>][] = [
+    ['a successful validate', ['config', 'validate'], {}],
+    ['a warning', ['--backend', 'sled', 'config', 'validate'], {}],
+    ['a failed validate', ['config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'lots' }],
+    ['an error', ['config', 'set', 'storage.postgres.pool_size', 'lots'], {}],
+  ];
+
+  it.each(commands)('non-TTY output of %s has no ANSI escapes', async (_name, argv, env) => {
+    const result = await run(argv, env);
+    expect(result.stdout + result.stderr).not.toMatch(ANSI);
+    expect(result.stdout + result.stderr).not.toBe('');
+  });
+
+  it.each(commands)('NO_COLOR wins over FORCE_COLOR and a TTY for %s', async (_name, argv, env) => {
+    const result = await run(argv, { ...env, NO_COLOR: '1', FORCE_COLOR: '1' }, true);
+    expect(result.stdout + result.stderr).not.toMatch(ANSI);
+  });
+
+  it.each(commands)('--no-color wins over FORCE_COLOR and a TTY for %s', async (_name, argv, env) => {
+    const result = await run(['--no-color', ...argv], { ...env, FORCE_COLOR: '1' }, true);
+    expect(result.stdout + result.stderr).not.toMatch(ANSI);
+  });
+
+  it.each(commands)('a TTY without NO_COLOR gets colour for %s (the check above can fail)', async (_name, argv, env) => {
+    const result = await run(argv, env, true);
+    expect(result.stdout + result.stderr).toMatch(ANSI);
+  });
+});
+
+describe('secrets in the output of failing commands', () => {
+  const PASSWORD = 'Pw-7f3a9c-never-print';
+  // Port 1 on the loopback interface: a refused connection, at once, with no DNS lookup.
+  const URL = `postgresql://app:${PASSWORD}@127.0.0.1:1/llmspell`;
+  const rows: [string, string[], Record<string, string>][] = [
+    ['config set echoing the URL as a bad value', ['config', 'set', 'storage.postgres.pool_size', URL], {}],
+    ['the same with --verbose', ['--verbose', 'config', 'set', 'storage.postgres.pool_size', URL], {}],
+    ['the same with --json', ['--json', 'config', 'set', 'storage.postgres.pool_size', URL], {}],
+    ['config get with an env var echoing the URL', ['config', 'get'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
+    ['the same with --verbose', ['--verbose', 'config', 'get'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
+    ['config validate listing an issue that echoes the URL', ['config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
+    ['the same with --json', ['--json', 'config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
+    ['config get of an unknown key that is the URL', ['config', 'get', URL], {}],
+    ['--set echoing the URL as a bad value', ['--set', `storage.postgres.pool_size=${URL}`, 'config', 'get'], {}],
+    ['database migrate, unable to connect', ['--backend', 'postgres', 'database', 'migrate'], {}],
+    ['the same with --verbose', ['--verbose', '--backend', 'postgres', 'database', 'migrate'], {}],
+    ['the same with --json', ['--json', '--backend', 'postgres', 'database', 'migrate'], {}],
+    ['database health-check, unable to connect, --verbose', ['--verbose', '--backend', 'postgres', 'database', 'health-check'], {}],
+  ];
+
+  it.each(rows)('%s', async (_name, argv, env) => {
+    const result = await run(argv, { LLMSPELL_STORAGE_POSTGRES_URL: URL, ...env });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).not.toBe('');
+    expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+  });
+
+  it('a keyword-form URL with a bad scheme: validate fails without printing its password', async () => {
+    const keyword = `host=db user=app password=${PASSWORD}`;
+    for (const argv of [
+      ['--backend', 'postgres', 'config', 'validate'],
+      ['--verbose', '--json', '--backend', 'postgres', 'config', 'validate'],
+    ]) {
+      const result = await run(argv, { LLMSPELL_STORAGE_POSTGRES_URL: keyword });
+      expect(result.code).toBe(EXIT.USAGE);
+      expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+    }
+  });
+
+  it('DATABASE_URL and --database-url passwords are scrubbed too', async () => {
+    const fromDatabaseUrl = await run(['config', 'set', 'storage.postgres.pool_size', URL], { DATABASE_URL: URL });
+    expect(fromDatabaseUrl.code).toBe(EXIT.USAGE);
+    expect(fromDatabaseUrl.stderr).not.toContain(PASSWORD);
+
+    const fromFlag = await run(['--database-url', URL, 'config', 'set', 'storage.postgres.pool_size', URL]);
+    expect(fromFlag.code).toBe(EXIT.USAGE);
+    expect(fromFlag.stderr).not.toContain(PASSWORD);
+  });
+});
+
+describe("commander's own errors", () => {
+  it('an invalid --backend value holding a password exits 2 without printing the password', async () => {
+    for (const argv of [
+      ['--backend', 'postgresql://app:Pw-123@db/x', 'config', 'get'],
+      ['--json', '--backend', 'postgresql://app:Pw-123@db/x', 'config', 'get'],
+      ['config', 'get', '--backend=postgresql://app:Pw-123@db/x'],
+    ]) {
+      const result = await run(argv);
+      expect(result.code, argv.join(' ')).toBe(EXIT.USAGE);
+      expect(result.stdout + result.stderr, argv.join(' ')).not.toBe('');
+      expect(result.stdout + result.stderr, argv.join(' ')).not.toContain('Pw-123');
+    }
+  });
+
+  it('an unknown option holding a password from the environment does not print it', async () => {
+    const url = 'postgresql://app:Env-Pw-456@db/x';
+    const result = await run(['--frobnicate', url, 'config', 'get'], { LLMSPELL_STORAGE_POSTGRES_URL: url });
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.stdout + result.stderr).not.toContain('Env-Pw-456');
+  });
+
+  it.each([
+    ['an unknown command', ['--json', 'nope']],
+    ['an invalid --backend choice', ['--json', '--backend', 'foo', 'config', 'get']],
+    ['an unknown option', ['--json', '--frobnicate', 'config', 'get']],
+    ['a missing argument', ['--json', 'config', 'set', 'storage.backend']],
+  ])('--json: %s prints one JSON document with error.code USAGE on stdout', async (_name, argv) => {
+    const result = await run(argv);
+    expect(result.code).toBe(EXIT.USAGE);
+    const json = JSON.parse(result.stdout) as { error: { code: string; message: unknown } };
+    expect(json.error.code).toBe('USAGE');
+    expect(typeof json.error.message).toBe('string');
+  });
+});
+
+describe('secrets of every secret key', () => {
+  const PASSWORD = 'Mig-9c1e-never-print';
+  const MIGRATION_URL = `postgresql://migrator:${PASSWORD}@127.0.0.1:1/llmspell`;
+  const rows: [string, string[], Record<string, string>][] = [
+    ['config set echoing the URL as a bad value', ['config', 'set', 'storage.postgres.pool_size', MIGRATION_URL], {}],
+    ['the same with --verbose', ['--verbose', 'config', 'set', 'storage.postgres.pool_size', MIGRATION_URL], {}],
+    ['the same with --json', ['--json', 'config', 'set', 'storage.postgres.pool_size', MIGRATION_URL], {}],
+    ['config get with an env var echoing the URL', ['config', 'get'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: MIGRATION_URL }],
+    ['config validate listing an issue that echoes the URL', ['--json', 'config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: MIGRATION_URL }],
+    ['config get of an unknown key that is the URL', ['config', 'get', MIGRATION_URL], {}],
+  ];
+
+  it.each(rows)('LLMSPELL_STORAGE_POSTGRES_MIGRATION_URL: %s', async (_name, argv, env) => {
+    const result = await run(argv, { LLMSPELL_STORAGE_POSTGRES_MIGRATION_URL: MIGRATION_URL, ...env });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).not.toBe('');
+    expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+  });
+});
+
+describe('exitCodeFor', () => {
+  it.each([
+    ['USAGE', EXIT.USAGE],
+    ['CONFIG_INVALID', EXIT.USAGE],
+    ['CONFIG_SYNTAX', EXIT.USAGE],
+    ['CONFIG_NOT_FOUND', EXIT.USAGE],
+    ['TENANT_INVALID', EXIT.USAGE],
+    ['DB_UNREACHABLE', EXIT.UNREACHABLE],
+    ['DB_AUTH_FAILED', EXIT.UNREACHABLE],
+    ['DB_NOT_FOUND', EXIT.UNREACHABLE],
+    ['LOCK_HELD', EXIT.LOCKED],
+    ['POOLER_NOT_SUPPORTED', EXIT.USAGE],
+    ['MIGRATION_DRIFT', EXIT.DRIFT],
+    ['MIGRATION_ORDER', EXIT.DRIFT],
+    ['MIGRATION_FAILED', EXIT.FAILURE],
+    ['NOT_IMPLEMENTED', EXIT.FAILURE],
+    ['CONFIG_WRITE_FAILED', EXIT.FAILURE],
+    ['INTERNAL', EXIT.FAILURE],
+  ] as const)('%s → %i', (code, status) => {
+    expect(exitCodeFor(new LlmspellError(code, 'x'))).toBe(status);
+  });
+
+  it('an error that is not an LlmspellError is a failure', () => {
+    expect(exitCodeFor(new Error('boom'))).toBe(EXIT.FAILURE);
+    expect(exitCodeFor('boom')).toBe(EXIT.FAILURE);
+  });
+
+  it('a ConfigError maps by its code', () => {
+    expect(exitCodeFor(new ConfigError('CONFIG_INVALID', 'x'))).toBe(EXIT.USAGE);
+  });
+});

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { passwordsIn, redactConnectionString, REDACTED, scrubSecrets } from '../../../src/config/redact.js';
+
+describe('redactConnectionString', () => {
+  it.each([
+    ['URL password', 'postgresql://app:s3cret@db.example:5432/llmspell', `postgresql://app:${REDACTED}@db.example:5432/llmspell`],
+    ['URL password with an encoded @', 'postgresql://app:p%40ss@db/llmspell', `postgresql://app:${REDACTED}@db/llmspell`],
+    ['URL password holding a raw @ (masked up to the last @)', 'postgresql://app:p@ss@db/llmspell', `postgresql://app:${REDACTED}@db/llmspell`],
+    ['empty URL password', 'postgresql://app:@db/llmspell', `postgresql://app:${REDACTED}@db/llmspell`],
+    ['?password= in the query', 'postgresql://db/llmspell?user=app&password=s3cret&sslmode=require', `postgresql://db/llmspell?user=app&password=${REDACTED}&sslmode=require`],
+    ['URL and query passwords together', 'postgresql://app:one@db/llmspell?password=two', `postgresql://app:${REDACTED}@db/llmspell?password=${REDACTED}`],
+    ['keyword form', 'host=db user=app password=s3cret dbname=llmspell', `host=db user=app password=${REDACTED} dbname=llmspell`],
+    ['keyword form, quoted with a space', "host=db password='s3 cret' dbname=llmspell", `host=db password=${REDACTED} dbname=llmspell`],
+    ['keyword form, any case and spaces around =', 'host=db PASSWORD = s3cret', `host=db PASSWORD = ${REDACTED}`],
+  ])('masks the %s', (_name, input, expected) => {
+    expect(redactConnectionString(input)).toBe(expected);
+  });
+
+  it.each([
+    ['a URL with a user and no password', 'postgresql://app@db:5432/llmspell'],
+    ['a URL with no user', 'postgresql://db/llmspell?sslmode=require'],
+    ['a socket URL', 'postgresql:///llmspell?host=/var/run/postgresql'],
+    ['keyword form without a password', 'host=db user=app dbname=llmspell'],
+    ['plain text', 'no secrets here'],
+  ])('leaves %s untouched', (_name, input) => {
+    expect(redactConnectionString(input)).toBe(input);
+  });
+});
+
+describe('passwordsIn', () => {
+  it('finds the URL password, raw and decoded', () => {
+    expect(passwordsIn(['postgresql://app:p%40ss@db/llmspell']).sort()).toEqual(['p%40ss', 'p@ss'].sort());
+  });
+
+  it('finds ?password= and keyword-form passwords, unquoted', () => {
+    expect(passwordsIn(['postgresql://db/x?password=q1', "host=db password='k 2'", 'host=db password=k3']).sort()).toEqual(['k 2', 'k3', 'q1']);
+  });
+
+  it('skips undefined, empty and password-less strings', () => {
+    expect(passwordsIn([undefined, '', 'postgresql://app@db/llmspell', 'postgresql://app:@db/llmspell'])).toEqual([]);
+  });
+
+  it('lists each password once', () => {
+    expect(passwordsIn(['postgresql://a:same@db/x', 'postgresql://b:same@db/y'])).toEqual(['same']);
+  });
+});
+
+describe('scrubSecrets', () => {
+  it('replaces every occurrence of every secret', () => {
+    expect(scrubSecrets('connect a:one@db failed; retry with one and two', ['one', 'two'])).toBe(
+      `connect a:${REDACTED}@db failed; retry with ${REDACTED} and ${REDACTED}`,
+    );
+  });
+
+  it('leaves text without the secrets alone', () => {
+    expect(scrubSecrets('nothing to hide', ['s3cret'])).toBe('nothing to hide');
+  });
+
+  it('scrubs an error message of the passwords found in the URLs it came from', () => {
+    const url = 'postgresql://app:Tr0ub4dor&3@db/llmspell';
+    const message = `password authentication failed for "app" (Tr0ub4dor&3) at ${url}`;
+    const scrubbed = scrubSecrets(message, passwordsIn([url]));
+    expect(scrubbed).not.toContain('Tr0ub4dor');
+    expect(scrubbed).toContain('app');
+  });
+});
+
+describe('passwords that a URL parser would lose', () => {
+  it.each([
+    ['a malformed percent-escape', 'postgresql://u:pw%zz@h/db', 'pw%zz'],
+    ['an unencoded #', 'postgresql://u:p#w@h/db', 'p#w'],
+    ['a quoted keyword value with an escaped quote', "host=h password='it\\'s'", "it's"],
+  ])('passwordsIn finds %s', (_name, input, password) => {
+    expect(passwordsIn([input])).toContain(password);
+    expect(scrubSecrets(`failed: ${password}`, passwordsIn([input]))).not.toContain(password);
+  });
+
+  it.each([
+    ['a malformed percent-escape', 'postgresql://u:pw%zz@h/db', 'pw%zz'],
+    ['an unencoded #', 'postgresql://u:p#w@h/db', 'p#w'],
+    ['a quoted keyword value with an escaped quote', "host=h password='it\\'s'", 'it'],
+  ])('redactConnectionString masks %s', (_name, input, password) => {
+    const masked = redactConnectionString(input);
+    expect(masked).toContain(REDACTED);
+    expect(masked).not.toContain(password);
+  });
+});
