@@ -11,3 +11,4 @@ export * from './db/index.js';
 export { LlmspellError, ConfigError, describeOrigin, formatConfigIssue, type ErrorCode, type ConfigIssue, type Origin } from './errors.js';
 export * from './migrate/index.js';
 export * from './health/index.js';
+export * from './storage/index.js';

@@ -1,0 +1,1 @@
+export { openStorage, type OpenStorageOptions, type Storage } from './open-storage.js';
