@@ -12,3 +12,4 @@ export { LlmspellError, ConfigError, describeOrigin, formatConfigIssue, type Err
 export * from './migrate/index.js';
 export * from './health/index.js';
 export * from './storage/index.js';
+export * from './maintenance/index.js';

@@ -70,6 +70,10 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.OK;
+      if (error.code === 'commander.help' && argv.includes('--json')) {
+        // A command group run without its subcommand: commander printed the help on stderr.
+        io.stdout(`${JSON.stringify({ error: { code: 'USAGE', message: 'missing command: see the help above' } }, null, 2)}\n`);
+      }
       // commander has already printed its message ("unknown option", "missing argument", or the help
       // of a command run without its subcommand).
       return EXIT.USAGE;

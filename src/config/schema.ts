@@ -69,6 +69,9 @@ const postgresSchema = z
     }),
     vector_embeddings: z
       .strictObject({
+        enabled: key(z.boolean().default(true), {
+          description: 'Create and use the vector_embeddings tables (needs VectorChord or pgvector); enabling later and migrating creates them.',
+        }),
         hnsw_m: key(z.int().min(2).max(100).default(16), {
           description: 'HNSW graph connectivity (pgvector m); higher is better recall and more memory.',
         }),

@@ -49,7 +49,8 @@ const AUTH_FAILED_HINT = [
   '  - pg_hba.conf needs a scram-sha-256 line for this user and address; reload PostgreSQL after changing it',
 ].join('\n');
 
-const EXTENSION_HINT = [
+/** Troubleshooting for a missing extension (the spec's "Extension Not Found"). */
+export const EXTENSION_HINT = [
   'The server lacks an extension llmspell needs.',
   '  - Docker: use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3',
   '  - manual install: ls /usr/share/postgresql/18/extension/ | grep -E "vchord|vector"',

@@ -1,6 +1,7 @@
 import type { Settings } from '../config/schema.js';
 import { APP_ROLE } from '../db/tenant.js';
 import type { Database, Queryable } from '../db/types.js';
+import type { MigrationTrack } from '../migrate/catalog.js';
 import { migrationStatus } from '../migrate/status.js';
 
 /** Outcome of one check: ok, a warning (`--strict` fails on it), a failure, or not applicable. */
@@ -24,7 +25,8 @@ export interface CheckContext {
   db: Database;
   client: Queryable;
   settings: Settings;
-  migrationsDir?: string;
+  /** The migration tracks the configuration asks for. */
+  tracks: readonly MigrationTrack[];
 }
 
 /** A check: reads the database and returns its result; it never throws for a finding. */
@@ -72,7 +74,14 @@ async function extension(client: Queryable, name: string): Promise<{ installed?:
   return { ...(row?.installed ? { installed: row.installed } : {}), ...(row?.available ? { available: row.available } : {}) };
 }
 
-export const vectorchordCheck: Check = async ({ client }) => {
+const VECTORS_DISABLED: CheckResult = {
+  id: 'vectors',
+  status: 'skip',
+  summary: 'Vector embeddings disabled (storage.postgres.vector_embeddings.enabled = false)',
+};
+
+export const vectorchordCheck: Check = async ({ client, settings }) => {
+  if (!settings.storage.postgres.vector_embeddings.enabled) return { ...VECTORS_DISABLED, id: 'vectorchord' };
   const ext = await extension(client, 'vchord');
   if (ext.installed) return { id: 'vectorchord', status: 'ok', summary: `VectorChord extension available (v${ext.installed})`, data: { version: ext.installed } };
   if (ext.available) {
@@ -81,7 +90,8 @@ export const vectorchordCheck: Check = async ({ client }) => {
   return { id: 'vectorchord', status: 'warn', summary: 'VectorChord extension not available (vector indexes use pgvector HNSW)', hint: 'For production, use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
 };
 
-export const pgvectorCheck: Check = async ({ client }) => {
+export const pgvectorCheck: Check = async ({ client, settings }) => {
+  if (!settings.storage.postgres.vector_embeddings.enabled) return { ...VECTORS_DISABLED, id: 'pgvector', summary: 'pgvector not needed: vector embeddings are disabled' };
   const ext = await extension(client, 'vector');
   if (ext.installed) {
     const data = { version: ext.installed };
@@ -96,8 +106,8 @@ export const pgvectorCheck: Check = async ({ client }) => {
   return { id: 'pgvector', status: 'fail', summary: 'pgvector extension not available', hint: 'Install pgvector 0.8.4 or later, or use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
 };
 
-export const migrationsCheck: Check = async ({ client, migrationsDir }) => {
-  const status = await migrationStatus(client, migrationsDir);
+export const migrationsCheck: Check = async ({ client, tracks }) => {
+  const status = await migrationStatus(client, tracks);
   const total = status.entries.filter((e) => e.state !== 'unknown').length;
   const data = { total, applied: status.applied, pending: status.pending, drift: status.drift.map((e) => ({ name: e.name, state: e.state })) };
   if (status.drift.length > 0) {
@@ -186,5 +196,36 @@ export const poolCheck: Check = async ({ client, db }) => {
   return { id: 'pool', status: 'ok', summary, data };
 };
 
+const PERIOD_UNIT = { daily: 'day', weekly: 'week', monthly: 'month' } as const;
+
+/** The event log has partitions for the current and the next period, and its DEFAULT partition is empty. */
+export const eventPartitionsCheck: Check = async ({ client, settings }) => {
+  const { rows: present } = await client.query<{ ok: boolean }>("SELECT to_regprocedure('llmspell.event_log_partitions()') IS NOT NULL AS ok");
+  if (!present[0]?.ok) return { id: 'event-partitions', status: 'skip', summary: 'Event log partitions: no event_log yet' };
+  const strategy = settings.storage.postgres.event_log.partition_strategy;
+  const { rows } = await client.query<{ current: boolean; next: boolean; partitions: number; default_rows: string | null }>(
+    `WITH p AS (SELECT * FROM llmspell.event_log_partitions() WHERE NOT is_default),
+          period AS (SELECT date_trunc($1, now(), 'UTC') AS this, date_trunc($1, now(), 'UTC') + ('1 ' || $1)::interval AS next)
+     SELECT EXISTS (SELECT 1 FROM p, period WHERE p.range_start <= period.this AND period.this < p.range_end) AS current,
+            EXISTS (SELECT 1 FROM p, period WHERE p.range_start <= period.next AND period.next < p.range_end) AS next,
+            (SELECT count(*)::int FROM p) AS partitions,
+            CASE WHEN has_table_privilege('llmspell.event_log_default', 'SELECT')
+                 THEN (SELECT count(*) FROM llmspell.event_log_default)::text END AS default_rows`,
+    [PERIOD_UNIT[strategy]],
+  );
+  const row = rows[0]!;
+  const defaultRows = row.default_rows === null ? null : Number(row.default_rows);
+  const data = { strategy, partitions: row.partitions, current: row.current, next: row.next, defaultRows };
+  const hint = 'Run `llmspell database maintain` (schedule it daily): it creates upcoming partitions and moves rows out of the default one.';
+  if (!row.current || !row.next) {
+    const missing = [!row.current ? 'the current' : '', !row.next ? 'the next' : ''].filter(Boolean).join(' and ');
+    return { id: 'event-partitions', status: 'warn', summary: `Event log has no ${strategy} partition for ${missing} period (events go to the DEFAULT partition)`, hint, data };
+  }
+  if (defaultRows !== null && defaultRows > 0) {
+    return { id: 'event-partitions', status: 'warn', summary: `Event log DEFAULT partition holds ${defaultRows} rows`, hint, data };
+  }
+  return { id: 'event-partitions', status: 'ok', summary: `Event log partitions ready (${row.partitions} ${strategy}, current and next period covered)`, data };
+};
+
 /** The checks of `database health-check`, in the order they print. */
-export const HEALTH_CHECKS: readonly Check[] = [connectionCheck, vectorchordCheck, pgvectorCheck, migrationsCheck, rlsCheck, appRoleCheck, poolCheck];
+export const HEALTH_CHECKS: readonly Check[] = [connectionCheck, vectorchordCheck, pgvectorCheck, migrationsCheck, rlsCheck, appRoleCheck, eventPartitionsCheck, poolCheck];

@@ -2,6 +2,7 @@ import type { Settings } from '../config/schema.js';
 import { embeddedDataDir, embeddedDatabaseExists, openDatabase, type OpenDatabaseOptions } from '../db/open.js';
 import type { Database } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
+import { migrationSource } from '../migrate/connect.js';
 import { HEALTH_CHECKS, type Check, type CheckResult } from './checks.js';
 
 /** Overall verdict: every check ok (warnings allowed unless strict), some check failed, or no connection at all. */
@@ -49,6 +50,7 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
     storage: { ...settings.storage, postgres: { ...settings.storage.postgres, pool_timeout_secs: Math.min(settings.storage.postgres.pool_timeout_secs, timeoutSecs) } },
   };
   const checks = options.checks ?? HEALTH_CHECKS;
+  const { tracks } = migrationSource(settings, options.migrationsDir);
   if ((options.backend ?? settings.storage.backend) === 'embedded' && !embeddedDatabaseExists(settings, options.env)) {
     const error = new LlmspellError('DB_NOT_FOUND', `no embedded database at ${embeddedDataDir(settings, options.env)} yet`, {
       hint: '`llmspell database migrate` creates it.',
@@ -67,7 +69,7 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
     await Promise.race([
       open.withClient(async (client) => {
         for (const check of checks) {
-          results.push(await check({ db: open, client, settings, ...(options.migrationsDir ? { migrationsDir: options.migrationsDir } : {}) }));
+          results.push(await check({ db: open, client, settings, tracks }));
         }
       }),
       timer.promise,

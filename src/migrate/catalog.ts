@@ -2,13 +2,95 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
+
+/** One SQL statement of a migration, and the file line it starts on. */
+export interface MigrationStatement {
+  sql: string;
+  line: number;
+}
 
 /** One section (up or down) of a migration file. */
 export interface MigrationSection {
   sql: string;
   /** 1-based line of the file where the section starts (its `-- Up/Down Migration` marker). */
   line: number;
+  /** The section's statements, run one by one so a failure names its own statement and line. */
+  statements: MigrationStatement[];
+}
+
+/**
+ * Splits SQL into statements at top-level semicolons, skipping those inside quotes, quoted
+ * identifiers, comments (nested block comments too) and dollar-quoted bodies. Pieces holding
+ * only comments and white space are dropped. `firstLine` is the line `sql` starts on.
+ */
+export function splitStatements(sql: string, firstLine = 1): MigrationStatement[] {
+  const statements: MigrationStatement[] = [];
+  let start = 0;
+  let i = 0;
+  const push = (end: number) => {
+    const text = sql.slice(start, end);
+    const code = text.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, '').trim();
+    if (code !== '') {
+      const lead = text.length - text.trimStart().length;
+      statements.push({ sql: text.trim(), line: firstLine + countLines(sql, 0, start + lead) });
+    }
+    start = end + 1;
+  };
+  while (i < sql.length) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    if (c === '-' && next === '-') {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? sql.length : end + 1;
+    } else if (c === '/' && next === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < sql.length && depth > 0) {
+        if (sql[i] === '/' && sql[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (sql[i] === '*' && sql[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else {
+          i++;
+        }
+      }
+    } else if (c === "'" || c === '"') {
+      const escapes = c === "'" && /[eE]/.test(sql[i - 1] ?? '') && !/[A-Za-z0-9_]/.test(sql[i - 2] ?? '');
+      i++;
+      while (i < sql.length) {
+        if (escapes && sql[i] === '\\') i += 2;
+        else if (sql[i] === c && sql[i + 1] === c) i += 2;
+        else if (sql[i] === c) break;
+        else i++;
+      }
+      i++;
+    } else if (c === '$' && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? '')) {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i))?.[0];
+      if (tag) {
+        const end = sql.indexOf(tag, i + tag.length);
+        i = end < 0 ? sql.length : end + tag.length;
+      } else {
+        i++;
+      }
+    } else if (c === ';') {
+      push(i);
+      i++;
+    } else {
+      i++;
+    }
+  }
+  push(sql.length);
+  return statements;
+}
+
+function countLines(text: string, from: number, to: number): number {
+  let lines = 0;
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === 10) lines++;
+  return lines;
 }
 
 /** A migration file: `NNNN_name.sql` with `-- Up Migration` and (optionally) `-- Down Migration` sections. */
@@ -27,16 +109,25 @@ export interface MigrationFile {
 /** Where the package's own migrations live (next to `dist/` and `src/`). */
 export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
 
+/**
+ * A sequence of migrations with its own history: `core` (always), and optional parts such as
+ * `vector`, which can be enabled later and then migrated without touching the core history.
+ */
+export interface MigrationTrack {
+  id: string;
+  dir: string;
+  /**
+   * Checked before anything of any track is applied, when this track has pending migrations:
+   * throws if the server cannot take them (e.g. no vector extension).
+   */
+  preflight?: (client: Queryable) => Promise<void>;
+}
+
 /** File names the catalog accepts; node-pg-migrate is told to ignore every other file. */
 export const MIGRATION_FILE = /^(\d+)_[a-z0-9_]+\.sql$/;
 
 const marker = (direction: 'up' | 'down') => new RegExp(`^\\s*--[\\s-]*${direction}\\s+migration`, 'im');
 
-function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
 
 /** Splits a file into its sections, the way node-pg-migrate's SQL loader does (same markers). */
 export function parseMigrationText(text: string, path: string): { up: MigrationSection; down?: MigrationSection } {
@@ -47,11 +138,13 @@ export function parseMigrationText(text: string, path: string): { up: MigrationS
       hint: 'Start the file with a line "-- Up Migration", and put the undo SQL after a line "-- Down Migration".',
     });
   }
-  const upEnd = downAt > upAt ? downAt : text.length;
-  const up = { sql: text.slice(upAt, upEnd), line: lineAt(text, upAt) };
-  if (downAt < 0) return { up };
-  const downEnd = upAt > downAt ? upAt : text.length;
-  return { up, down: { sql: text.slice(downAt, downEnd), line: lineAt(text, downAt) } };
+  const section = (from: number, to: number): MigrationSection => {
+    const sql = text.slice(from, to);
+    const line = 1 + countLines(text, 0, from);
+    return { sql, line, statements: splitStatements(sql, line) };
+  };
+  const up = section(upAt, downAt > upAt ? downAt : text.length);
+  return downAt < 0 ? { up } : { up, down: section(downAt, upAt > downAt ? upAt : text.length) };
 }
 
 /**

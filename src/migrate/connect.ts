@@ -1,9 +1,13 @@
+import { join } from 'node:path';
 import type { Settings } from '../config/schema.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open.js';
 import { checkPostgresUrl } from '../db/postgres-source.js';
 import type { Database } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
-import type { MigrationLimits } from './run.js';
+import type { Queryable } from '../db/types.js';
+import { EXTENSION_HINT } from '../db/errors.js';
+import { DEFAULT_MIGRATIONS_DIR, type MigrationTrack } from './catalog.js';
+import type { MigrationLimits, MigrationSource } from './run.js';
 
 /**
  * Whether a URL points at a connection pooler rather than PostgreSQL itself: PgBouncer's port
@@ -41,4 +45,34 @@ export async function openMigrationDatabase(settings: Settings, options: OpenDat
     });
   }
   return openDatabase({ ...settings, storage: { ...settings.storage, postgres: { ...pg, url, pool_size: 1 } } }, { ...options, backend });
+}
+
+/** Stops a run before anything is applied when the server has no vector extension at all. */
+async function vectorPreflight(client: Queryable): Promise<void> {
+  const { rows } = await client.query<{ name: string }>("SELECT name FROM pg_available_extensions WHERE name IN ('vchord', 'vector')");
+  if (rows.length > 0) return;
+  throw new LlmspellError('DB_EXTENSION_MISSING', 'the server has neither VectorChord (vchord) nor pgvector (vector), so the vector_embeddings tables cannot be created; nothing was migrated', {
+    hint: `${EXTENSION_HINT}\nOr run without vector storage: llmspell config set storage.postgres.vector_embeddings.enabled false (enable it and migrate again later).`,
+  });
+}
+
+/**
+ * The migrations a configuration asks for: the core track, then the vector track when
+ * `storage.postgres.vector_embeddings.enabled`, with the parameters migrations read
+ * (`llmspell.hnsw_m`, `llmspell.hnsw_ef_construction`, `llmspell.partition_strategy`,
+ * `llmspell.retention_days`). `migrationsDir` replaces all of it with one core track (tests,
+ * custom builds).
+ */
+export function migrationSource(settings: Settings, migrationsDir?: string): Required<MigrationSource> {
+  const pg = settings.storage.postgres;
+  const parameters = {
+    hnsw_m: pg.vector_embeddings.hnsw_m,
+    hnsw_ef_construction: pg.vector_embeddings.hnsw_ef_construction,
+    partition_strategy: pg.event_log.partition_strategy,
+    retention_days: pg.event_log.retention_days,
+  };
+  if (migrationsDir) return { tracks: [{ id: 'core', dir: migrationsDir }], parameters };
+  const tracks: MigrationTrack[] = [{ id: 'core', dir: DEFAULT_MIGRATIONS_DIR }];
+  if (pg.vector_embeddings.enabled) tracks.push({ id: 'vector', dir: join(DEFAULT_MIGRATIONS_DIR, 'vector'), preflight: vectorPreflight });
+  return { tracks, parameters };
 }

@@ -3,10 +3,10 @@ import { runner, type MigrationBuilder } from 'node-pg-migrate';
 import { toDatabaseError } from '../db/errors.js';
 import type { Database, Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
-import { DEFAULT_MIGRATIONS_DIR, loadMigrationFiles, MIGRATION_FILE, type MigrationFile, type MigrationSection } from './catalog.js';
-import { ensureLedger, HISTORY_TABLE, LEDGER_TABLE, MIGRATIONS_SCHEMA, readHistory } from './history.js';
+import { DEFAULT_MIGRATIONS_DIR, loadMigrationFiles, MIGRATION_FILE, type MigrationFile, type MigrationSection, type MigrationTrack } from './catalog.js';
+import { ensureLedger, historyTable, LEDGER_TABLE, MIGRATIONS_SCHEMA, readHistory } from './history.js';
 import { withMigrationLock } from './lock.js';
-import { compareMigrations, type MigrationStatus, type MigrationStatusEntry } from './status.js';
+import { compareTrack, summarize, type MigrationStatus, type MigrationStatusEntry } from './status.js';
 
 /** Limits every migration run obeys; from `[storage.postgres]`. */
 export interface MigrationLimits {
@@ -18,16 +18,25 @@ export interface MigrationLimits {
   lockTimeoutMs: number;
 }
 
+/** Where migrations come from and what they may read. */
+export interface MigrationSource {
+  /** Tracks in the order they apply (core first); default: the package's core track only. */
+  tracks?: readonly MigrationTrack[];
+  /**
+   * Settings migrations read with `current_setting('llmspell.<name>')`, set by `SET LOCAL` before
+   * each migration (e.g. `hnsw_m`): migration files stay static, and their checksums with them.
+   */
+  parameters?: Readonly<Record<string, string | number | boolean>>;
+}
+
 /** A step of a run, reported as it happens (for a progress display). */
 export type MigrationProgress =
   | { phase: 'start'; direction: 'up' | 'down'; name: string; index: number; total: number }
   | { phase: 'done'; direction: 'up' | 'down'; name: string; index: number; total: number; durationMs: number };
 
 /** Options of {@link migrate}. */
-export interface MigrateOptions extends MigrationLimits {
-  /** Migrations directory; default the package's `migrations/`. */
-  dir?: string;
-  /** Stop after this version (a number, or a migration name). */
+export interface MigrateOptions extends MigrationLimits, MigrationSource {
+  /** Stop after this version of the core track (a number, or a migration name); later tracks then wait. */
   to?: number | string;
   /** Report what would run; change nothing at all (no tables, no lock). */
   dryRun?: boolean;
@@ -36,6 +45,7 @@ export interface MigrateOptions extends MigrationLimits {
 
 /** One migration a run applied or rolled back. */
 export interface MigrationStep {
+  track: string;
   version: number;
   name: string;
   durationMs?: number;
@@ -54,17 +64,21 @@ export interface MigrationRunResult {
 }
 
 /** Options of {@link rollback}. */
-export interface RollbackOptions extends MigrationLimits {
-  dir?: string;
-  /** Roll back every migration above this version; 0 rolls back everything. */
+export interface RollbackOptions extends MigrationLimits, MigrationSource {
+  /**
+   * Roll back every core migration above this version; 0 rolls back everything. The optional
+   * tracks build on the complete core, so they are rolled back entirely whenever any core
+   * migration is.
+   */
   to: number | string;
   dryRun?: boolean;
   onProgress?: (event: MigrationProgress) => void;
 }
 
-const step = (entry: { version: number; name: string }): MigrationStep => ({ version: entry.version, name: entry.name });
+const step = (entry: { track: string; version: number; name: string }): MigrationStep => ({ track: entry.track, version: entry.version, name: entry.name });
 
 function resolveTarget(to: number | string | undefined, files: readonly MigrationFile[], status: MigrationStatus): number {
+  // `files` and `status` are the core track's.
   if (to === undefined) return Number.POSITIVE_INFINITY;
   const text = String(to).trim();
   if (/^\d+$/.test(text)) {
@@ -98,56 +112,80 @@ function assertInOrder(status: MigrationStatus): void {
   });
 }
 
-/** Line of the file where a server error's statement position falls, or the section's start. */
-function lineOfError(section: MigrationSection, error: unknown): number {
+/** The statement a failure happened in, and the file line of the error within it. */
+function locateError(section: MigrationSection, failedSql: string | undefined, error: unknown): { line: number; text: string } {
+  const bare = (sql: string) => sql.trim().replace(/;$/, '');
+  const statement = section.statements.find((s) => failedSql !== undefined && bare(s.sql) === bare(failedSql)) ?? { sql: '', line: section.line };
   const position = Number((error as { position?: unknown }).position);
-  if (!Number.isFinite(position) || position < 1) return section.line;
-  let line = section.line;
-  for (let i = 0; i < position - 1 && i < section.sql.length; i++) if (section.sql.charCodeAt(i) === 10) line++;
-  return line;
+  let line = statement.line;
+  if (Number.isFinite(position) && position >= 1) {
+    for (let i = 0; i < position - 1 && i < statement.sql.length; i++) if (statement.sql.charCodeAt(i) === 10) line++;
+  }
+  const text = (statement.sql.split('\n')[line - statement.line] ?? '').trim();
+  return { line, text };
+}
+
+const PARAMETER_NAME = /^[a-z][a-z0-9_]*$/;
+
+/** `SET LOCAL` statements for migration parameters (names checked, values quoted). */
+function parameterStatements(parameters: Readonly<Record<string, string | number | boolean>>): string[] {
+  return Object.entries(parameters).map(([name, value]) => {
+    if (!PARAMETER_NAME.test(name)) throw new LlmspellError('INTERNAL', `invalid migration parameter name ${JSON.stringify(name)}`);
+    return `SET LOCAL llmspell.${name} = ${pg.escapeLiteral(String(value))}`;
+  });
+}
+
+interface RunFilesOptions extends MigrationLimits {
+  track: MigrationTrack;
+  parameters: Readonly<Record<string, string | number | boolean>>;
+  onProgress?: (event: MigrationProgress) => void;
 }
 
 /**
- * Runs `count` migrations in `direction` through node-pg-migrate on one connection, one
- * transaction per migration. Each transaction starts with `SET LOCAL lock_timeout` and
- * `statement_timeout`, and records (or removes) the file's checksum in the ledger, so the
- * ledger never disagrees with the history table.
+ * Runs the planned migrations of one track in `direction` through node-pg-migrate on one
+ * connection, one transaction per migration. Each transaction starts with `SET LOCAL
+ * lock_timeout`, `statement_timeout` and the migration parameters, and records (or removes) the
+ * file's checksum in the ledger, so the ledger never disagrees with the history table.
  */
-async function runFiles(
-  client: Queryable,
-  files: readonly MigrationFile[],
-  direction: 'up' | 'down',
-  planned: readonly MigrationStep[],
-  options: MigrationLimits & { dir: string; onProgress?: (event: MigrationProgress) => void },
-): Promise<MigrationStep[]> {
+async function runFiles(client: Queryable, files: readonly MigrationFile[], direction: 'up' | 'down', planned: readonly MigrationStep[], options: RunFilesOptions): Promise<MigrationStep[]> {
+  const { track } = options;
   const byPath = new Map(files.map((file) => [file.path, file]));
   const done: MigrationStep[] = [];
   let current: { file: MigrationFile; section: MigrationSection; started: number } | undefined;
   const finishCurrent = () => {
     if (!current) return;
     const durationMs = Date.now() - current.started;
-    done.push({ version: current.file.version, name: current.file.name, durationMs });
+    done.push({ track: track.id, version: current.file.version, name: current.file.name, durationMs });
     options.onProgress?.({ phase: 'done', direction, name: current.file.name, index: done.length, total: planned.length, durationMs });
     current = undefined;
   };
-  const prologue = [`SET LOCAL lock_timeout = ${options.lockTimeoutMs}`, `SET LOCAL statement_timeout = ${options.statementTimeoutMs}`];
+  const prologue = [`SET LOCAL lock_timeout = ${options.lockTimeoutMs}`, `SET LOCAL statement_timeout = ${options.statementTimeoutMs}`, ...parameterStatements(options.parameters)];
   const ledger = `${MIGRATIONS_SCHEMA}.${LEDGER_TABLE}`;
+  const trackLiteral = pg.escapeLiteral(track.id);
   const action = (file: MigrationFile, section: MigrationSection, record: string) => (pgm: MigrationBuilder) => {
     finishCurrent();
     current = { file, section, started: Date.now() };
     options.onProgress?.({ phase: 'start', direction, name: file.name, index: done.length + 1, total: planned.length });
     for (const statement of prologue) pgm.sql(statement);
-    pgm.sql(section.sql);
+    for (const statement of section.statements) pgm.sql(statement.sql);
     pgm.sql(record);
   };
 
+  // Remembers the statement sent last, to name the one that failed.
+  let lastSql: string | undefined;
+  const recording = {
+    query: (text: string, values?: unknown[]) => {
+      lastSql = text;
+      return client.query(text, values);
+    },
+  };
   try {
     await runner({
-      dbClient: client as unknown as pg.ClientBase,
-      dir: options.dir,
+      dbClient: recording as unknown as pg.ClientBase,
+      dir: track.dir,
       ignorePattern: `(?!${MIGRATION_FILE.source.slice(1, -1)}$).*`,
       migrationsSchema: MIGRATIONS_SCHEMA,
-      migrationsTable: HISTORY_TABLE,
+      migrationsTable: historyTable(track.id),
       direction,
       count: planned.length,
       singleTransaction: false,
@@ -160,8 +198,9 @@ async function runFiles(
           loader: async (paths: string[]) =>
             paths.map((path) => {
               const file = byPath.get(path)!;
-              const up = action(file, file.up, `INSERT INTO ${ledger} (name, sha256) VALUES (${pg.escapeLiteral(file.name)}, ${pg.escapeLiteral(file.checksum)})`);
-              const down = file.down ? action(file, file.down, `DELETE FROM ${ledger} WHERE name = ${pg.escapeLiteral(file.name)}`) : false;
+              const name = pg.escapeLiteral(file.name);
+              const up = action(file, file.up, `INSERT INTO ${ledger} (track, name, sha256) VALUES (${trackLiteral}, ${name}, ${pg.escapeLiteral(file.checksum)})`);
+              const down = file.down ? action(file, file.down, `DELETE FROM ${ledger} WHERE track = ${trackLiteral} AND name = ${name}`) : false;
               return { id: path, filePaths: [path], actions: { up, down } };
             }),
         },
@@ -174,78 +213,111 @@ async function runFiles(
     await client.query('ROLLBACK').catch(() => undefined);
     if (!current) throw toDatabaseError(error, 'the migration history');
     const { file, section } = current;
-    const line = lineOfError(section, error);
+    const { line, text } = locateError(section, lastSql, error);
     const cause = toDatabaseError(error, file.name);
-    const statementLine = (section.sql.split('\n')[line - section.line] ?? '').trim();
-    throw new LlmspellError('MIGRATION_FAILED', `migration ${file.name}.sql (${direction}) failed at line ${line}: ${cause.message}${statementLine ? `\n  ${line} | ${statementLine}` : ''}`, {
+    throw new LlmspellError('MIGRATION_FAILED', `migration ${file.name}.sql (${direction}) failed at line ${line}: ${cause.message}${text ? `\n  ${line} | ${text}` : ''}`, {
       hint: `Nothing of ${file.name} was applied${done.length > 0 ? ` (the ${done.length} migration(s) before it were)` : ''}; the database is at the previous version. Fix ${file.path} and run the command again.`,
       cause,
     });
   }
 }
 
+/** The package's own core migrations, when no tracks are given. */
+const CORE_ONLY: readonly MigrationTrack[] = [{ id: 'core', dir: DEFAULT_MIGRATIONS_DIR }];
+
+interface TrackState {
+  track: MigrationTrack;
+  files: MigrationFile[];
+  entries: MigrationStatusEntry[];
+}
+
+async function readTracks(client: Queryable, loaded: ReadonlyArray<{ track: MigrationTrack; files: MigrationFile[] }>): Promise<TrackState[]> {
+  const states: TrackState[] = [];
+  for (const { track, files } of loaded) states.push({ track, files, entries: compareTrack(track.id, files, await readHistory(client, track.id)) });
+  return states;
+}
+
+const statusOf = (states: readonly TrackState[]) => summarize(states.flatMap((s) => s.entries));
+
+async function loadTracks(tracks: readonly MigrationTrack[]): Promise<Array<{ track: MigrationTrack; files: MigrationFile[] }>> {
+  return Promise.all(tracks.map(async (track) => ({ track, files: await loadMigrationFiles(track.dir) })));
+}
+
 /**
- * Applies pending migrations in order, each in its own transaction, holding the migration lock.
- * Refuses to run when an applied migration's file changed, or the database has applied
- * migrations this build does not know. A dry run only reads.
+ * Applies pending migrations, track by track and in order, each in its own transaction, holding
+ * the migration lock. Refuses to run when an applied migration's file changed, the database has
+ * applied migrations this build does not know, or a track's preflight fails; all of that is
+ * checked before anything is applied. A dry run only reads.
  */
 export async function migrate(db: Database, options: MigrateOptions): Promise<MigrationRunResult> {
-  const dir = options.dir ?? DEFAULT_MIGRATIONS_DIR;
-  const files = await loadMigrationFiles(dir);
+  const loaded = await loadTracks(options.tracks ?? CORE_ONLY);
   return db.withClient(async (client) => {
     const plan = async () => {
-      const status = compareMigrations(files, await readHistory(client));
+      const states = await readTracks(client, loaded);
+      const status = statusOf(states);
       assertNoDrift(status);
-      const target = resolveTarget(options.to, files, status);
+      const core = states[0];
+      const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
       assertInOrder(status);
-      return { status, planned: status.entries.filter((e) => e.state === 'pending' && e.version <= target).map(step) };
+      const pending = (s: TrackState, upTo = Number.POSITIVE_INFINITY) => s.entries.filter((e) => e.state === 'pending' && e.version <= upTo);
+      const perTrack = states.map((s, i) => ({ state: s, planned: (i === 0 ? pending(s, target) : options.to === undefined ? pending(s) : []).map(step) }));
+      for (const { state, planned } of perTrack) if (planned.length > 0) await state.track.preflight?.(client);
+      return { status, perTrack, planned: perTrack.flatMap((t) => t.planned) };
     };
     if (options.dryRun) {
       const { status, planned } = await plan();
       return { dryRun: true, direction: 'up', planned, done: [], status };
     }
     return withMigrationLock(client, options.lockWaitMs, async () => {
-      const { planned } = await plan();
-      let done: MigrationStep[] = [];
-      if (planned.length > 0) {
-        await ensureLedger(client);
-        done = await runFiles(client, files, 'up', planned, { ...options, dir });
+      const { perTrack, planned } = await plan();
+      const done: MigrationStep[] = [];
+      if (planned.length > 0) await ensureLedger(client);
+      for (const { state, planned: steps } of perTrack) {
+        if (steps.length === 0) continue;
+        done.push(...(await runFiles(client, state.files, 'up', steps, { ...options, track: state.track, parameters: options.parameters ?? {} })));
       }
-      return { dryRun: false, direction: 'up' as const, planned, done, status: compareMigrations(files, await readHistory(client)) };
+      return { dryRun: false, direction: 'up' as const, planned, done, status: statusOf(await readTracks(client, loaded)) };
     });
   });
 }
 
 /**
- * Rolls back applied migrations above `to`, newest first, each in its own transaction, under
- * the migration lock. Refuses when one of them has no down section or its file changed.
+ * Rolls back core migrations above `to`, newest first, each in its own transaction, under the
+ * migration lock; the optional tracks first and entirely when any core migration goes. Refuses
+ * when one of them has no down section or its file changed.
  */
 export async function rollback(db: Database, options: RollbackOptions): Promise<MigrationRunResult> {
-  const dir = options.dir ?? DEFAULT_MIGRATIONS_DIR;
-  const files = await loadMigrationFiles(dir);
-  const byName = new Map(files.map((file) => [file.name, file]));
+  const loaded = await loadTracks(options.tracks ?? CORE_ONLY);
   return db.withClient(async (client) => {
     const plan = async () => {
-      const status = compareMigrations(files, await readHistory(client));
-      const target = resolveTarget(options.to, files, status);
-      const toUndo = status.entries.filter((e) => e.state !== 'pending' && e.version > target).reverse();
-      assertNoDrift({ ...status, drift: toUndo.filter((e) => e.state !== 'applied') });
-      const noDown = toUndo.filter((e) => !byName.get(e.name)?.down);
+      const states = await readTracks(client, loaded);
+      const [core, ...rest] = states;
+      const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
+      const undo = (s: TrackState, above: number) => s.entries.filter((e) => e.state !== 'pending' && e.version > above).reverse();
+      const coreSteps = core ? undo(core, target) : [];
+      const perTrack = [...rest.reverse().map((s) => ({ state: s, entries: coreSteps.length > 0 ? undo(s, 0) : [] })), ...(core ? [{ state: core, entries: coreSteps }] : [])];
+      const all = perTrack.flatMap((t) => t.entries);
+      assertNoDrift({ ...summarize(all), drift: all.filter((e) => e.state !== 'applied') });
+      const noDown = perTrack.flatMap((t) => t.entries.filter((e) => !t.state.files.find((f) => f.name === e.name)?.down));
       if (noDown.length > 0) {
         throw new LlmspellError('MIGRATION_INVALID', `cannot roll back ${noDown.map((e) => e.name).join(', ')}: no "-- Down Migration" section`, {
           hint: 'Add the down section, or roll back to a later version.',
         });
       }
-      return { status, planned: toUndo.map(step) };
+      return { status: statusOf(states), perTrack: perTrack.map((t) => ({ state: t.state, planned: t.entries.map(step) })), planned: all.map(step) };
     };
     if (options.dryRun) {
       const { status, planned } = await plan();
       return { dryRun: true, direction: 'down', planned, done: [], status };
     }
     return withMigrationLock(client, options.lockWaitMs, async () => {
-      const { planned } = await plan();
-      const done = planned.length > 0 ? await runFiles(client, files, 'down', planned, { ...options, dir }) : [];
-      return { dryRun: false, direction: 'down' as const, planned, done, status: compareMigrations(files, await readHistory(client)) };
+      const { perTrack, planned } = await plan();
+      const done: MigrationStep[] = [];
+      for (const { state, planned: steps } of perTrack) {
+        if (steps.length === 0) continue;
+        done.push(...(await runFiles(client, state.files, 'down', steps, { ...options, track: state.track, parameters: options.parameters ?? {} })));
+      }
+      return { dryRun: false, direction: 'down' as const, planned, done, status: statusOf(await readTracks(client, loaded)) };
     });
   });
 }

@@ -1,7 +1,7 @@
 import type { Settings } from '../config/schema.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open.js';
 import type { Database } from '../db/types.js';
-import { migrationLimits, openMigrationDatabase } from '../migrate/connect.js';
+import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
 
 /** Options of {@link openStorage}. */
@@ -30,7 +30,7 @@ export interface Storage {
 export async function openStorage(settings: Settings, options: OpenStorageOptions = {}): Promise<Storage> {
   const backend = options.backend ?? settings.storage.backend;
   const autoMigrate = settings.storage.postgres.auto_migrate;
-  const limits = { ...migrationLimits(settings), ...(options.migrationsDir ? { dir: options.migrationsDir } : {}) };
+  const limits = { ...migrationLimits(settings), ...migrationSource(settings, options.migrationsDir) };
   let migrated: MigrationRunResult | undefined;
   if (autoMigrate && backend === 'postgres') {
     const direct = await openMigrationDatabase(settings, options);

@@ -24,7 +24,7 @@ describe('health-check on PostgreSQL 18', () => {
     db = await openDatabase(settings);
     dir = await mkdtemp(join(tmpdir(), 'llmspell-test-health-'));
     await cp(FIXTURE, dir, { recursive: true });
-    await migrate(db, { dir, lockWaitMs: 5000, statementTimeoutMs: 30000, lockTimeoutMs: 5000 });
+    await migrate(db, { tracks: [{ id: 'core', dir }], lockWaitMs: 5000, statementTimeoutMs: 30000, lockTimeoutMs: 5000 });
     run = () => healthCheck(settings, { timeoutMs: 10_000, migrationsDir: dir });
   });
   afterAll(async () => {

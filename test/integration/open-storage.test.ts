@@ -17,7 +17,7 @@ describe('openStorage with auto_migrate', () => {
     const storage = await openStorage(testSettings({ backend: 'postgres', url: database.url }), { migrationsDir: FIXTURE });
     try {
       expect(storage.migrated).toBeUndefined();
-      expect((await migrationStatus(storage.db, FIXTURE)).pending).toBe(3);
+      expect((await migrationStatus(storage.db, [{ id: 'core', dir: FIXTURE }])).pending).toBe(3);
     } finally {
       await storage.close();
     }
@@ -28,7 +28,7 @@ describe('openStorage with auto_migrate', () => {
     const storage = await openStorage(settings, { migrationsDir: FIXTURE });
     try {
       expect(storage.migrated?.done.length).toBe(3);
-      const status = await migrationStatus(storage.db, FIXTURE);
+      const status = await migrationStatus(storage.db, [{ id: 'core', dir: FIXTURE }]);
       expect(status).toMatchObject({ applied: 3, pending: 0 });
       const rows = await storage.db.withTenant('tenant-a', (tx) => tx.query('SELECT count(*)::int AS n FROM llmspell.notes'));
       expect(rows.rows[0]).toEqual({ n: 0 });

@@ -5,7 +5,8 @@ import { embeddedDataDir, embeddedDatabaseExists } from '../../db/open.js';
 import type { Database } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { healthCheck, type HealthReport } from '../../health/health-check.js';
-import { migrationLimits, openMigrationDatabase } from '../../migrate/connect.js';
+import { ensureEventPartitions, hasEventLog, type PartitionChange } from '../../maintenance/event-partitions.js';
+import { migrationLimits, migrationSource, openMigrationDatabase } from '../../migrate/connect.js';
 import { migrate, rollback, type MigrationProgress, type MigrationRunResult } from '../../migrate/run.js';
 import { migrationStatus, type MigrationStatus } from '../../migrate/status.js';
 import type { CommandContext } from '../context.js';
@@ -48,6 +49,9 @@ async function withMigrationDatabase<T>(ctx: CommandContext, readOnly: boolean, 
   }
 }
 
+/** A migration as users see it: `0003_temporal_graph`, or `vector/0001_vector_embeddings` for an optional track. */
+const shown = (entry: { track: string; name: string }) => (entry.track === 'core' ? entry.name : `${entry.track}/${entry.name}`);
+
 const stamp = (date: Date | null) => (date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 
 function reportRun(ctx: CommandContext, target: string, result: MigrationRunResult): number {
@@ -58,7 +62,7 @@ function reportRun(ctx: CommandContext, target: string, result: MigrationRunResu
   if (result.dryRun) {
     if (result.planned.length === 0) out.line(`Nothing to ${verb} on ${target} (dry run).`);
     else out.line(`Would ${verb} ${result.planned.length} migration(s) on ${target} (dry run: nothing was changed):`);
-    for (const step of result.planned) out.line(`  ${step.name}`);
+    for (const step of result.planned) out.line(`  ${shown(step)}`);
     return EXIT.OK;
   }
   if (result.done.length === 0) {
@@ -66,7 +70,7 @@ function reportRun(ctx: CommandContext, target: string, result: MigrationRunResu
     return EXIT.OK;
   }
   out.line(`${result.direction === 'up' ? 'Applied' : 'Rolled back'} ${result.done.length} migration(s) on ${target}:`);
-  for (const step of result.done) out.line(`  ${out.style.green('✓')} ${step.name} (${step.durationMs ?? 0} ms)`);
+  for (const step of result.done) out.line(`  ${out.style.green('✓')} ${shown(step)} (${step.durationMs ?? 0} ms)`);
   out.line(`${result.status.applied} of ${total} migrations applied.`);
   return EXIT.OK;
 }
@@ -75,12 +79,48 @@ async function runMigrate(ctx: CommandContext, opts: DirOption & { dryRun?: bool
   return withMigrationDatabase(ctx, opts.dryRun === true, async (db, settings, target) => {
     const result = await migrate(db, {
       ...migrationLimits(settings),
-      ...(opts.migrationsDir ? { dir: opts.migrationsDir } : {}),
+      ...migrationSource(settings, opts.migrationsDir),
       ...(opts.to !== undefined ? { to: opts.to } : {}),
       dryRun: opts.dryRun === true,
       onProgress: showMigrationProgress(ctx.out),
     });
-    return reportRun(ctx, target, result);
+    const code = reportRun(ctx, target, result);
+    if (!result.dryRun) await maintainAfterMigrate(ctx, db, settings);
+    return code;
+  });
+}
+
+function reportPartitions(ctx: CommandContext, changes: readonly PartitionChange[]): void {
+  for (const change of changes) {
+    const range = change.rangeStart && change.rangeEnd ? ` [${stamp(change.rangeStart)} .. ${stamp(change.rangeEnd)})` : '';
+    const rows = change.rows > 0 ? ` (${change.rows} rows ${change.action === 'purged' ? 'purged' : 'moved from the default partition'})` : '';
+    ctx.out.line(`  ${change.action} ${change.partition}${range}${rows}`);
+  }
+}
+
+/** After a migration run, keep the event-log partitions current (quietly when nothing changes). */
+async function maintainAfterMigrate(ctx: CommandContext, db: Database, settings: Settings): Promise<void> {
+  const changes = await db.withClient(async (client) => ((await hasEventLog(client)) ? ensureEventPartitions(client, settings) : []));
+  if (changes.length === 0) return;
+  ctx.out.line('Event log partitions:');
+  reportPartitions(ctx, changes);
+}
+
+async function runMaintain(ctx: CommandContext): Promise<number> {
+  return withMigrationDatabase(ctx, false, async (db, settings, target) => {
+    const changes = await db.withClient(async (client) => {
+      if (!(await hasEventLog(client))) {
+        throw new LlmspellError('MIGRATION_PENDING', `no event log in ${target} yet`, { hint: 'Run `llmspell database migrate` first.' });
+      }
+      return ensureEventPartitions(client, settings);
+    });
+    ctx.out.json({ target, changes });
+    if (changes.length === 0) ctx.out.line(`Event log partitions are up to date (${target}).`);
+    else {
+      ctx.out.line(`Event log maintenance on ${target}:`);
+      reportPartitions(ctx, changes);
+    }
+    return EXIT.OK;
   });
 }
 
@@ -90,15 +130,16 @@ function statusExit(status: MigrationStatus): number {
 }
 
 async function runStatus(ctx: CommandContext, opts: DirOption): Promise<number> {
-  return withMigrationDatabase(ctx, true, async (db, _settings, target) => {
-    const status = await db.withClient((client) => migrationStatus(client, opts.migrationsDir));
+  return withMigrationDatabase(ctx, true, async (db, settings, target) => {
+    const { tracks } = migrationSource(settings, opts.migrationsDir);
+    const status = await db.withClient((client) => migrationStatus(client, tracks));
     const { out } = ctx;
     out.json({ target, ...status });
-    const width = Math.max(4, ...status.entries.map((e) => e.name.length));
+    const width = Math.max(4, ...status.entries.map((e) => shown(e).length));
     const colour = { applied: out.style.green, pending: out.style.yellow, changed: out.style.red, unknown: out.style.red };
     out.line(`${'version'.padStart(7)}  ${'name'.padEnd(width)}  ${'state'.padEnd(7)}  applied on`);
     for (const e of status.entries) {
-      out.line(`${String(e.version).padStart(7)}  ${e.name.padEnd(width)}  ${colour[e.state](e.state.padEnd(7))}  ${stamp(e.appliedOn)}`);
+      out.line(`${String(e.version).padStart(7)}  ${shown(e).padEnd(width)}  ${colour[e.state](e.state.padEnd(7))}  ${stamp(e.appliedOn)}`);
     }
     const total = status.entries.filter((e) => e.state !== 'unknown').length;
     const drift = status.drift.length > 0 ? `, ${status.drift.length} drifted (changed after applying, or unknown to this build)` : '';
@@ -112,11 +153,11 @@ async function runRollback(ctx: CommandContext, opts: DirOption & { to?: string;
     throw new LlmspellError('USAGE', 'rollback needs --to VERSION (0 rolls back everything)', { hint: 'See `llmspell database migration-status` for versions.' });
   }
   return withMigrationDatabase(ctx, false, async (db, settings) => {
-    const base = { ...migrationLimits(settings), to: opts.to!, ...(opts.migrationsDir ? { dir: opts.migrationsDir } : {}), onProgress: showMigrationProgress(ctx.out) };
+    const base = { ...migrationLimits(settings), ...migrationSource(settings, opts.migrationsDir), to: opts.to!, onProgress: showMigrationProgress(ctx.out) };
     if (!opts.dryRun && !opts.yes) {
       const preview = await rollback(db, { ...base, dryRun: true });
       if (preview.planned.length === 0) return reportRun(ctx, db.target, preview);
-      const list = preview.planned.map((s) => s.name).join(', ');
+      const list = preview.planned.map(shown).join(', ');
       if (!ctx.io.confirm) {
         throw new LlmspellError('USAGE', `refusing to roll back ${preview.planned.length} migration(s) (${list}) without --yes: not on a terminal`, {
           hint: 'Rolling back drops tables and their data. Add --yes to confirm, or --dry-run to see the plan.',
@@ -187,6 +228,11 @@ export function registerDatabaseCommands(program: Command, run: (handler: Handle
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--dry-run', 'print what would be rolled back; change nothing'),
   ).action(run((ctx, opts) => runRollback(ctx, opts as DirOption & { to?: string; yes?: boolean; dryRun?: boolean })));
+
+  database
+    .command('maintain')
+    .description('event-log maintenance: create upcoming partitions, drop those past retention_days (run it daily)')
+    .action(run((ctx) => runMaintain(ctx)));
 
   dirOption(
     database

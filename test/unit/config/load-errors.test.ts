@@ -298,10 +298,10 @@ describe('every problem at once', () => {
     expect(new Set(pairs(error.issues)).size).toBe(error.issues.length);
   });
 
-  it('a type problem from the environment does not hide a cross-key problem in the file', async () => {
-    await writeFile(configPath, '[storage.postgres]\ndefault_tenant_id = "AB"\n');
-    const error = await loadError({ env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'x' }, configPath });
-    expect(error.issues.map((i) => i.key).sort()).toEqual(['storage.postgres.default_tenant_id', 'storage.postgres.pool_size']);
+  it('a wrong type in the file does not hide a cross-key problem (hnsw_ef_construction below 2 × hnsw_m)', async () => {
+    await writeFile(configPath, '[storage.postgres]\npool_size = "x"\n[storage.postgres.vector_embeddings]\nhnsw_m = 100\n');
+    const error = await loadError({ env: { HOME: dir }, configPath });
+    expect(error.issues.map((i) => i.key).sort()).toEqual(['storage.postgres.pool_size', 'storage.postgres.vector_embeddings.hnsw_ef_construction']);
     expect(new Set(pairs(error.issues)).size).toBe(error.issues.length);
   });
 

@@ -242,6 +242,7 @@ const KEY_TABLE: { key: string; default: unknown; envText: string; envValue: unk
   { key: 'storage.postgres.auto_migrate', default: false, envText: 'true', envValue: true },
   { key: 'storage.postgres.migration_timeout_secs', default: 300, envText: '30', envValue: 30 },
   { key: 'storage.postgres.migration_lock_timeout_secs', default: 10, envText: '3', envValue: 3 },
+  { key: 'storage.postgres.vector_embeddings.enabled', default: true, envText: 'false', envValue: false },
   { key: 'storage.postgres.vector_embeddings.hnsw_m', default: 16, envText: '8', envValue: 8 },
   { key: 'storage.postgres.vector_embeddings.hnsw_ef_construction', default: 128, envText: '64', envValue: 64 },
   { key: 'storage.postgres.event_log.partition_strategy', default: 'monthly', envText: 'daily', envValue: 'daily' },

@@ -76,12 +76,10 @@ describe('passwords that a URL parser would lose', () => {
   });
 
   it.each([
-    ['a malformed percent-escape', 'postgresql://u:pw%zz@h/db', 'pw%zz'],
-    ['an unencoded #', 'postgresql://u:p#w@h/db', 'p#w'],
-    ['a quoted keyword value with an escaped quote', "host=h password='it\\'s'", 'it'],
-  ])('redactConnectionString masks %s', (_name, input, password) => {
-    const masked = redactConnectionString(input);
-    expect(masked).toContain(REDACTED);
-    expect(masked).not.toContain(password);
+    ['a malformed percent-escape', 'postgresql://u:pw%zz@h/db', `postgresql://u:${REDACTED}@h/db`],
+    ['an unencoded #', 'postgresql://u:p#w@h/db', `postgresql://u:${REDACTED}@h/db`],
+    ['a quoted keyword value with an escaped quote', "host=h password='it\\'s'", `host=h password=${REDACTED}`],
+  ])('redactConnectionString masks %s', (_name, input, expected) => {
+    expect(redactConnectionString(input)).toBe(expected);
   });
 });

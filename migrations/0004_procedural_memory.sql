@@ -1,0 +1,32 @@
+-- Up Migration
+-- Learned procedural patterns: how often a (key, value) pattern was seen, and when first and last.
+-- Uniqueness goes through a sha256 of key and value, so arbitrarily long values never hit the
+-- btree row-size limit; the two digests are concatenated, so no separator can be forged.
+CREATE TABLE llmspell.procedural_memory (
+  tenant_id     text NOT NULL,
+  id            uuid NOT NULL DEFAULT gen_random_uuid(),
+  scope         text NOT NULL,
+  pattern_key   text NOT NULL,
+  pattern_value text NOT NULL,
+  pattern_hash  bytea NOT NULL GENERATED ALWAYS AS
+                (sha256(pattern_key::bytea) || sha256(pattern_value::bytea)) STORED,
+  frequency     bigint NOT NULL DEFAULT 1 CHECK (frequency >= 1),
+  first_seen    timestamptz NOT NULL DEFAULT now(),
+  last_seen     timestamptz NOT NULL DEFAULT now(),
+  metadata      jsonb NOT NULL DEFAULT '{}',
+  PRIMARY KEY (tenant_id, id),
+  CONSTRAINT procedural_memory_pattern_unique UNIQUE (tenant_id, scope, pattern_hash),
+  CONSTRAINT procedural_memory_seen_in_order CHECK (first_seen <= last_seen)
+);
+CREATE INDEX procedural_memory_frequent ON llmspell.procedural_memory (tenant_id, scope, frequency DESC);
+CREATE INDEX procedural_memory_metadata ON llmspell.procedural_memory USING gin (metadata jsonb_path_ops);
+
+ALTER TABLE llmspell.procedural_memory ENABLE ROW LEVEL SECURITY;
+ALTER TABLE llmspell.procedural_memory FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON llmspell.procedural_memory
+  USING (tenant_id = current_setting('app.current_tenant_id', true))
+  WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
+GRANT SELECT, INSERT, UPDATE, DELETE ON llmspell.procedural_memory TO llmspell_app;
+
+-- Down Migration
+DROP TABLE llmspell.procedural_memory;

@@ -1,0 +1,134 @@
+-- Up Migration
+-- The event log: append-only, partitioned by time (storage.postgres.event_log.partition_strategy:
+-- daily, weekly or monthly; UTC boundaries), with a DEFAULT partition so that no event is ever
+-- refused for want of a partition. Append-only is enforced by privileges: the application role
+-- gets SELECT and INSERT on the parent and nothing on any partition (reading a partition
+-- directly would skip the parent's policies), and no UPDATE, DELETE or TRUNCATE anywhere.
+CREATE TABLE llmspell.event_log (
+  tenant_id      text NOT NULL,
+  event_id       uuid NOT NULL DEFAULT uuidv7(),
+  event_type     text NOT NULL,
+  source         text,
+  correlation_id uuid,
+  payload        jsonb NOT NULL DEFAULT '{}',
+  emitted_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, event_id, emitted_at)
+) PARTITION BY RANGE (emitted_at);
+CREATE TABLE llmspell.event_log_default PARTITION OF llmspell.event_log DEFAULT;
+CREATE INDEX event_log_by_time ON llmspell.event_log (tenant_id, emitted_at);
+CREATE INDEX event_log_by_type ON llmspell.event_log (tenant_id, event_type, emitted_at);
+CREATE INDEX event_log_by_correlation ON llmspell.event_log (tenant_id, correlation_id) WHERE correlation_id IS NOT NULL;
+
+ALTER TABLE llmspell.event_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE llmspell.event_log FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON llmspell.event_log
+  USING (tenant_id = current_setting('app.current_tenant_id', true))
+  WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
+GRANT SELECT, INSERT ON llmspell.event_log TO llmspell_app;
+
+-- The partitions of event_log with their ranges (the DEFAULT partition has none).
+CREATE FUNCTION llmspell.event_log_partitions()
+RETURNS TABLE (partition_name text, range_start timestamptz, range_end timestamptz, is_default boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+  SELECT c.relname::text,
+         (regexp_match(pg_get_expr(c.relpartbound, c.oid), $r$FROM \('([^']+)'\)$r$))[1]::timestamptz,
+         (regexp_match(pg_get_expr(c.relpartbound, c.oid), $r$TO \('([^']+)'\)$r$))[1]::timestamptz,
+         pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+   WHERE i.inhparent = 'llmspell.event_log'::regclass
+   ORDER BY 2 NULLS LAST
+$$;
+
+-- Maintenance, run by the owner (`llmspell database maintain`, and after every `migrate`):
+-- creates the partitions of the current period and the next `periods_ahead`, and drops those that
+-- ended more than `retention_days` ago (and expired rows of the DEFAULT partition). A partition
+-- whose range already has rows in the DEFAULT partition cannot simply be created: those rows are
+-- moved out in the same transaction first. A period that an existing partition already overlaps
+-- (after a change of strategy) is skipped.
+CREATE FUNCTION llmspell.ensure_event_partitions(
+  strategy text,
+  retention_days integer,
+  periods_ahead integer DEFAULT 3,
+  at timestamptz DEFAULT now()
+)
+RETURNS TABLE (action text, partition_name text, range_start timestamptz, range_end timestamptz, rows_moved bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  unit text := CASE strategy WHEN 'daily' THEN 'day' WHEN 'weekly' THEN 'week' WHEN 'monthly' THEN 'month' END;
+  step interval := CASE strategy WHEN 'daily' THEN interval '1 day' WHEN 'weekly' THEN interval '1 week' WHEN 'monthly' THEN interval '1 month' END;
+  first timestamptz;
+  cutoff timestamptz;
+  old record;
+  moved bigint;
+BEGIN
+  IF unit IS NULL THEN
+    RAISE EXCEPTION 'unknown event_log partition strategy "%"', strategy USING HINT = 'Use daily, weekly or monthly.';
+  END IF;
+  IF retention_days IS NULL OR retention_days < 1 OR periods_ahead IS NULL OR periods_ahead < 0 THEN
+    RAISE EXCEPTION 'retention_days must be >= 1 and periods_ahead >= 0';
+  END IF;
+  first := date_trunc(unit, at, 'UTC');
+  FOR i IN 0..periods_ahead LOOP
+    range_start := first + step * i;
+    range_end := range_start + step;
+    CONTINUE WHEN EXISTS (
+      SELECT 1 FROM llmspell.event_log_partitions() p
+       WHERE NOT p.is_default AND p.range_start < ensure_event_partitions.range_end AND p.range_end > ensure_event_partitions.range_start);
+    partition_name := 'event_log_' || to_char(range_start AT TIME ZONE 'UTC', 'YYYYMMDD');
+    CREATE TEMP TABLE IF NOT EXISTS llmspell_event_log_moving (LIKE llmspell.event_log) ON COMMIT DROP;
+    WITH taken AS (
+      DELETE FROM llmspell.event_log_default d
+       WHERE d.emitted_at >= ensure_event_partitions.range_start AND d.emitted_at < ensure_event_partitions.range_end
+      RETURNING d.*)
+    INSERT INTO llmspell_event_log_moving SELECT * FROM taken;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    EXECUTE format('CREATE TABLE llmspell.%I PARTITION OF llmspell.event_log FOR VALUES FROM (%L) TO (%L)',
+                   partition_name, range_start, range_end);
+    -- Straight into the new partition: the parent's FORCE'd policies would refuse an owner without a tenant.
+    EXECUTE format('INSERT INTO llmspell.%I SELECT * FROM llmspell_event_log_moving', partition_name);
+    TRUNCATE llmspell_event_log_moving;
+    action := 'created';
+    rows_moved := moved;
+    RETURN NEXT;
+  END LOOP;
+
+  cutoff := at - make_interval(days => retention_days);
+  FOR old IN SELECT * FROM llmspell.event_log_partitions() p WHERE NOT p.is_default AND p.range_end <= cutoff LOOP
+    EXECUTE format('DROP TABLE llmspell.%I', old.partition_name);
+    action := 'dropped';
+    partition_name := old.partition_name;
+    range_start := old.range_start;
+    range_end := old.range_end;
+    rows_moved := 0;
+    RETURN NEXT;
+  END LOOP;
+  DELETE FROM llmspell.event_log_default d WHERE d.emitted_at < cutoff;
+  GET DIAGNOSTICS moved = ROW_COUNT;
+  IF moved > 0 THEN
+    action := 'purged';
+    partition_name := 'event_log_default';
+    range_start := NULL;
+    range_end := cutoff;
+    rows_moved := moved;
+    RETURN NEXT;
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION llmspell.ensure_event_partitions(text, integer, integer, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION llmspell.event_log_partitions() FROM PUBLIC;
+-- Partition names and ranges only (catalog data): lets a health check running as the application role see them.
+GRANT EXECUTE ON FUNCTION llmspell.event_log_partitions() TO llmspell_app;
+
+SELECT llmspell.ensure_event_partitions(
+  coalesce(nullif(current_setting('llmspell.partition_strategy', true), ''), 'monthly'),
+  coalesce(nullif(current_setting('llmspell.retention_days', true), ''), '365')::integer);
+
+-- Down Migration
+DROP FUNCTION llmspell.ensure_event_partitions(text, integer, integer, timestamptz);
+DROP FUNCTION llmspell.event_log_partitions();
+DROP TABLE llmspell.event_log;

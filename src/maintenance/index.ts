@@ -1,0 +1,1 @@
+export { ensureEventPartitions, hasEventLog, type PartitionChange, type EventPartitionOptions } from './event-partitions.js';
