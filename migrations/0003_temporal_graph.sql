@@ -61,6 +61,8 @@ CREATE POLICY tenant_isolation ON llmspell.relationships
 
 GRANT SELECT, INSERT ON llmspell.entities, llmspell.relationships TO llmspell_app;
 GRANT UPDATE (transaction_time) ON llmspell.entities, llmspell.relationships TO llmspell_app;
+COMMENT ON TABLE llmspell.entities IS 'Knowledge-graph entities, bi-temporal: one row per version (valid_time, transaction_time)';
+COMMENT ON TABLE llmspell.relationships IS 'Typed edges between entities, bi-temporal like entities';
 
 -- Down Migration
 DROP TABLE llmspell.relationships;

@@ -27,6 +27,7 @@ CREATE POLICY tenant_isolation ON llmspell.procedural_memory
   USING (tenant_id = current_setting('app.current_tenant_id', true))
   WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
 GRANT SELECT, INSERT, UPDATE, DELETE ON llmspell.procedural_memory TO llmspell_app;
+COMMENT ON TABLE llmspell.procedural_memory IS 'Learned procedural patterns with frequency and first/last seen; unique per scope by sha256 of key and value';
 
 -- Down Migration
 DROP TABLE llmspell.procedural_memory;

@@ -19,6 +19,7 @@ CREATE POLICY tenant_isolation ON llmspell.agent_state
   USING (tenant_id = current_setting('app.current_tenant_id', true))
   WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
 GRANT SELECT, INSERT, UPDATE, DELETE ON llmspell.agent_state TO llmspell_app;
+COMMENT ON TABLE llmspell.agent_state IS 'One row per agent: its state document and a version for optimistic concurrency';
 
 -- Down Migration
 DROP TABLE llmspell.agent_state;

@@ -27,6 +27,7 @@ CREATE POLICY tenant_isolation ON llmspell.workflow_states
   USING (tenant_id = current_setting('app.current_tenant_id', true))
   WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
 GRANT SELECT, INSERT, UPDATE, DELETE ON llmspell.workflow_states TO llmspell_app;
+COMMENT ON TABLE llmspell.workflow_states IS 'Workflow executions: status, current step, context and lifecycle timestamps';
 
 -- Down Migration
 DROP TABLE llmspell.workflow_states;

@@ -22,6 +22,7 @@ CREATE POLICY tenant_isolation ON llmspell.sessions
   USING (tenant_id = current_setting('app.current_tenant_id', true))
   WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
 GRANT SELECT, INSERT, UPDATE, DELETE ON llmspell.sessions TO llmspell_app;
+COMMENT ON TABLE llmspell.sessions IS 'Sessions: status, expiry and last access; artifacts refer to them';
 
 -- Down Migration
 DROP TABLE llmspell.sessions;

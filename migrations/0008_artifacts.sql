@@ -60,6 +60,9 @@ CREATE POLICY tenant_isolation ON llmspell.artifacts
 -- Content is immutable once written: no UPDATE on content or chunks.
 GRANT SELECT, INSERT, DELETE ON llmspell.artifact_content, llmspell.artifact_chunks TO llmspell_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON llmspell.artifacts TO llmspell_app;
+COMMENT ON TABLE llmspell.artifact_content IS 'Distinct artifact content per tenant, addressed by sha256, with size and compression';
+COMMENT ON TABLE llmspell.artifact_chunks IS 'The bytes of artifact content, in ordered bytea chunks';
+COMMENT ON TABLE llmspell.artifacts IS 'Named artifacts pointing at their content, optionally from a session';
 
 -- Down Migration
 DROP TABLE llmspell.artifacts;

@@ -127,6 +127,7 @@ GRANT EXECUTE ON FUNCTION llmspell.event_log_partitions() TO llmspell_app;
 SELECT llmspell.ensure_event_partitions(
   coalesce(nullif(current_setting('llmspell.partition_strategy', true), ''), 'monthly'),
   coalesce(nullif(current_setting('llmspell.retention_days', true), ''), '365')::integer);
+COMMENT ON TABLE llmspell.event_log IS 'Append-only event stream, partitioned by time with a DEFAULT partition';
 
 -- Down Migration
 DROP FUNCTION llmspell.ensure_event_partitions(text, integer, integer, timestamptz);

@@ -27,6 +27,7 @@ CREATE POLICY tenant_isolation ON llmspell.hook_history
   USING (tenant_id = current_setting('app.current_tenant_id', true))
   WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
 GRANT SELECT, INSERT, DELETE ON llmspell.hook_history TO llmspell_app;
+COMMENT ON TABLE llmspell.hook_history IS 'Hook executions with input and result for replay, duration and retention priority';
 
 -- Down Migration
 DROP TABLE llmspell.hook_history;

@@ -36,6 +36,7 @@ CREATE POLICY tenant_isolation ON llmspell.api_keys
 -- Keys are rotated or revoked, never rewritten or deleted by the application.
 GRANT SELECT, INSERT ON llmspell.api_keys TO llmspell_app;
 GRANT UPDATE (status, rotated_at, revoked_at) ON llmspell.api_keys TO llmspell_app;
+COMMENT ON TABLE llmspell.api_keys IS 'API keys per service, encrypted by the library, with rotation history; one active key per service';
 
 -- Down Migration
 DROP TABLE llmspell.api_keys;

@@ -54,6 +54,7 @@ BEGIN
         USING (tenant_id = current_setting('app.current_tenant_id', true))
         WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true))$sql$, tbl);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON llmspell.%I TO llmspell_app', tbl);
+    EXECUTE format('COMMENT ON TABLE llmspell.%I IS %L', tbl, format('Embeddings of %s dimensions with scope and metadata, for similarity search', dims));
   END LOOP;
 END $$;
 
