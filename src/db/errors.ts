@@ -43,6 +43,13 @@ const CONNECTION_REFUSED_HINT = [
   "  - postgresql.conf: listen_addresses = '*' (or 'localhost'); open the port in the firewall",
 ].join('\n');
 
+/** The refused-connection advice, with the address that refused when the socket error names it. */
+function refusedHint(raw: RawError): string {
+  const host = str(raw.address);
+  const port = typeof raw.port === 'number' ? String(raw.port) : str(raw.port);
+  return host && port ? CONNECTION_REFUSED_HINT.replace('nc -zv HOST PORT', `nc -zv ${host} ${port}`) : CONNECTION_REFUSED_HINT;
+}
+
 const AUTH_FAILED_HINT = [
   'Check the user and password in storage.postgres.url (or LLMSPELL_STORAGE_POSTGRES_URL).',
   '  - try them with: psql -h HOST -p PORT -U USER -d DATABASE -W',
@@ -160,7 +167,7 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
 
   switch (code) {
     case 'ECONNREFUSED':
-      return new DatabaseError('DB_UNREACHABLE', `connection refused by ${target}`, { hint: CONNECTION_REFUSED_HINT, cause: error });
+      return new DatabaseError('DB_UNREACHABLE', `connection refused by ${target}`, { hint: refusedHint(raw), cause: error });
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new DatabaseError('DB_UNREACHABLE', `host not found for ${target}`, { hint: 'Check the host name in storage.postgres.url and your DNS.', cause: error });
@@ -168,7 +175,7 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
     case 'ECONNRESET':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return new DatabaseError('DB_UNREACHABLE', `cannot reach ${target} (${code})`, { hint: CONNECTION_REFUSED_HINT, cause: error });
+      return new DatabaseError('DB_UNREACHABLE', `cannot reach ${target} (${code})`, { hint: refusedHint(raw), cause: error });
     default:
       break;
   }

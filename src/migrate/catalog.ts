@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
@@ -151,7 +151,8 @@ export function parseMigrationText(text: string, path: string): { up: MigrationS
  * Reads every migration of a directory, ordered by version. Refuses duplicate versions and files
  * without an up section, so what runs is exactly what was listed.
  */
-export async function loadMigrationFiles(dir: string = DEFAULT_MIGRATIONS_DIR): Promise<MigrationFile[]> {
+export async function loadMigrationFiles(directory: string = DEFAULT_MIGRATIONS_DIR): Promise<MigrationFile[]> {
+  const dir = resolve(directory);
   let names: string[];
   try {
     names = (await readdir(dir)).filter((name) => MIGRATION_FILE.test(name));

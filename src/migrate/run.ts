@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import pg from 'pg';
 import { runner, type MigrationBuilder } from 'node-pg-migrate';
 import { toDatabaseError } from '../db/errors.js';
@@ -182,7 +183,7 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
   try {
     await runner({
       dbClient: recording as unknown as pg.ClientBase,
-      dir: track.dir,
+      dir: resolve(track.dir), // absolute, like the catalog's paths
       ignorePattern: `(?!${MIGRATION_FILE.source.slice(1, -1)}$).*`,
       migrationsSchema: MIGRATIONS_SCHEMA,
       migrationsTable: historyTable(track.id),

@@ -93,6 +93,14 @@ describe('llmspell binary', () => {
     expect(status.code).toBe(EXIT.OK);
   });
 
+  it('a failing migration (relative --migrations-dir) names file and line, and exits FAILURE', async () => {
+    const run = await llmspell(['--backend', 'memory', 'database', 'migrate', '--migrations-dir', 'test/fixtures/migrations/failing'], env);
+    expect(run.code).toBe(EXIT.FAILURE);
+    expect(run.stderr).toContain('0003_broken.sql');
+    expect(run.stderr).toContain('line 4');
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('config set then get round-trips through the file, keeping comments', async () => {
     const file = join(home, 'config', 'llmspell', 'config.toml');
     expect((await llmspell(['config', 'set', 'storage.postgres.pool_size', '25'], env)).code).toBe(EXIT.OK);
