@@ -8,7 +8,7 @@
 -- GiST indexes over the ranges lead with tenant_id (btree_gist), and so do the exclusion
 -- constraints: no two versions of one entity may overlap in both valid and transaction time.
 CREATE TABLE llmspell.entities (
-  tenant_id        text NOT NULL,
+  tenant_id        text NOT NULL CHECK (tenant_id <> ''),
   entity_id        uuid NOT NULL,
   version_id       uuid NOT NULL DEFAULT gen_random_uuid(),
   entity_type      text NOT NULL,
@@ -24,10 +24,10 @@ CREATE TABLE llmspell.entities (
 );
 CREATE INDEX entities_as_of ON llmspell.entities USING gist (tenant_id, transaction_time, valid_time);
 CREATE INDEX entities_current_by_type ON llmspell.entities (tenant_id, entity_type, name)
-  WHERE upper_inf(transaction_time);
+  WHERE upper(transaction_time) = 'infinity';
 
 CREATE TABLE llmspell.relationships (
-  tenant_id         text NOT NULL,
+  tenant_id         text NOT NULL CHECK (tenant_id <> ''),
   relationship_id   uuid NOT NULL,
   version_id        uuid NOT NULL DEFAULT gen_random_uuid(),
   from_entity_id    uuid NOT NULL,
@@ -44,9 +44,9 @@ CREATE TABLE llmspell.relationships (
 );
 CREATE INDEX relationships_as_of ON llmspell.relationships USING gist (tenant_id, transaction_time, valid_time);
 CREATE INDEX relationships_outgoing ON llmspell.relationships (tenant_id, from_entity_id, relationship_type)
-  WHERE upper_inf(transaction_time);
+  WHERE upper(transaction_time) = 'infinity';
 CREATE INDEX relationships_incoming ON llmspell.relationships (tenant_id, to_entity_id, relationship_type)
-  WHERE upper_inf(transaction_time);
+  WHERE upper(transaction_time) = 'infinity';
 
 ALTER TABLE llmspell.entities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE llmspell.entities FORCE ROW LEVEL SECURITY;

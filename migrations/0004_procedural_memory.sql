@@ -3,7 +3,7 @@
 -- Uniqueness goes through a sha256 of key and value, so arbitrarily long values never hit the
 -- btree row-size limit; the two digests are concatenated, so no separator can be forged.
 CREATE TABLE llmspell.procedural_memory (
-  tenant_id     text NOT NULL,
+  tenant_id     text NOT NULL CHECK (tenant_id <> ''),
   id            uuid NOT NULL DEFAULT gen_random_uuid(),
   scope         text NOT NULL,
   pattern_key   text NOT NULL,

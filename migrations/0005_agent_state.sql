@@ -2,7 +2,7 @@
 -- One row per (tenant, agent): its configuration and state. `version` is for optimistic
 -- concurrency: the library updates `WHERE version = $expected` and bumps it.
 CREATE TABLE llmspell.agent_state (
-  tenant_id  text NOT NULL,
+  tenant_id  text NOT NULL CHECK (tenant_id <> ''),
   agent_id   text NOT NULL,
   state      jsonb NOT NULL DEFAULT '{}',
   version    bigint NOT NULL DEFAULT 1 CHECK (version >= 1),

@@ -2,7 +2,7 @@
 -- Workflow executions: status with the allowed values, the step reached, the execution context,
 -- and lifecycle timestamps that must agree with the status.
 CREATE TABLE llmspell.workflow_states (
-  tenant_id    text NOT NULL,
+  tenant_id    text NOT NULL CHECK (tenant_id <> ''),
   workflow_id  text NOT NULL,
   name         text NOT NULL,
   status       text NOT NULL DEFAULT 'pending'

@@ -1,7 +1,7 @@
 -- Up Migration
 -- Sessions: status, expiry and activity; artifacts reference their session (0008).
 CREATE TABLE llmspell.sessions (
-  tenant_id        text NOT NULL,
+  tenant_id        text NOT NULL CHECK (tenant_id <> ''),
   session_id       uuid NOT NULL DEFAULT gen_random_uuid(),
   status           text NOT NULL DEFAULT 'active'
                    CHECK (status IN ('active', 'suspended', 'completed', 'expired', 'archived')),

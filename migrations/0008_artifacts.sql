@@ -5,7 +5,7 @@
 -- row-level security. Content larger than storage.postgres.artifacts.compression_threshold_bytes is
 -- compressed by the library before it is stored (`compression`), so TOAST is told not to try again.
 CREATE TABLE llmspell.artifact_content (
-  tenant_id    text NOT NULL,
+  tenant_id    text NOT NULL CHECK (tenant_id <> ''),
   content_hash bytea NOT NULL CHECK (length(content_hash) = 32),
   size_bytes   bigint NOT NULL CHECK (size_bytes >= 0),
   stored_bytes bigint NOT NULL CHECK (stored_bytes >= 0),
@@ -16,7 +16,7 @@ CREATE TABLE llmspell.artifact_content (
 );
 
 CREATE TABLE llmspell.artifact_chunks (
-  tenant_id    text NOT NULL,
+  tenant_id    text NOT NULL CHECK (tenant_id <> ''),
   content_hash bytea NOT NULL,
   chunk_index  integer NOT NULL CHECK (chunk_index >= 0),
   data         bytea NOT NULL,
@@ -26,7 +26,7 @@ CREATE TABLE llmspell.artifact_chunks (
 ALTER TABLE llmspell.artifact_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 
 CREATE TABLE llmspell.artifacts (
-  tenant_id    text NOT NULL,
+  tenant_id    text NOT NULL CHECK (tenant_id <> ''),
   artifact_id  uuid NOT NULL DEFAULT gen_random_uuid(),
   session_id   uuid,
   name         text NOT NULL,

@@ -5,7 +5,7 @@
 -- gets SELECT and INSERT on the parent and nothing on any partition (reading a partition
 -- directly would skip the parent's policies), and no UPDATE, DELETE or TRUNCATE anywhere.
 CREATE TABLE llmspell.event_log (
-  tenant_id      text NOT NULL,
+  tenant_id      text NOT NULL CHECK (tenant_id <> ''),
   event_id       uuid NOT NULL DEFAULT uuidv7(),
   event_type     text NOT NULL,
   source         text,
@@ -44,10 +44,12 @@ $$;
 
 -- Maintenance, run by the owner (`llmspell database maintain`, and after every `migrate`):
 -- creates the partitions of the current period and the next `periods_ahead`, and drops those that
--- ended more than `retention_days` ago (and expired rows of the DEFAULT partition). A partition
--- whose range already has rows in the DEFAULT partition cannot simply be created: those rows are
--- moved out in the same transaction first. A period that an existing partition already overlaps
--- (after a change of strategy) is skipped.
+-- ended more than `retention_days` ago (and expired rows of the DEFAULT partition). Periods are
+-- UTC calendar days, ISO weeks or months whatever the session's TimeZone, each computed from the
+-- first so that they always meet. A partition whose range already has rows in the DEFAULT
+-- partition cannot simply be created: those rows are moved out in the same transaction first.
+-- Where existing partitions already cover part of a period (after a change of strategy), only the
+-- uncovered part gets a partition, so no time is left without one.
 CREATE FUNCTION llmspell.ensure_event_partitions(
   strategy text,
   retention_days integer,
@@ -57,11 +59,13 @@ CREATE FUNCTION llmspell.ensure_event_partitions(
 RETURNS TABLE (action text, partition_name text, range_start timestamptz, range_end timestamptz, rows_moved bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
   unit text := CASE strategy WHEN 'daily' THEN 'day' WHEN 'weekly' THEN 'week' WHEN 'monthly' THEN 'month' END;
   step interval := CASE strategy WHEN 'daily' THEN interval '1 day' WHEN 'weekly' THEN interval '1 week' WHEN 'monthly' THEN interval '1 month' END;
   first timestamptz;
+  covered timestamptz;
   cutoff timestamptz;
   old record;
   moved bigint;
@@ -72,14 +76,20 @@ BEGIN
   IF retention_days IS NULL OR retention_days < 1 OR periods_ahead IS NULL OR periods_ahead < 0 THEN
     RAISE EXCEPTION 'retention_days must be >= 1 and periods_ahead >= 0';
   END IF;
-  first := date_trunc(unit, at, 'UTC');
+  first := date_trunc(unit, at);
   FOR i IN 0..periods_ahead LOOP
     range_start := first + step * i;
-    range_end := range_start + step;
-    CONTINUE WHEN EXISTS (
-      SELECT 1 FROM llmspell.event_log_partitions() p
-       WHERE NOT p.is_default AND p.range_start < ensure_event_partitions.range_end AND p.range_end > ensure_event_partitions.range_start);
-    partition_name := 'event_log_' || to_char(range_start AT TIME ZONE 'UTC', 'YYYYMMDD');
+    range_end := first + step * (i + 1);
+    LOOP -- skip past partitions that already cover the start of the period
+      SELECT max(p.range_end) INTO covered FROM llmspell.event_log_partitions() p
+       WHERE NOT p.is_default AND p.range_start <= ensure_event_partitions.range_start AND p.range_end > ensure_event_partitions.range_start;
+      EXIT WHEN covered IS NULL;
+      range_start := covered;
+    END LOOP;
+    CONTINUE WHEN range_start >= range_end;
+    SELECT coalesce(min(p.range_start), ensure_event_partitions.range_end) INTO range_end FROM llmspell.event_log_partitions() p
+     WHERE NOT p.is_default AND p.range_start > ensure_event_partitions.range_start AND p.range_start < ensure_event_partitions.range_end;
+    partition_name := 'event_log_' || to_char(range_start, 'YYYYMMDD') || CASE WHEN range_start = date_trunc('day', range_start) THEN '' ELSE to_char(range_start, '"T"HH24MISS') END;
     CREATE TEMP TABLE IF NOT EXISTS llmspell_event_log_moving (LIKE llmspell.event_log) ON COMMIT DROP;
     WITH taken AS (
       DELETE FROM llmspell.event_log_default d

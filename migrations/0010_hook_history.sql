@@ -2,7 +2,7 @@
 -- Hook executions, kept with their input and result so they can be replayed; duration for
 -- profiling; retention_priority (0 = first to go … 9 = keep longest) for pruning.
 CREATE TABLE llmspell.hook_history (
-  tenant_id          text NOT NULL,
+  tenant_id          text NOT NULL CHECK (tenant_id <> ''),
   execution_id       uuid NOT NULL DEFAULT uuidv7(),
   hook_id            text NOT NULL,
   hook_type          text NOT NULL,

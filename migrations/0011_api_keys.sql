@@ -6,7 +6,7 @@
 -- material never appears in SQL text, server logs or pg_stat_statements; key_hint keeps the last
 -- characters for people to recognise a key.
 CREATE TABLE llmspell.api_keys (
-  tenant_id        text NOT NULL,
+  tenant_id        text NOT NULL CHECK (tenant_id <> ''),
   key_id           uuid NOT NULL DEFAULT gen_random_uuid(),
   service          text NOT NULL,
   ciphertext       bytea NOT NULL,

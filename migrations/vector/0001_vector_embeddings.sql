@@ -26,7 +26,7 @@ BEGIN
     tbl := 'vector_embeddings_' || dims;
     EXECUTE format($sql$
       CREATE TABLE llmspell.%1$I (
-        tenant_id text NOT NULL,
+        tenant_id text NOT NULL CHECK (tenant_id <> ''),
         id uuid NOT NULL DEFAULT gen_random_uuid(),
         scope text NOT NULL,
         embedding vector(%2$s) NOT NULL,

@@ -13,6 +13,8 @@ export interface PostgresErrorFields {
   constraint?: string;
   /** 1-based character position in the statement. */
   position?: number;
+  /** Where inside a function the error arose (PL/pgSQL context). */
+  where?: string;
 }
 
 /** A database failure: connection, authentication, a missing extension, or a statement that failed. */
@@ -76,6 +78,7 @@ interface RawError {
   column?: unknown;
   constraint?: unknown;
   position?: unknown;
+  where?: unknown;
   address?: unknown;
   port?: unknown;
   hostname?: unknown;
@@ -96,6 +99,7 @@ function serverFields(raw: RawError): PostgresErrorFields {
   set('table', str(raw.table));
   set('column', str(raw.column));
   set('constraint', str(raw.constraint));
+  set('where', str(raw.where));
   const position = Number(raw.position);
   if (Number.isFinite(position) && position > 0) set('position', position);
   return fields;

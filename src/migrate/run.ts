@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { runner, type MigrationBuilder } from 'node-pg-migrate';
-import { toDatabaseError } from '../db/errors.js';
+import { DatabaseError, toDatabaseError } from '../db/errors.js';
 import type { Database, Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
 import { DEFAULT_MIGRATIONS_DIR, loadMigrationFiles, MIGRATION_FILE, type MigrationFile, type MigrationSection, type MigrationTrack } from './catalog.js';
@@ -216,7 +216,8 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
     const { file, section } = current;
     const { line, text } = locateError(section, lastSql, error);
     const cause = toDatabaseError(error, file.name);
-    throw new LlmspellError('MIGRATION_FAILED', `migration ${file.name}.sql (${direction}) failed at line ${line}: ${cause.message}${text ? `\n  ${line} | ${text}` : ''}`, {
+    const where = cause instanceof DatabaseError && cause.fields.where ? `\n  in ${cause.fields.where.split('\n')[0]}` : '';
+    throw new LlmspellError('MIGRATION_FAILED', `migration ${file.name}.sql (${direction}) failed at line ${line}: ${cause.message}${text ? `\n  ${line} | ${text}` : ''}${where}`, {
       hint: `Nothing of ${file.name} was applied${done.length > 0 ? ` (the ${done.length} migration(s) before it were)` : ''}; the database is at the previous version. Fix ${file.path} and run the command again.`,
       cause,
     });

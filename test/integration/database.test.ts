@@ -7,6 +7,7 @@ import { LlmspellError } from '../../src/errors.js';
 import { createTestPglite } from '../helpers/pglite.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { testSettings } from '../helpers/settings.js';
+import { codeOf } from '../helpers/outcome.js';
 
 const FIXTURE = new URL('../fixtures/tenant-notes.sql', import.meta.url);
 
@@ -34,15 +35,6 @@ const targets: Record<'postgres' | 'memory' | 'embedded', () => Promise<Target>>
 async function tenantOf(client: Queryable): Promise<string | null> {
   const { rows } = await client.query<{ tenant: string | null }>("SELECT current_setting('app.current_tenant_id', true) AS tenant");
   return rows[0]!.tenant;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    return error instanceof LlmspellError ? error.code : `not an LlmspellError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 describe.each(Object.keys(targets) as Array<keyof typeof targets>)('%s driver', (kind) => {

@@ -13,6 +13,7 @@ import { migrationStatus } from '../../src/migrate/status.js';
 import { createTestPglite } from '../helpers/pglite.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { testSettings } from '../helpers/settings.js';
+import { codeOf } from '../helpers/outcome.js';
 
 const FIXTURES = new URL('../fixtures/migrations/', import.meta.url).pathname;
 /** One core track from a directory. */
@@ -24,13 +25,6 @@ async function copyFixture(name: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'llmspell-test-migrations-'));
   await cp(join(FIXTURES, name), dir, { recursive: true });
   return dir;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  return promise.then(
-    () => undefined,
-    (error: unknown) => (error instanceof LlmspellError ? error.code : String(error)),
-  );
 }
 
 /** Every relation and namespace of the database, to prove a dry run created nothing. */
