@@ -9,11 +9,15 @@ export interface KeyView {
   /** `undefined` when the key has no value (an optional key left unset). */
   value: unknown;
   origin: string;
+  /** What applies when an optional key is unset, in words (e.g. the default data directory). */
+  fallback?: string;
 }
 
 /** Options of the `config get` view. */
 export interface ViewOptions {
   showSecrets: boolean;
+  /** What applies instead of unset optional keys, by key. */
+  fallbacks?: Readonly<Record<string, string>>;
 }
 
 function valueAt(settings: unknown, path: readonly string[]): unknown {
@@ -27,7 +31,8 @@ export function viewKeys(resolved: ResolvedConfig, prefix: string, options: View
   return CONFIG_KEYS.filter((spec) => prefix === '' || spec.key === prefix || spec.key.startsWith(`${prefix}.`)).map((spec) => {
     let value = valueAt(resolved.settings, spec.path);
     if (spec.secret && !options.showSecrets && typeof value === 'string') value = redactConnectionString(value);
-    return { spec, value, origin: describeOrigin(resolved.origins.get(spec.key) ?? { kind: 'default' }) };
+    const fallback = value === undefined ? options.fallbacks?.[spec.key] : undefined;
+    return { spec, value, origin: describeOrigin(resolved.origins.get(spec.key) ?? { kind: 'default' }), ...(fallback ? { fallback } : {}) };
   });
 }
 
@@ -52,7 +57,8 @@ export function renderToml(views: readonly KeyView[], showOrigin: boolean): stri
     }
     const name = view.spec.path.at(-1)!;
     const origin = showOrigin ? `  # from ${view.origin}` : '';
-    lines.push(view.value === undefined ? `# ${name} is not set${origin}` : `${name} = ${tomlLiteral(view.value)}${origin}`);
+    const unset = `# ${name} is not set${view.fallback ? ` (${view.fallback})` : ''}${origin}`;
+    lines.push(view.value === undefined ? unset : `${name} = ${tomlLiteral(view.value)}${origin}`);
   }
   return lines.join('\n');
 }

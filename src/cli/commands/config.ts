@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { setConfigValue, unsetConfigValue, type EditResult } from '../../config/edit.js';
 import { findKey, isTable, suggestKey } from '../../config/keys.js';
 import { redactConnectionString } from '../../config/redact.js';
-import { resolveConfigFile } from '../../config/paths.js';
+import { defaultEmbeddedDataDir, resolveConfigFile } from '../../config/paths.js';
 import { validateConfig } from '../../config/validate.js';
 import { ConfigError, formatConfigIssue } from '../../errors.js';
 import { renderToml, toNestedJson, tomlLiteral, viewKeys } from '../config-view.js';
@@ -24,7 +24,14 @@ async function get(ctx: CommandContext, key: string | undefined, opts: { showSec
   checkKnown(prefix);
   const resolved = await ctx.loadConfig();
   if (opts.showSecrets) ctx.out.revealSecrets();
-  const views = viewKeys(resolved, prefix, { showSecrets: opts.showSecrets === true });
+  const fallbacks = {
+    'storage.embedded.path': `default: ${defaultEmbeddedDataDir(ctx.io.env)}`,
+    'storage.postgres.url': 'required by the postgres backend; DATABASE_URL is used when set',
+    'storage.postgres.migration_url': 'migrations use url',
+    'storage.memory.backend': 'storage.backend applies',
+    'storage.state.backend': 'storage.backend applies',
+  };
+  const views = viewKeys(resolved, prefix, { showSecrets: opts.showSecrets === true, fallbacks });
   const leaf = findKey(prefix) !== undefined;
 
   if (opts.showOrigin) {
