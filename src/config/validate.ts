@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { checkPostgresUrl } from '../db/postgres-source.js';
+import { checkPostgresUrl } from './urls.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { loadSettings, type LoadOptions, type ResolvedConfig } from './load.js';
 import { resolveConfigFile } from './paths.js';

@@ -1,39 +1,11 @@
 import pg from 'pg';
-import { parse as parseConnectionString } from 'pg-connection-string';
-import { ConfigError } from '../errors.js';
 import type { Settings } from '../config/schema.js';
 import { redactConnectionString } from '../config/redact.js';
+import { checkPostgresUrl } from '../config/urls.js';
 import type { ConnectionSource, Lease } from './database.js';
 
 /** Pool settings taken from `[storage.postgres]`. */
 export type PostgresPoolSettings = Pick<Settings['storage']['postgres'], 'url' | 'pool_size' | 'pool_timeout_secs' | 'idle_timeout_secs' | 'max_lifetime_secs'>;
-
-/**
- * Checks that a URL is one `pg` can use, naming the key in the error (never the password).
- * Returns the URL unchanged.
- */
-export function checkPostgresUrl(url: string | undefined, key = 'storage.postgres.url'): string {
-  if (!url) {
-    throw new ConfigError('CONFIG_INVALID', `${key} is not set, and storage.backend is postgres`, {
-      issues: [{ key, message: 'required when storage.backend = postgres' }],
-      hint: `Set it: llmspell config set ${key} "postgresql://USER:PASSWORD@HOST:5432/DATABASE" (or export LLMSPELL_STORAGE_POSTGRES_URL).`,
-    });
-  }
-  const bad = (why: string) =>
-    new ConfigError('CONFIG_INVALID', `${key} is not a usable connection URL (${why}): ${redactConnectionString(url)}`, {
-      issues: [{ key, message: why }],
-      hint: 'Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE?PARAMS (percent-encode special characters in the password).',
-    });
-  if (!/^postgres(ql)?:\/\//i.test(url)) throw bad('it must start with postgresql://');
-  try {
-    const parsed = parseConnectionString(url);
-    if (!parsed.host && !parsed.database) throw bad('no host and no database');
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw bad((error as Error).message);
-  }
-  return url;
-}
 
 /**
  * A `pg.Pool` to a real server: `pool_size` → max, `pool_timeout_secs` → acquire timeout,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Settings } from '../config/schema.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open.js';
-import { checkPostgresUrl } from '../db/postgres-source.js';
+import { checkPostgresUrl } from '../config/urls.js';
 import type { Database } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
 import type { Queryable } from '../db/types.js';
