@@ -1,7 +1,10 @@
 -- Up Migration
 -- Learned procedural patterns: how often a (key, value) pattern was seen, and when first and last.
 -- Uniqueness goes through a sha256 of key and value, so arbitrarily long values never hit the
--- btree row-size limit; the two digests are concatenated, so no separator can be forged.
+-- btree row-size limit; the two digests are concatenated, so no separator can be forged. The text's
+-- bytes come from decode(…, 'escape') with backslashes doubled: immutable (a generated column needs
+-- that; convert_to is only stable), and unlike text::bytea it reads no escape sequences, so 'A' and
+-- '\x41' stay distinct and a Windows path is accepted.
 CREATE TABLE llmspell.procedural_memory (
   tenant_id     text NOT NULL CHECK (tenant_id <> ''),
   id            uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -9,7 +12,7 @@ CREATE TABLE llmspell.procedural_memory (
   pattern_key   text NOT NULL,
   pattern_value text NOT NULL,
   pattern_hash  bytea NOT NULL GENERATED ALWAYS AS
-                (sha256(pattern_key::bytea) || sha256(pattern_value::bytea)) STORED,
+                (sha256(decode(replace(pattern_key, '\', '\\'), 'escape')) || sha256(decode(replace(pattern_value, '\', '\\'), 'escape'))) STORED,
   frequency     bigint NOT NULL DEFAULT 1 CHECK (frequency >= 1),
   first_seen    timestamptz NOT NULL DEFAULT now(),
   last_seen     timestamptz NOT NULL DEFAULT now(),

@@ -76,6 +76,8 @@ BEGIN
   IF retention_days IS NULL OR retention_days < 1 OR periods_ahead IS NULL OR periods_ahead < 0 THEN
     RAISE EXCEPTION 'retention_days must be >= 1 and periods_ahead >= 0';
   END IF;
+  -- One maintainer at a time (two concurrent migrate runs both call this): held to the end of the transaction.
+  PERFORM pg_advisory_xact_lock(hashtext('llmspell.ensure_event_partitions'));
   first := date_trunc(unit, at);
   FOR i IN 0..periods_ahead LOOP
     range_start := first + step * i;

@@ -25,7 +25,6 @@ export type ErrorCode =
   | 'MIGRATION_ORDER'
   | 'MIGRATION_PENDING'
   | 'POOLER_NOT_SUPPORTED'
-  | 'NOT_IMPLEMENTED'
   | 'INTERNAL';
 
 /** Base class of every error llmspell throws on purpose. */

@@ -3,14 +3,18 @@
 -- track: it runs only while storage.postgres.vector_embeddings.enabled = true, so enabling it
 -- later and migrating again creates it.
 --
--- The index follows what the server has: VectorChord → vchordrq; pgvector only → HNSW with
+-- The index follows what the server can do: VectorChord (installed or preloaded) → vchordrq; else HNSW with
 -- m / ef_construction from the configuration (llmspell.hnsw_m, llmspell.hnsw_ef_construction,
 -- set by `llmspell database migrate`). pgvector's HNSW takes at most 2000 dimensions, so the 3072
 -- table is indexed as halfvec(3072). Tenant-filtered searches use the primary key, which leads
 -- with tenant_id; the vector index serves the approximate search.
 DO $$
 DECLARE
-  vchord boolean := EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vchord');
+  -- VectorChord only when it can load: already installed, or preloaded (it must be in
+  -- shared_preload_libraries); otherwise pgvector, which needs no preloading.
+  vchord boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vchord')
+                    OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vchord')
+                        AND current_setting('shared_preload_libraries') ~ '(^|[\s,])"?vchord"?($|[\s,])');
   m int := coalesce(nullif(current_setting('llmspell.hnsw_m', true), ''), '16')::int;
   ef int := coalesce(nullif(current_setting('llmspell.hnsw_ef_construction', true), ''), '128')::int;
   dims int;

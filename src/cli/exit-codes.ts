@@ -13,7 +13,7 @@ export const EXIT = {
   USAGE: 2,
   /** A check ran and did not pass (`database health-check` found a failure). */
   CHECK_FAILED: 3,
-  /** The database could not be reached or refused us: connection refused, timeout, authentication, no such database. */
+  /** No connection could be had: refused, timed out, authentication failed, no such database, pool exhausted. */
   UNREACHABLE: 4,
   /** The embedded database, or the migration lock, is held by another process. */
   LOCKED: 5,
@@ -32,6 +32,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   DB_UNREACHABLE: EXIT.UNREACHABLE,
   DB_AUTH_FAILED: EXIT.UNREACHABLE,
   DB_NOT_FOUND: EXIT.UNREACHABLE,
+  DB_POOL_TIMEOUT: EXIT.UNREACHABLE,
   LOCK_HELD: EXIT.LOCKED,
   POOLER_NOT_SUPPORTED: EXIT.USAGE,
   MIGRATION_DRIFT: EXIT.DRIFT,

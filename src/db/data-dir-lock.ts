@@ -1,6 +1,6 @@
-import { readFile, stat, unlink, writeFile, mkdir } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { LlmspellError } from '../errors.js';
 
 /** Who holds a data directory. */
@@ -35,16 +35,24 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
   }
 }
 
+/** What the lock file says the process is doing: the program and its subcommand, never its options (they may hold secrets). */
+function describeCommand(argv: readonly string[]): string {
+  const words = argv.slice(2).filter((arg) => /^[a-z][a-z-]*$/.test(arg)).slice(0, 2);
+  return [basename(argv[1] ?? 'node'), ...words].join(' ');
+}
+
 /**
  * Locks an embedded data directory for this process (PGlite does not lock it, and two processes
  * writing one directory corrupt it). The lock is a file beside the directory, created with
- * O_EXCL, holding the owner's pid. A lock whose process is gone (same host) is taken over.
+ * O_EXCL, holding the owner's pid. A lock whose process is gone (same host) is taken over: the
+ * stale file is first renamed to a name of our own, so of two processes racing for it only one
+ * wins, and one that renamed a live lock by mistake puts it back.
  *
  * Not an mtime-heartbeat lock on purpose: PGlite runs SQL synchronously in WASM and can block the
  * event loop for longer than any heartbeat, which would let a second process "recover" a lock
  * that is still in use.
  */
-export async function lockDataDir(dataDir: string, command = process.argv.slice(1).join(' ')): Promise<DataDirLock> {
+export async function lockDataDir(dataDir: string, command = describeCommand(process.argv)): Promise<DataDirLock> {
   const path = `${dataDir}.lock`;
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const me: LockOwner = { pid: process.pid, hostname: hostname(), command, since: new Date().toISOString() };
@@ -68,13 +76,24 @@ export async function lockDataDir(dataDir: string, command = process.argv.slice(
     const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
     // A lock whose owner died is stale; an unreadable one is stale once it is older than a write takes.
     const stale = owner ? owner.hostname === me.hostname && !isAlive(owner.pid) : age > 5_000;
-    if (!stale) {
-      const who = owner ? `pid ${owner.pid} on ${owner.hostname} (${owner.command || 'llmspell'}, since ${owner.since})` : 'another process';
-      throw new LlmspellError('LOCK_HELD', `the embedded database ${dataDir} is in use by ${who}`, {
-        hint: `Wait for that process to finish or stop it; the embedded backend allows one process at a time. If no such process exists, delete ${path}.`,
-      });
+    if (!stale) throw held(dataDir, path, owner);
+    const aside = `${path}.stale-${process.pid}`;
+    if (!(await rename(path, aside).then(() => true, () => false))) continue; // another process took it first
+    const taken = await readOwner(aside);
+    if (taken && owner && (taken.pid !== owner.pid || taken.since !== owner.since)) {
+      // We moved a lock that a racing process had just created: give it back and report it.
+      await link(aside, path).catch(() => undefined);
+      await unlink(aside).catch(() => undefined);
+      throw held(dataDir, path, taken);
     }
-    await unlink(path).catch(() => undefined);
+    await unlink(aside).catch(() => undefined);
   }
   throw new LlmspellError('LOCK_HELD', `could not lock the embedded database ${dataDir}`, { hint: `Another process keeps taking ${path}; try again.` });
+}
+
+function held(dataDir: string, path: string, owner: LockOwner | undefined): LlmspellError {
+  const who = owner ? `pid ${owner.pid} on ${owner.hostname} (${owner.command || 'llmspell'}, since ${owner.since})` : 'another process';
+  return new LlmspellError('LOCK_HELD', `the embedded database ${dataDir} is in use by ${who}`, {
+    hint: `Wait for that process to finish or stop it; the embedded backend allows one process at a time. If no such process exists, delete ${path}.`,
+  });
 }

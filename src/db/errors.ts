@@ -180,6 +180,14 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new DatabaseError('DB_UNREACHABLE', `cannot reach ${target} (${code})`, { hint: refusedHint(raw), cause: error });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+    case 'ENOSPC':
+      return new DatabaseError('DB_UNREACHABLE', `cannot use ${target}: ${message}`, {
+        hint: code === 'ENOSPC' ? 'The disk is full: free space, or move the data with storage.embedded.path.' : 'Choose a directory you can write: llmspell config set storage.embedded.path /path/to/pgdata',
+        cause: error,
+      });
     default:
       break;
   }

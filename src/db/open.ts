@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Settings, StorageBackend } from '../config/schema.js';
 import { defaultEmbeddedDataDir, type Env } from '../config/paths.js';
 import { SourceDatabase } from './database.js';
 import { toDatabaseError } from './errors.js';
-import { createPgliteSource, type OpenProgress } from './pglite-source.js';
+import { LlmspellError } from '../errors.js';
+import { createPgliteSource, hasDataDir, type OpenProgress } from './pglite-source.js';
 import { createPostgresSource } from './postgres-source.js';
 import { tenantIdValidator } from './tenant.js';
 import type { Database } from './types.js';
@@ -26,7 +25,7 @@ export function embeddedDataDir(settings: Settings, env: Env = process.env): str
 
 /** Whether the embedded database has been created (read-only commands must not create it). */
 export function embeddedDatabaseExists(settings: Settings, env: Env = process.env): boolean {
-  return existsSync(join(embeddedDataDir(settings, env), 'PG_VERSION'));
+  return hasDataDir(embeddedDataDir(settings, env));
 }
 
 /**
@@ -43,14 +42,22 @@ export async function openDatabase(settings: Settings, options: OpenDatabaseOpti
   const backend = options.backend ?? settings.storage.backend;
   const postgres = settings.storage.postgres;
   const tenants = { validate: tenantIdValidator(postgres.tenant_id_pattern), enforceAppRole: postgres.enforce_tenant_isolation };
-  if (backend === 'postgres') return new SourceDatabase(createPostgresSource(postgres), tenants);
-
-  const dataDir = embeddedDataDir(settings, options.env);
-  const location = backend === 'embedded' ? { kind: 'embedded' as const, dataDir } : { kind: 'memory' as const };
-  try {
-    const source = await createPgliteSource(location, options.onProgress ? { onProgress: options.onProgress } : {});
-    return new SourceDatabase(source, tenants);
-  } catch (error) {
-    throw toDatabaseError(error, backend === 'embedded' ? dataDir : 'memory');
+  switch (backend) {
+    case 'postgres':
+      return new SourceDatabase(createPostgresSource(postgres), tenants);
+    case 'embedded':
+    case 'memory': {
+      const location = backend === 'embedded' ? { kind: 'embedded' as const, dataDir: embeddedDataDir(settings, options.env) } : { kind: 'memory' as const };
+      try {
+        return new SourceDatabase(await createPgliteSource(location, options.onProgress ? { onProgress: options.onProgress } : {}), tenants);
+      } catch (error) {
+        throw toDatabaseError(error, location.kind === 'embedded' ? location.dataDir : 'memory');
+      }
+    }
+    default:
+      // Settings that did not come through loadSettings (e.g. "sled" unresolved): refuse, never guess.
+      throw new LlmspellError('CONFIG_INVALID', `unknown storage backend ${JSON.stringify(backend)}`, {
+        hint: 'Use embedded, memory or postgres (loadSettings resolves the deprecated "sled" to embedded).',
+      });
   }
 }

@@ -16,7 +16,12 @@ export type OpenProgress =
   | { phase: 'initialised'; dataDir: string; elapsedMs: number };
 
 /** Where a PGlite database lives. */
-export type PgliteLocation = { kind: 'embedded'; dataDir: string } | { kind: 'memory'; loadDataDir?: Blob };
+export type PgliteLocation = { kind: 'embedded'; dataDir: string } | { kind: 'memory' };
+
+/** Whether a directory holds an initialised PostgreSQL data directory. */
+export function hasDataDir(dataDir: string): boolean {
+  return existsSync(join(dataDir, 'PG_VERSION'));
+}
 
 /** Options for {@link createPgliteSource}. */
 export interface PgliteSourceOptions {
@@ -68,27 +73,30 @@ class Turnstile {
 export async function createPgliteSource(location: PgliteLocation, options: PgliteSourceOptions = {}): Promise<ConnectionSource> {
   let lock: DataDirLock | undefined;
   let db: PGlite | undefined;
+  let client: pg.Client | undefined;
   try {
     if (location.kind === 'embedded') {
       lock = await lockDataDir(location.dataDir);
-      const firstRun = !existsSync(join(location.dataDir, 'PG_VERSION'));
+      const firstRun = !hasDataDir(location.dataDir);
       const started = Date.now();
       if (firstRun) options.onProgress?.({ phase: 'initialising', dataDir: location.dataDir });
       db = new PGlite(location.dataDir, { extensions: EXTENSIONS });
       await db.waitReady;
       if (firstRun) options.onProgress?.({ phase: 'initialised', dataDir: location.dataDir, elapsedMs: Date.now() - started });
     } else {
-      db = new PGlite('memory://', { extensions: EXTENSIONS, ...(location.loadDataDir ? { loadDataDir: location.loadDataDir } : {}) });
+      db = new PGlite('memory://', { extensions: EXTENSIONS });
       await db.waitReady;
     }
+    client = new pg.Client(createPgConfig(db) as unknown as pg.ClientConfig);
+    await client.connect();
   } catch (error) {
+    await client?.end().catch(() => undefined);
     await db?.close().catch(() => undefined);
     await lock?.release();
     throw error;
   }
   const pglite = db;
-  const client = new pg.Client(createPgConfig(pglite) as unknown as pg.ClientConfig);
-  await client.connect();
+  const session = client;
   const turnstile = new Turnstile();
   let closing: Promise<void> | undefined;
 
@@ -99,14 +107,14 @@ export async function createPgliteSource(location: PgliteLocation, options: Pgli
       if (closing) throw new Error('the database is closed');
       const leave = await turnstile.enter();
       // A discarded lease cannot be replaced (there is one session); the next statement tells.
-      return { client, release: () => leave() };
+      return { client: session, release: () => leave() };
     },
     stats: () => ({ total: 1, idle: turnstile.busy ? 0 : 1, waiting: turnstile.waiting, max: 1 }),
     close: () =>
       (closing ??= (async () => {
         const leave = await turnstile.enter();
         try {
-          await client.end().catch(() => undefined);
+          await session.end().catch(() => undefined);
           await pglite.close();
         } finally {
           leave();

@@ -30,7 +30,11 @@ export interface Database {
   readonly target: string;
   /** Runs one statement on its own (autocommit). */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
-  /** Lends one connection to `fn` and takes it back afterwards, even when `fn` throws. Do not nest. */
+  /**
+   * Lends one connection to `fn` and takes it back afterwards, even when `fn` throws. Do not nest
+   * (PGlite has one session), and change no session state in it (a `SET` without `LOCAL`, `SET
+   * ROLE`): the connection goes back to the pool and the next caller would inherit it.
+   */
   withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   /** Runs `fn` inside `BEGIN … COMMIT`; rolls back if `fn` throws. */
   withTransaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;

@@ -30,7 +30,12 @@ export interface CheckContext {
 }
 
 /** A check: reads the database and returns its result; it never throws for a finding. */
-export type Check = (ctx: CheckContext) => Promise<CheckResult>;
+export interface Check {
+  readonly id: string;
+  run(ctx: CheckContext): Promise<CheckResult>;
+}
+
+const check = (id: string, run: Check['run']): Check => ({ id, run });
 
 /** pgvector releases before this can corrupt HNSW indexes during VACUUM. */
 export const PGVECTOR_MIN_SAFE = '0.8.4';
@@ -52,7 +57,8 @@ export function compareVersions(a: string, b: string): number {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-export const connectionCheck: Check = async ({ client, db }) => {
+/** The server answers; its version is PostgreSQL 18 or later. */
+export const connectionCheck = check('connection', async ({ client, db }) => {
   const { rows } = await client.query<{ version: string; num: number; db: string; user: string }>(
     "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num, current_database() AS db, session_user AS user",
   );
@@ -62,7 +68,7 @@ export const connectionCheck: Check = async ({ client, db }) => {
     return { id: 'connection', status: 'warn', summary: `PostgreSQL connection healthy, but the server is PostgreSQL ${row.version} (18 or later expected)`, hint: 'The schema and VectorChord 0.5 are built for PostgreSQL 18; upgrade the server.', data };
   }
   return { id: 'connection', status: 'ok', summary: `PostgreSQL connection healthy (PostgreSQL ${row.version.split(' ')[0]}, database ${row.db}, user ${row.user})`, data };
-};
+});
 
 async function extension(client: Queryable, name: string): Promise<{ installed?: string; available?: string }> {
   const { rows } = await client.query<{ installed: string | null; available: string | null }>(
@@ -80,17 +86,22 @@ const VECTORS_DISABLED: CheckResult = {
   summary: 'Vector embeddings disabled (storage.postgres.vector_embeddings.enabled = false)',
 };
 
-export const vectorchordCheck: Check = async ({ client, settings }) => {
+/** VectorChord is installed (its version), or why not. */
+export const vectorchordCheck = check('vectorchord', async ({ client, settings, db }) => {
   if (!settings.storage.postgres.vector_embeddings.enabled) return { ...VECTORS_DISABLED, id: 'vectorchord' };
+  if (db.kind !== 'postgres') {
+    return { id: 'vectorchord', status: 'skip', summary: `VectorChord does not exist for PGlite (the ${db.kind} backend indexes with pgvector HNSW)` };
+  }
   const ext = await extension(client, 'vchord');
   if (ext.installed) return { id: 'vectorchord', status: 'ok', summary: `VectorChord extension available (v${ext.installed})`, data: { version: ext.installed } };
   if (ext.available) {
     return { id: 'vectorchord', status: 'warn', summary: `VectorChord extension available (v${ext.available}) but not installed in this database`, hint: 'Run `llmspell database migrate`, or CREATE EXTENSION vchord CASCADE (needs shared_preload_libraries = \'vchord\').', data: { available: ext.available } };
   }
   return { id: 'vectorchord', status: 'warn', summary: 'VectorChord extension not available (vector indexes use pgvector HNSW)', hint: 'For production, use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
-};
+});
 
-export const pgvectorCheck: Check = async ({ client, settings }) => {
+/** pgvector is installed, at 0.8.4 or later (earlier releases can corrupt HNSW indexes during VACUUM). */
+export const pgvectorCheck = check('pgvector', async ({ client, settings }) => {
   if (!settings.storage.postgres.vector_embeddings.enabled) return { ...VECTORS_DISABLED, id: 'pgvector', summary: 'pgvector not needed: vector embeddings are disabled' };
   const ext = await extension(client, 'vector');
   if (ext.installed) {
@@ -104,9 +115,10 @@ export const pgvectorCheck: Check = async ({ client, settings }) => {
     return { id: 'pgvector', status: 'warn', summary: `pgvector extension available (v${ext.available}) but not installed in this database`, hint: 'Run `llmspell database migrate`.', data: { available: ext.available } };
   }
   return { id: 'pgvector', status: 'fail', summary: 'pgvector extension not available', hint: 'Install pgvector 0.8.4 or later, or use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
-};
+});
 
-export const migrationsCheck: Check = async ({ client, tracks }) => {
+/** Every migration of the configured tracks is applied and unchanged. */
+export const migrationsCheck = check('migrations', async ({ client, tracks }) => {
   const status = await migrationStatus(client, tracks);
   const total = status.entries.filter((e) => e.state !== 'unknown').length;
   const data = { total, applied: status.applied, pending: status.pending, drift: status.drift.map((e) => ({ name: e.name, state: e.state })) };
@@ -117,10 +129,10 @@ export const migrationsCheck: Check = async ({ client, tracks }) => {
     return { id: 'migrations', status: 'fail', summary: `${status.pending} of ${total} migrations pending`, hint: 'Run `llmspell database migrate`.', data };
   }
   return { id: 'migrations', status: 'ok', summary: `All ${total} migrations applied`, data };
-};
+});
 
 /** Every table of `llmspell` with a `tenant_id` column: RLS enabled and forced, and policies covering every command. */
-export const rlsCheck: Check = async ({ client }) => {
+export const rlsCheck = check('rls', async ({ client }) => {
   const { rows } = await client.query<{ table: string; enabled: boolean; forced: boolean; commands: string[] }>(
     `SELECT c.relname AS table, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
             coalesce(array_agg(DISTINCT p.polcmd::text) FILTER (WHERE p.polcmd IS NOT NULL), '{}') AS commands
@@ -150,16 +162,18 @@ export const rlsCheck: Check = async ({ client }) => {
     return { id: 'rls', status: 'fail', summary: `RLS not in force on ${plural(problems.length, 'table')}: ${problems.join('; ')}`, hint: 'Tenant isolation is broken for these tables: re-run the migrations that define them, or restore their policies.', data };
   }
   return { id: 'rls', status: 'ok', summary: `RLS policies active (${plural(rows.length, 'table')})`, data };
-};
+});
 
 /** The application role: exists, is neither superuser nor BYPASSRLS, owns nothing, and the login role can become it. */
-export const appRoleCheck: Check = async ({ client, settings }) => {
-  const { rows } = await client.query<{ exists: boolean; super: boolean; bypass: boolean; owned: string[]; usable: boolean; login: string }>(
+export const appRoleCheck = check('app-role', async ({ client, settings }) => {
+  const { rows } = await client.query<{ exists: boolean; super: boolean; bypass: boolean; owned: string[]; usable: boolean; login: string; login_bypasses: boolean }>(
     `SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS super, coalesce(r.rolbypassrls, false) AS bypass,
             coalesce((SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                        WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')), '{}') AS owned,
-            r.oid IS NOT NULL AND (session_user = $1 OR pg_has_role(session_user, r.oid, 'MEMBER')) AS usable,
-            session_user AS login
+            -- SET LOCAL ROLE needs the SET option of the membership (PostgreSQL 16+), not only MEMBER.
+            r.oid IS NOT NULL AND (session_user = $1 OR pg_has_role(session_user, r.oid, 'SET')) AS usable,
+            session_user AS login,
+            (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = session_user) AS login_bypasses
        FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1`,
     [APP_ROLE],
   );
@@ -170,16 +184,21 @@ export const appRoleCheck: Check = async ({ client, settings }) => {
   if (problems.length > 0) {
     return { id: 'app-role', status: 'fail', summary: `Application role ${APP_ROLE} ${problems.join(', ')}: row-level security does not bind it`, hint: `ALTER ROLE ${APP_ROLE} NOSUPERUSER NOBYPASSRLS, and give the owned objects to the migrating role.`, data };
   }
-  if (!row.usable && settings.storage.postgres.enforce_tenant_isolation) {
-    return { id: 'app-role', status: 'fail', summary: `Login role ${row.login} can neither be nor become ${APP_ROLE}`, hint: `GRANT ${APP_ROLE} TO ${row.login}; or connect as ${APP_ROLE}.`, data };
+  if (!settings.storage.postgres.enforce_tenant_isolation) {
+    if (row.login_bypasses) {
+      return { id: 'app-role', status: 'warn', summary: `Tenant isolation is off: enforce_tenant_isolation = false and the login role ${row.login} bypasses row-level security`, hint: 'Set storage.postgres.enforce_tenant_isolation = true, or log in as a role that RLS binds.', data };
+    }
+  } else if (!row.usable) {
+    return { id: 'app-role', status: 'fail', summary: `Login role ${row.login} can neither be nor become ${APP_ROLE}`, hint: `GRANT ${APP_ROLE} TO ${row.login} WITH SET TRUE; or connect as ${APP_ROLE}.`, data };
   }
   return { id: 'app-role', status: 'ok', summary: `Application role ${APP_ROLE} is bound by RLS (not superuser, no BYPASSRLS, owns nothing)`, data };
-};
+});
 
-export const poolCheck: Check = async ({ client, db }) => {
+/** Connection pool use, and whether the server has slots for the whole pool. */
+export const poolCheck = check('pool', async ({ client, db }) => {
   const stats = db.stats();
   if (db.kind !== 'postgres') {
-    return { id: 'pool', status: 'ok', summary: `Connection healthy (${db.kind}: one session, ${stats.waiting} waiting)`, data: { ...stats } };
+    return { id: 'pool', status: 'ok', summary: `Connection: one PGlite session (${db.kind}), ${stats.waiting} waiting`, data: { ...stats } };
   }
   const { rows } = await client.query<{ used: number; max: number; reserved: number }>(
     `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used,
@@ -194,27 +213,27 @@ export const poolCheck: Check = async ({ client, db }) => {
     return { id: 'pool', status: 'warn', summary: `${summary}, but the server has only ${free} free slots for a pool of ${stats.max}`, hint: 'Lower storage.postgres.pool_size or raise max_connections (max_connections ≥ pools × instances + admin reserve).', data };
   }
   return { id: 'pool', status: 'ok', summary, data };
-};
+});
 
 const PERIOD_UNIT = { daily: 'day', weekly: 'week', monthly: 'month' } as const;
 
 /** The event log has partitions for the current and the next period, and its DEFAULT partition is empty. */
-export const eventPartitionsCheck: Check = async ({ client, settings }) => {
+export const eventPartitionsCheck = check('event-partitions', async ({ client, settings }) => {
   const { rows: present } = await client.query<{ ok: boolean }>("SELECT to_regprocedure('llmspell.event_log_partitions()') IS NOT NULL AS ok");
   if (!present[0]?.ok) return { id: 'event-partitions', status: 'skip', summary: 'Event log partitions: no event_log yet' };
   const strategy = settings.storage.postgres.event_log.partition_strategy;
-  const { rows } = await client.query<{ current: boolean; next: boolean; partitions: number; default_rows: string | null }>(
+  const { rows } = await client.query<{ current: boolean; next: boolean; partitions: number; can_count: boolean }>(
     `WITH p AS (SELECT * FROM llmspell.event_log_partitions() WHERE NOT is_default),
           period AS (SELECT date_trunc($1, now(), 'UTC') AS this, date_trunc($1, now(), 'UTC') + ('1 ' || $1)::interval AS next)
      SELECT EXISTS (SELECT 1 FROM p, period WHERE p.range_start <= period.this AND period.this < p.range_end) AS current,
             EXISTS (SELECT 1 FROM p, period WHERE p.range_start <= period.next AND period.next < p.range_end) AS next,
             (SELECT count(*)::int FROM p) AS partitions,
-            CASE WHEN has_table_privilege('llmspell.event_log_default', 'SELECT')
-                 THEN (SELECT count(*) FROM llmspell.event_log_default)::text END AS default_rows`,
+            has_table_privilege('llmspell.event_log_default', 'SELECT') AS can_count`,
     [PERIOD_UNIT[strategy]],
   );
   const row = rows[0]!;
-  const defaultRows = row.default_rows === null ? null : Number(row.default_rows);
+  // The application role may not read partitions: the DEFAULT partition is counted only by those who may.
+  const defaultRows = row.can_count ? Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM llmspell.event_log_default')).rows[0]!.n) : null;
   const data = { strategy, partitions: row.partitions, current: row.current, next: row.next, defaultRows };
   const hint = 'Run `llmspell database maintain` (schedule it daily): it creates upcoming partitions and moves rows out of the default one.';
   if (!row.current || !row.next) {
@@ -225,7 +244,7 @@ export const eventPartitionsCheck: Check = async ({ client, settings }) => {
     return { id: 'event-partitions', status: 'warn', summary: `Event log DEFAULT partition holds ${defaultRows} rows`, hint, data };
   }
   return { id: 'event-partitions', status: 'ok', summary: `Event log partitions ready (${row.partitions} ${strategy}, current and next period covered)`, data };
-};
+});
 
 /** The checks of `database health-check`, in the order they print. */
 export const HEALTH_CHECKS: readonly Check[] = [connectionCheck, vectorchordCheck, pgvectorCheck, migrationsCheck, rlsCheck, appRoleCheck, eventPartitionsCheck, poolCheck];

@@ -1,9 +1,10 @@
 import type { Settings } from '../config/schema.js';
 import { embeddedDataDir, embeddedDatabaseExists, openDatabase, type OpenDatabaseOptions } from '../db/open.js';
 import type { Database } from '../db/types.js';
+import { redactConnectionString } from '../config/redact.js';
 import { LlmspellError } from '../errors.js';
 import { migrationSource } from '../migrate/connect.js';
-import { HEALTH_CHECKS, type Check, type CheckResult } from './checks.js';
+import { HEALTH_CHECKS, type Check, type CheckContext, type CheckResult } from './checks.js';
 
 /** Overall verdict: every check ok (warnings allowed unless strict), some check failed, or no connection at all. */
 export type HealthStatus = 'healthy' | 'unhealthy' | 'unreachable';
@@ -59,22 +60,27 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
   }
   const results: CheckResult[] = [];
   const timer = deadline(options.timeoutMs);
+  const opening = openDatabase(bounded, {
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+  });
   let db: Database | undefined;
-  let target = settings.storage.backend;
+  let abandoned = false;
   try {
-    const openOptions: OpenDatabaseOptions = { ...(options.env ? { env: options.env } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.backend ? { backend: options.backend } : {}) };
-    db = await Promise.race([openDatabase(bounded, openOptions), timer.promise]);
-    target = db.target as typeof target;
+    db = await Promise.race([opening, timer.promise]);
     const open = db;
     await Promise.race([
       open.withClient(async (client) => {
         for (const check of checks) {
-          results.push(await check({ db: open, client, settings, tracks }));
+          if (abandoned) return;
+          results.push(await runCheck(check, { db: open, client, settings, tracks }));
         }
       }),
       timer.promise,
     ]);
   } catch (error) {
+    abandoned = true;
     const timedOut = error instanceof Timeout;
     const failure = timedOut
       ? new LlmspellError('DB_UNREACHABLE', `health check timed out after ${timeoutSecs}s${results.length > 0 ? ` (${results.length} of ${checks.length} checks done)` : ''}`, {
@@ -83,17 +89,49 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
       : error instanceof LlmspellError
         ? error
         : new LlmspellError('INTERNAL', (error as Error).message, { cause: error });
-    const unreachable = results.length === 0 && ['DB_UNREACHABLE', 'DB_AUTH_FAILED', 'DB_NOT_FOUND', 'LOCK_HELD', 'CONFIG_INVALID', 'DB_POOL_TIMEOUT'].includes(failure.code);
-    results.push({ id: results.length === 0 ? 'connection' : 'timeout', status: 'fail', summary: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) });
-    if (unreachable || timedOut) {
-      // A hung connection must not hold the caller: close without waiting for it.
-      void db?.close().catch(() => undefined);
-      return { status: unreachable ? 'unreachable' : 'unhealthy', target: db?.target ?? target, checks: results, error: failure };
-    }
+    const done = [...results, { id: results.length === 0 ? 'connection' : 'timeout', status: 'fail' as const, summary: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) }];
+    // Close without waiting: a hung connection must not hold the caller. A database that opens
+    // after the deadline is closed as soon as it does (the embedded one holds a lock).
+    if (db) void db.close().catch(() => undefined);
+    else void opening.then((late) => late.close()).catch(() => undefined);
+    const unreachable = results.length === 0 && !timedOut ? UNREACHABLE_CODES.has(failure.code) : results.length === 0;
+    return { status: unreachable ? 'unreachable' : 'unhealthy', target: db?.target ?? targetOf(settings, options), checks: done, error: failure };
   } finally {
     timer.cancel();
   }
-  await db?.close().catch(() => undefined);
+  await db.close().catch(() => undefined);
   const failed = results.some((r) => r.status === 'fail' || (options.strict === true && r.status === 'warn'));
-  return { status: failed ? 'unhealthy' : 'healthy', target: db?.target ?? target, checks: results };
+  return { status: failed ? 'unhealthy' : 'healthy', target: db.target, checks: results };
+}
+
+/** Errors that mean "could not get a connection at all", as opposed to a check that failed. */
+const UNREACHABLE_CODES = new Set(['DB_UNREACHABLE', 'DB_AUTH_FAILED', 'DB_NOT_FOUND', 'LOCK_HELD', 'CONFIG_INVALID', 'DB_POOL_TIMEOUT']);
+
+/** Where the check points, for a report written before any connection exists. */
+function targetOf(settings: Settings, options: HealthCheckOptions): string {
+  const backend = options.backend ?? settings.storage.backend;
+  if (backend === 'embedded') return embeddedDataDir(settings, options.env);
+  if (backend === 'postgres') return redactConnectionString(settings.storage.postgres.url ?? '(no storage.postgres.url)');
+  return backend;
+}
+
+/**
+ * Runs one check; an error it raises (a missing privilege, say) fails that check alone, so the
+ * others still report. The checks share one connection in autocommit mode, so a failed statement
+ * leaves nothing behind for the next check.
+ */
+async function runCheck(check: Check, ctx: CheckContext): Promise<CheckResult> {
+  try {
+    return await check.run(ctx);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      id: check.id,
+      status: 'fail',
+      summary: `The ${check.id} check could not run: ${message}`,
+      hint: /permission denied/i.test(message)
+        ? 'The login role lacks a privilege this check needs: run the health check as the migrating (owner) role, or re-run `llmspell database migrate`, which grants the application role read access to the migration history.'
+        : 'Run with --verbose for details.',
+    };
+  }
 }

@@ -1,3 +1,5 @@
+import pg from 'pg';
+import { APP_ROLE } from '../db/tenant.js';
 import type { Queryable } from '../db/types.js';
 
 /** Schema of the migration bookkeeping; separate from `llmspell` so rolling everything back keeps it. */
@@ -7,6 +9,7 @@ export const LEDGER_TABLE = 'checksums';
 
 /** node-pg-migrate's history table (id, name, run_on) of a track: `history` for core, `<track>_history` otherwise. */
 export function historyTable(track: string): string {
+  if (!/^[a-z][a-z0-9_]*$/.test(track)) throw new Error(`invalid migration track id ${JSON.stringify(track)}`);
   return track === 'core' ? 'history' : `${track}_history`;
 }
 
@@ -29,7 +32,8 @@ export async function readHistory(client: Queryable, track: string): Promise<App
   if (!present[0]?.history) return [];
   const { rows } = await client.query<{ name: string; run_on: Date; sha256: string | null }>(
     present[0].ledger
-      ? `SELECT h.name, h.run_on, c.sha256 FROM ${history} h LEFT JOIN ${ledger} c ON c.track = $1 AND c.name = h.name ORDER BY h.run_on, h.id`
+      ? // run_on is node-pg-migrate's timestamp without time zone; the ledger's applied_at is exact.
+        `SELECT h.name, coalesce(c.applied_at, h.run_on::timestamptz) AS run_on, c.sha256 FROM ${history} h LEFT JOIN ${ledger} c ON c.track = $1 AND c.name = h.name ORDER BY h.run_on, h.id`
       : `SELECT h.name, h.run_on, NULL::text AS sha256 FROM ${history} h WHERE $1::text IS NOT NULL ORDER BY h.run_on, h.id`,
     [track],
   );
@@ -48,4 +52,21 @@ export async function ensureLedger(client: Queryable): Promise<void> {
        PRIMARY KEY (track, name)
      )`,
   );
+}
+
+/**
+ * Lets the application role read the migration history (USAGE on the schema, SELECT on its
+ * tables), so that `health-check` run with the application's own credentials can count
+ * migrations. Names, times and checksums only: no tenant data. Skipped while the role does not
+ * exist; a migrating role that does not own the bookkeeping tables leaves them as they are.
+ */
+export async function grantHistoryReadAccess(client: Queryable): Promise<void> {
+  await client.query(`DO $$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${pg.escapeLiteral(APP_ROLE)}) AND to_regnamespace(${pg.escapeLiteral(MIGRATIONS_SCHEMA)}) IS NOT NULL THEN
+        GRANT USAGE ON SCHEMA ${MIGRATIONS_SCHEMA} TO ${APP_ROLE};
+        GRANT SELECT ON ALL TABLES IN SCHEMA ${MIGRATIONS_SCHEMA} TO ${APP_ROLE};
+      END IF;
+    EXCEPTION WHEN insufficient_privilege THEN NULL;
+    END $$`);
 }

@@ -1,4 +1,4 @@
-export { migrate, rollback, type MigrateOptions, type RollbackOptions, type MigrationRunResult, type MigrationStep, type MigrationProgress, type MigrationLimits, type MigrationSource } from './run.js';
+export { migrate, rollback, MigrationError, type MigrateOptions, type RollbackOptions, type MigrationRunResult, type MigrationStep, type MigrationProgress, type MigrationLimits, type MigrationSource } from './run.js';
 export { migrationStatus, compareTrack, type MigrationStatus, type MigrationStatusEntry, type MigrationState } from './status.js';
 export { loadMigrationFiles, DEFAULT_MIGRATIONS_DIR, type MigrationFile, type MigrationTrack } from './catalog.js';
 export { openMigrationDatabase, migrationLimits, migrationSource, looksLikePooler } from './connect.js';

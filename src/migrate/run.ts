@@ -5,7 +5,7 @@ import { DatabaseError, toDatabaseError } from '../db/errors.js';
 import type { Database, Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
 import { DEFAULT_MIGRATIONS_DIR, loadMigrationFiles, MIGRATION_FILE, type MigrationFile, type MigrationSection, type MigrationTrack } from './catalog.js';
-import { ensureLedger, historyTable, LEDGER_TABLE, MIGRATIONS_SCHEMA, readHistory } from './history.js';
+import { ensureLedger, grantHistoryReadAccess, historyTable, LEDGER_TABLE, MIGRATIONS_SCHEMA, readHistory } from './history.js';
 import { withMigrationLock } from './lock.js';
 import { compareTrack, summarize, type MigrationStatus, type MigrationStatusEntry } from './status.js';
 
@@ -113,10 +113,13 @@ function assertInOrder(status: MigrationStatus): void {
   });
 }
 
-/** The statement a failure happened in, and the file line of the error within it. */
-function locateError(section: MigrationSection, failedSql: string | undefined, error: unknown): { line: number; text: string } {
-  const bare = (sql: string) => sql.trim().replace(/;$/, '');
-  const statement = section.statements.find((s) => failedSql !== undefined && bare(s.sql) === bare(failedSql)) ?? { sql: '', line: section.line };
+/**
+ * The statement a failure happened in, and the file line of the error within it. `sentIndex` is
+ * the position, among the statements sent for the current migration, of the one that failed:
+ * node-pg-migrate sends `BEGIN`, then the prologue, then the section's statements in order.
+ */
+function locateError(section: MigrationSection, statementIndex: number, error: unknown): { line: number; text: string } {
+  const statement = section.statements[statementIndex] ?? { sql: '', line: section.line };
   const position = Number((error as { position?: unknown }).position);
   let line = statement.line;
   if (Number.isFinite(position) && position >= 1) {
@@ -127,6 +130,23 @@ function locateError(section: MigrationSection, failedSql: string | undefined, e
 }
 
 const PARAMETER_NAME = /^[a-z][a-z0-9_]*$/;
+const TRACK_ID = /^[a-z][a-z0-9_]*$/;
+const CHECKSUM = /^[0-9a-f]{64}$/;
+
+/**
+ * The few values that do go into SQL text here (statement timeouts, ledger rows, track names):
+ * checked against their shapes first, on top of quoting, so that nothing else can get there.
+ */
+function assertSafe(options: RunFilesOptions, files: readonly MigrationFile[]): void {
+  const bad = (what: string) => new LlmspellError('INTERNAL', `refusing to run migrations: ${what}`);
+  if (!TRACK_ID.test(options.track.id)) throw bad(`invalid track id ${JSON.stringify(options.track.id)}`);
+  for (const ms of [options.lockTimeoutMs, options.statementTimeoutMs]) {
+    if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2_147_483_647) throw bad(`timeout ${ms} ms is not an integer from 0 to 2147483647`);
+  }
+  for (const file of files) {
+    if (!MIGRATION_FILE.test(`${file.name}.sql`) || !CHECKSUM.test(file.checksum)) throw bad(`unexpected migration file ${JSON.stringify(file.name)}`);
+  }
+}
 
 /** `SET LOCAL` statements for migration parameters (names checked, values quoted). */
 function parameterStatements(parameters: Readonly<Record<string, string | number | boolean>>): string[] {
@@ -149,6 +169,7 @@ interface RunFilesOptions extends MigrationLimits {
  * file's checksum in the ledger, so the ledger never disagrees with the history table.
  */
 async function runFiles(client: Queryable, files: readonly MigrationFile[], direction: 'up' | 'down', planned: readonly MigrationStep[], options: RunFilesOptions): Promise<MigrationStep[]> {
+  assertSafe(options, files);
   const { track } = options;
   const byPath = new Map(files.map((file) => [file.path, file]));
   const done: MigrationStep[] = [];
@@ -166,23 +187,24 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
   const action = (file: MigrationFile, section: MigrationSection, record: string) => (pgm: MigrationBuilder) => {
     finishCurrent();
     current = { file, section, started: Date.now() };
+    sent = 0;
     options.onProgress?.({ phase: 'start', direction, name: file.name, index: done.length + 1, total: planned.length });
     for (const statement of prologue) pgm.sql(statement);
     for (const statement of section.statements) pgm.sql(statement.sql);
     pgm.sql(record);
   };
 
-  // Remembers the statement sent last, to name the one that failed.
-  let lastSql: string | undefined;
-  const recording = {
+  // Counts what is sent for the current migration, to name the statement that failed.
+  let sent = 0;
+  const counting = {
     query: (text: string, values?: unknown[]) => {
-      lastSql = text;
+      sent++;
       return client.query(text, values);
     },
   };
   try {
     await runner({
-      dbClient: recording as unknown as pg.ClientBase,
+      dbClient: counting as unknown as pg.ClientBase,
       dir: resolve(track.dir), // absolute, like the catalog's paths
       ignorePattern: `(?!${MIGRATION_FILE.source.slice(1, -1)}$).*`,
       migrationsSchema: MIGRATIONS_SCHEMA,
@@ -212,15 +234,52 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
   } catch (error) {
     // node-pg-migrate leaves the failed migration's transaction open: end it, so nothing of it stays.
     await client.query('ROLLBACK').catch(() => undefined);
-    if (!current) throw toDatabaseError(error, 'the migration history');
+    if (!current) {
+      // node-pg-migrate's own errors (loading files, its history table) can embed a whole stack: keep the first line.
+      const cause = toDatabaseError(error, 'the migration history');
+      throw new LlmspellError(cause.code, cause.message.split('\n')[0]!, { cause: error, ...(cause.hint ? { hint: cause.hint } : {}) });
+    }
     const { file, section } = current;
-    const { line, text } = locateError(section, lastSql, error);
-    const cause = toDatabaseError(error, file.name);
+    // Sent: BEGIN, the prologue, then statements; the failing one is the last sent.
+    const { line, text } = locateError(section, sent - 2 - prologue.length, error);
+    throw new MigrationError({ track: track.id, file, direction, line, statement: text, appliedBefore: done.length, cause: toDatabaseError(error, file.name) });
+  }
+}
+
+/** A migration that failed and was rolled back: where (track, file, line, statement) and why (SQLSTATE). */
+export class MigrationError extends LlmspellError {
+  readonly track: string;
+  readonly migration: string;
+  readonly file: string;
+  readonly line: number;
+  readonly sqlstate: string | undefined;
+
+  constructor(failure: { track: string; file: MigrationFile; direction: 'up' | 'down'; line: number; statement: string; appliedBefore: number; cause: LlmspellError }) {
+    const { track, file, direction, line, statement, appliedBefore, cause } = failure;
+    const name = track === 'core' ? file.name : `${track}/${file.name}`;
+    const sqlstate = cause instanceof DatabaseError ? cause.sqlstate : undefined;
     const where = cause instanceof DatabaseError && cause.fields.where ? `\n  in ${cause.fields.where.split('\n')[0]}` : '';
-    throw new LlmspellError('MIGRATION_FAILED', `migration ${file.name}.sql (${direction}) failed at line ${line}: ${cause.message}${text ? `\n  ${line} | ${text}` : ''}${where}`, {
-      hint: `Nothing of ${file.name} was applied${done.length > 0 ? ` (the ${done.length} migration(s) before it were)` : ''}; the database is at the previous version. Fix ${file.path} and run the command again.`,
+    // A lock or statement timeout is about the moment, not the file: retrying is the fix.
+    const timedOut = sqlstate === '55P03' || sqlstate === '57014';
+    const before = appliedBefore > 0 ? ` (the ${appliedBefore} migration(s) before it in this run were)` : '';
+    const serverHint = cause instanceof DatabaseError ? cause.fields.serverHint : undefined;
+    super('MIGRATION_FAILED', `migration ${name}.sql (${direction}) failed at line ${line}: ${cause.message}${statement ? `\n  ${line} | ${statement}` : ''}${where}`, {
+      hint: serverHint
+        ? `${serverHint}\n(Nothing of ${name} was applied${before}.)`
+        : timedOut
+        ? `Nothing of ${name} was applied${before}: it waited too long for a lock or ran too long. Run the command again when the database is quieter, or raise storage.postgres.${sqlstate === '55P03' ? 'migration_lock_timeout_secs' : 'migration_timeout_secs'}.`
+        : `Nothing of ${name} was applied${before}; the database is at the previous version. Fix ${file.path} and run the command again.`,
       cause,
     });
+    this.track = track;
+    this.migration = file.name;
+    this.file = file.path;
+    this.line = line;
+    this.sqlstate = sqlstate;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), track: this.track, migration: this.migration, file: this.file, line: this.line, ...(this.sqlstate ? { sqlstate: this.sqlstate } : {}) };
   }
 }
 
@@ -278,6 +337,7 @@ export async function migrate(db: Database, options: MigrateOptions): Promise<Mi
         if (steps.length === 0) continue;
         done.push(...(await runFiles(client, state.files, 'up', steps, { ...options, track: state.track, parameters: options.parameters ?? {} })));
       }
+      await grantHistoryReadAccess(client);
       return { dryRun: false, direction: 'up' as const, planned, done, status: statusOf(await readTracks(client, loaded)) };
     });
   });
@@ -324,4 +384,3 @@ export async function rollback(db: Database, options: RollbackOptions): Promise<
   });
 }
 
-export type { MigrationStatus, MigrationStatusEntry };

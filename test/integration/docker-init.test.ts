@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
 import { migrationLimits, migrationSource } from '../../src/migrate/connect.js';
 import { migrate } from '../../src/migrate/run.js';
+import { healthCheck } from '../../src/health/health-check.js';
 import { startPostgresServer, type PostgresServer } from '../helpers/postgres-server.js';
 import { testSettings } from '../helpers/settings.js';
 
@@ -74,5 +75,11 @@ describe.skipIf(!psql)('docker init scripts', () => {
     } finally {
       await app.close();
     }
+    // health-check with the application's own credentials sees everything it reports on.
+    const report = await healthCheck(testSettings({ backend: 'postgres', url: appUrl, postgres: { vector_embeddings: { enabled: false } } }), { timeoutMs: 10_000 });
+    expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(report.checks.find((c) => c.id === 'migrations')).toMatchObject({ status: 'ok', data: { pending: 0 } });
+    expect(report.checks.find((c) => c.id === 'app-role')).toMatchObject({ status: 'ok', data: { loginRole: 'llmspell_app' } });
+    expect(report.status).toBe('healthy');
   });
 });

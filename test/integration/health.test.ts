@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
 import type { Database } from '../../src/db/types.js';
+import { HEALTH_CHECKS, type Check } from '../../src/health/checks.js';
 import { healthCheck, type HealthReport } from '../../src/health/health-check.js';
 import { migrate } from '../../src/migrate/run.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -90,6 +91,17 @@ describe('health-check on PostgreSQL 18', () => {
     } finally {
       await rm(join(dir, '0004_copy.sql'));
     }
+  });
+
+  it('keeps reporting after a check fails to run, and --strict turns warnings into failure', async () => {
+    const broken: Check = { id: 'broken', run: async () => Promise.reject(new Error('permission denied for schema x')) };
+    const warning: Check = { id: 'warning', run: async () => ({ id: 'warning', status: 'warn', summary: 'a warning' }) };
+    const settings = testSettings({ backend: 'postgres', url: database.url });
+    const report = await healthCheck(settings, { timeoutMs: 10_000, checks: [broken, warning, HEALTH_CHECKS[0]!] });
+    expect(report.checks.map((c) => [c.id, c.status])).toEqual([['broken', 'fail'], ['warning', 'warn'], ['connection', 'ok']]);
+    expect(report.status).toBe('unhealthy');
+    expect((await healthCheck(settings, { timeoutMs: 10_000, checks: [warning] })).status).toBe('healthy');
+    expect((await healthCheck(settings, { timeoutMs: 10_000, checks: [warning], strict: true })).status).toBe('unhealthy');
   });
 
   it('answers "unreachable" for a closed port, with hints and without the password', async () => {

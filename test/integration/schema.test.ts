@@ -77,6 +77,12 @@ const COLUMN_GRANTS: Readonly<Record<string, readonly Dml[]>> = {
 /** Grants on the schema and its functions. ensure_event_partitions is the owner's alone. */
 const OTHER_GRANTS = [`${LLMSPELL_SCHEMA}:USAGE`, `${LLMSPELL_SCHEMA}.event_log_partitions:EXECUTE`];
 
+/** Read access to the migration history (health-check as the application role counts migrations). */
+function historyReadGrants(vectors: boolean): string[] {
+  const tables = ['history', 'checksums', ...(vectors ? ['vector_history'] : [])];
+  return [`${MIGRATIONS_SCHEMA}:USAGE`, ...tables.map((t) => `${MIGRATIONS_SCHEMA}.${t}:SELECT`)];
+}
+
 const q = (name: string) => `${LLMSPELL_SCHEMA}.${name}`;
 
 function expectedTables(vectors: boolean): string[] {
@@ -89,7 +95,7 @@ function tableGrants(vectors: boolean): Record<string, readonly Dml[]> {
 
 /** Every grant llmspell_app should hold, as `object:PRIVILEGE`. */
 function expectedAppGrants(vectors: boolean): string[] {
-  const grants = [...OTHER_GRANTS];
+  const grants = [...OTHER_GRANTS, ...historyReadGrants(vectors)];
   for (const [table, privileges] of Object.entries(tableGrants(vectors))) for (const p of privileges) grants.push(`${q(table)}:${p}`);
   for (const [column, privileges] of Object.entries(COLUMN_GRANTS)) for (const p of privileges) grants.push(`${q(column)}:${p}`);
   return grants.sort();
@@ -248,11 +254,14 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
     expect(await grantsTo(m.db, APP_ROLE)).toEqual(expectedAppGrants(vectors));
     expect(await grantsTo(m.db, 'PUBLIC')).toEqual([]);
     // What PostgreSQL would actually allow (PUBLIC and memberships included), at table level.
-    const tableLevel = Object.entries(tableGrants(vectors)).flatMap(([table, privileges]) => privileges.map((p) => `${q(table)}:${p}`));
+    const tableLevel = [
+      ...Object.entries(tableGrants(vectors)).flatMap(([table, privileges]) => privileges.map((p) => `${q(table)}:${p}`)),
+      ...historyReadGrants(vectors).filter((g) => g.endsWith(':SELECT')),
+    ];
     expect(await effectiveTablePrivileges(m.db, APP_ROLE, [LLMSPELL_SCHEMA, MIGRATIONS_SCHEMA])).toEqual(tableLevel.sort());
   });
 
-  it('gives llmspell_app no TRUNCATE, REFERENCES or TRIGGER, nothing on event_log partitions or the migration history', async () => {
+  it('gives llmspell_app no TRUNCATE, REFERENCES or TRIGGER, nothing on event_log partitions, and only reads of the migration history', async () => {
     const schemas = [LLMSPELL_SCHEMA, MIGRATIONS_SCHEMA];
     const granted = [...(await grantsTo(m.db, APP_ROLE)), ...(await grantsTo(m.db, 'PUBLIC'))];
     const effective = await effectiveTablePrivileges(m.db, APP_ROLE, schemas);
@@ -263,10 +272,12 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
     expect(partitions.length).toBeGreaterThan(1);
     const migrationTables = (await tablesOf(m.db, MIGRATIONS_SCHEMA)).map((t) => `${MIGRATIONS_SCHEMA}.${t.name}`);
     expect(migrationTables.length).toBeGreaterThan(0);
-    const forbidden = new Set([...partitions, ...migrationTables, MIGRATIONS_SCHEMA]);
+    const forbidden = new Set(partitions);
     const objectOf = (grant: string) => grant.slice(0, grant.lastIndexOf(':'));
     const tableOf = (object: string) => object.split('.').slice(0, 2).join('.');
     expect([...granted, ...effective].filter((g) => forbidden.has(objectOf(g)) || forbidden.has(tableOf(objectOf(g))))).toEqual([]);
+    const history = new Set(migrationTables);
+    expect([...granted, ...effective].filter((g) => history.has(tableOf(objectOf(g))) && !g.endsWith(':SELECT'))).toEqual([]);
     const withColumnAccess = await relationsWithColumnAccess(m.db, APP_ROLE, schemas);
     expect(withColumnAccess.filter((r) => forbidden.has(r))).toEqual([]);
   });

@@ -341,5 +341,15 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
       const { rows } = await db.withTenant(tenant, (tx) => tx.query<{ n: number; len: number }>('SELECT count(*)::int AS n, max(length(pattern_value))::int AS len FROM llmspell.procedural_memory'));
       expect(rows[0]).toEqual({ n: 1, len: 1024 * 1024 });
     });
+
+    it('hashes the text itself: backslashes are accepted, and "A" and "\\x41" are different patterns', async () => {
+      const tenant = 'tenant-backslash';
+      const insert = (value: string) =>
+        db.withTenant(tenant, (tx) => tx.query("INSERT INTO llmspell.procedural_memory (tenant_id, scope, pattern_key, pattern_value) VALUES ($1, 's', 'k', $2)", [tenant, value]));
+      for (const value of ['C:\\Users\\agent', 'A', '\\x41', '\\\\x41']) await insert(value);
+      const { rows } = await db.withTenant(tenant, (tx) => tx.query<{ n: number }>('SELECT count(DISTINCT pattern_hash)::int AS n FROM llmspell.procedural_memory'));
+      expect(rows[0]).toEqual({ n: 4 });
+      expect(await sqlstateOf(insert('\\x41'))).toBe('23505');
+    });
   });
 });

@@ -10,7 +10,7 @@ import { migrationLimits, migrationSource, openMigrationDatabase } from '../../m
 import { migrate, rollback, type MigrationProgress, type MigrationRunResult } from '../../migrate/run.js';
 import { migrationStatus, type MigrationStatus } from '../../migrate/status.js';
 import type { CommandContext } from '../context.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { Handler } from '../program.js';
 
@@ -54,9 +54,9 @@ const shown = (entry: { track: string; name: string }) => (entry.track === 'core
 
 const stamp = (date: Date | null) => (date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 
-function reportRun(ctx: CommandContext, target: string, result: MigrationRunResult): number {
+function reportRun(ctx: CommandContext, target: string, result: MigrationRunResult, partitions: readonly PartitionChange[] = []): number {
   const { out } = ctx;
-  out.json({ target, ...result });
+  out.json({ target, ...result, ...(result.direction === 'up' && !result.dryRun ? { partitions } : {}) });
   const verb = result.direction === 'up' ? 'apply' : 'roll back';
   const total = result.status.entries.filter((e) => e.state !== 'unknown').length;
   if (result.dryRun) {
@@ -66,12 +66,18 @@ function reportRun(ctx: CommandContext, target: string, result: MigrationRunResu
     return EXIT.OK;
   }
   if (result.done.length === 0) {
-    out.line(result.direction === 'up' ? `Nothing to migrate: all ${total} migrations applied (${target}).` : `Nothing to roll back (${target}).`);
-    return EXIT.OK;
+    if (result.direction === 'down') out.line(`Nothing to roll back (${target}).`);
+    else if (result.status.pending > 0) out.line(`Nothing to apply up to the requested version; ${result.status.applied} of ${total} migrations applied, ${result.status.pending} pending (${target}).`);
+    else out.line(`Nothing to migrate: all ${total} migrations applied (${target}).`);
+  } else {
+    out.line(`${result.direction === 'up' ? 'Applied' : 'Rolled back'} ${result.done.length} migration(s) on ${target}:`);
+    for (const step of result.done) out.line(`  ${out.style.green('✓')} ${shown(step)} (${step.durationMs ?? 0} ms)`);
+    out.line(`${result.status.applied} of ${total} migrations applied.`);
   }
-  out.line(`${result.direction === 'up' ? 'Applied' : 'Rolled back'} ${result.done.length} migration(s) on ${target}:`);
-  for (const step of result.done) out.line(`  ${out.style.green('✓')} ${shown(step)} (${step.durationMs ?? 0} ms)`);
-  out.line(`${result.status.applied} of ${total} migrations applied.`);
+  if (partitions.length > 0) {
+    out.line('Event log partitions:');
+    reportPartitions(ctx, partitions);
+  }
   return EXIT.OK;
 }
 
@@ -84,9 +90,9 @@ async function runMigrate(ctx: CommandContext, opts: DirOption & { dryRun?: bool
       dryRun: opts.dryRun === true,
       onProgress: showMigrationProgress(ctx.out),
     });
-    const code = reportRun(ctx, target, result);
-    if (!result.dryRun) await maintainAfterMigrate(ctx, db, settings);
-    return code;
+    // Keep the event-log partitions current after every real run; one report (one JSON document) for both.
+    const partitions = result.dryRun ? [] : await db.withClient(async (client) => ((await hasEventLog(client)) ? ensureEventPartitions(client, settings) : []));
+    return reportRun(ctx, target, result, partitions);
   });
 }
 
@@ -96,14 +102,6 @@ function reportPartitions(ctx: CommandContext, changes: readonly PartitionChange
     const rows = change.rows > 0 ? ` (${change.rows} rows ${change.action === 'purged' ? 'purged' : 'moved from the default partition'})` : '';
     ctx.out.line(`  ${change.action} ${change.partition}${range}${rows}`);
   }
-}
-
-/** After a migration run, keep the event-log partitions current (quietly when nothing changes). */
-async function maintainAfterMigrate(ctx: CommandContext, db: Database, settings: Settings): Promise<void> {
-  const changes = await db.withClient(async (client) => ((await hasEventLog(client)) ? ensureEventPartitions(client, settings) : []));
-  if (changes.length === 0) return;
-  ctx.out.line('Event log partitions:');
-  reportPartitions(ctx, changes);
 }
 
 async function runMaintain(ctx: CommandContext): Promise<number> {
@@ -125,7 +123,8 @@ async function runMaintain(ctx: CommandContext): Promise<number> {
 }
 
 function statusExit(status: MigrationStatus): number {
-  if (status.drift.length > 0) return EXIT.DRIFT;
+  // Out-of-order pending migrations are refused by migrate as drift, so they are drift here too.
+  if (status.drift.length > 0 || status.outOfOrder.length > 0) return EXIT.DRIFT;
   return status.pending > 0 ? EXIT.PENDING : EXIT.OK;
 }
 
@@ -164,6 +163,7 @@ async function runRollback(ctx: CommandContext, opts: DirOption & { to?: string;
         });
       }
       if (!(await ctx.io.confirm(`Roll back ${preview.planned.length} migration(s) on ${db.target}: ${list}? This drops their tables and data. [y/N] `))) {
+        ctx.out.json({ target: db.target, cancelled: true, planned: preview.planned });
         ctx.out.line('Nothing was changed.');
         return EXIT.FAILURE;
       }
@@ -185,13 +185,15 @@ function reportHealth(ctx: CommandContext, report: HealthReport, strict: boolean
   const warnings = report.checks.filter((c) => c.status === 'warn').length;
   const verdict = report.status === 'healthy' ? out.style.green('healthy') : out.style.red(report.status);
   out.line(`${verdict} (${report.target})${warnings > 0 && !strict ? `, ${warnings} warning(s)` : ''}`);
-  if (report.status === 'unreachable') return report.error?.code === 'LOCK_HELD' ? EXIT.LOCKED : report.error?.code === 'CONFIG_INVALID' ? EXIT.USAGE : EXIT.UNREACHABLE;
+  if (report.status === 'unreachable') return report.error ? exitCodeFor(report.error) : EXIT.UNREACHABLE;
   return report.status === 'healthy' ? EXIT.OK : EXIT.CHECK_FAILED;
 }
 
 async function runHealth(ctx: CommandContext, opts: DirOption & { strict?: boolean; timeout: string }): Promise<number> {
   const timeout = Number(opts.timeout);
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new LlmspellError('USAGE', `--timeout expects a number of seconds > 0, got ${JSON.stringify(opts.timeout)}`);
+  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 2_147_483) {
+    throw new LlmspellError('USAGE', `--timeout expects a number of seconds from 0 to 2147483, got ${JSON.stringify(opts.timeout)}`);
+  }
   const { settings } = await ctx.loadConfig();
   const report = await healthCheck(settings, {
     timeoutMs: timeout * 1000,
