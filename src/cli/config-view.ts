@@ -1,4 +1,5 @@
-import { CONFIG_KEYS, isTable, type KeySpec } from '../config/keys.js';
+import { tomlLiteral } from '../config/file.js';
+import { CONFIG_KEYS, isTable, valueAtPath, type KeySpec } from '../config/keys.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { redactConnectionString } from '../config/redact.js';
 import { describeOrigin } from '../errors.js';
@@ -16,29 +17,21 @@ export interface KeyView {
 /** Options of the `config get` view. */
 export interface ViewOptions {
   showSecrets: boolean;
-  /** What applies instead of unset optional keys, by key. */
+  /**
+   * What applies instead of unset optional keys, by key, where the CLI knows better than the
+   * schema's `fallback` (e.g. the default data directory of this environment).
+   */
   fallbacks?: Readonly<Record<string, string>>;
-}
-
-function valueAt(settings: unknown, path: readonly string[]): unknown {
-  let node = settings;
-  for (const part of path) node = (node as Record<string, unknown> | undefined)?.[part];
-  return node;
 }
 
 /** The keys under `prefix` (a key, a table, or '' for everything) with their values and origins. */
 export function viewKeys(resolved: ResolvedConfig, prefix: string, options: ViewOptions): KeyView[] {
   return CONFIG_KEYS.filter((spec) => prefix === '' || spec.key === prefix || spec.key.startsWith(`${prefix}.`)).map((spec) => {
-    let value = valueAt(resolved.settings, spec.path);
+    let value = valueAtPath(resolved.settings, spec.path);
     if (spec.secret && !options.showSecrets && typeof value === 'string') value = redactConnectionString(value);
-    const fallback = value === undefined ? options.fallbacks?.[spec.key] : undefined;
+    const fallback = value === undefined ? (options.fallbacks?.[spec.key] ?? spec.fallback) : undefined;
     return { spec, value, origin: describeOrigin(resolved.origins.get(spec.key) ?? { kind: 'default' }), ...(fallback ? { fallback } : {}) };
   });
-}
-
-/** A TOML literal for a value (TOML basic strings accept JSON's escapes). */
-export function tomlLiteral(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadSettings, type KeyOverride, type ResolvedConfig } from '../config/load.js';
-import { CONFIG_KEYS } from '../config/keys.js';
-import { passwordsIn } from '../config/redact.js';
+import { CONFIG_KEYS, valueAtPath } from '../config/keys.js';
+import { describeValue, passwordsIn } from '../config/redact.js';
 import { ConfigError } from '../errors.js';
 import { Output, type CliIO } from './output.js';
 
@@ -29,17 +29,22 @@ export interface CommandContext {
 
 const SECRET_KEYS = CONFIG_KEYS.filter((spec) => spec.secret);
 
-function valueAt(settings: unknown, path: readonly string[]): string | undefined {
-  let node = settings;
-  for (const part of path) node = (node as Record<string, unknown> | undefined)?.[part];
-  return typeof node === 'string' ? node : undefined;
+/**
+ * The passwords the CLI must not print: those of every secret key's environment variable and of
+ * `DATABASE_URL`, plus those in `values` (command-line arguments), and, once loaded, those of the
+ * settings' secret keys.
+ */
+export function secretsToScrub(env: CliIO['env'], values: ReadonlyArray<string | undefined>, settings?: unknown): string[] {
+  const fromSettings = settings === undefined ? [] : SECRET_KEYS.map((spec) => valueAtPath(settings, spec.path));
+  const strings = fromSettings.filter((value): value is string => typeof value === 'string');
+  return passwordsIn([...SECRET_KEYS.map((spec) => env[spec.env]), env.DATABASE_URL, ...values, ...strings]);
 }
 
 function parseSetFlags(values: readonly string[]): KeyOverride[] {
   return values.map((item) => {
     const eq = item.indexOf('=');
     if (eq <= 0) {
-      throw new ConfigError('USAGE', `--set expects KEY=VALUE, got ${JSON.stringify(item)}`, { hint: 'Example: --set storage.postgres.pool_size=8' });
+      throw new ConfigError('USAGE', `--set expects KEY=VALUE, got ${describeValue(item)}`, { hint: 'Example: --set storage.postgres.pool_size=8' });
     }
     const key = item.slice(0, eq).trim();
     return { key, value: item.slice(eq + 1), flag: `--set ${key}` };
@@ -50,7 +55,7 @@ function parseSetFlags(values: readonly string[]): KeyOverride[] {
 export function commandContext(command: Command, io: CliIO): CommandContext {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const out = new Output(io, { json: globals.json === true, verbose: globals.verbose === true, color: globals.color !== false });
-  out.addSecrets(passwordsIn([...SECRET_KEYS.map((spec) => io.env[spec.env]), io.env.DATABASE_URL, globals.databaseUrl, ...(globals.set ?? [])]));
+  out.addSecrets(secretsToScrub(io.env, [globals.databaseUrl, ...(globals.set ?? [])]));
   const overrides: KeyOverride[] = [];
   if (globals.backend !== undefined) overrides.push({ key: 'storage.backend', value: globals.backend, flag: '--backend' });
   if (globals.databaseUrl !== undefined) overrides.push({ key: 'storage.postgres.url', value: globals.databaseUrl, flag: '--database-url' });
@@ -68,7 +73,7 @@ export function commandContext(command: Command, io: CliIO): CommandContext {
         ...(globals.config ? { configPath: globals.config } : {}),
         ...(options.allowMissingFile ? { allowMissingFile: true } : {}),
       }).then((resolved) => {
-        out.addSecrets(passwordsIn(SECRET_KEYS.map((spec) => valueAt(resolved.settings, spec.path))));
+        out.addSecrets(secretsToScrub(io.env, [], resolved.settings));
         for (const warning of resolved.warnings) out.warn(warning);
         return resolved;
       });

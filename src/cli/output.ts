@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { LlmspellError } from '../errors.js';
-import { scrubSecrets } from '../config/redact.js';
+import { redactConnectionStringsIn, scrubSecrets } from '../config/redact.js';
 
 /** Where the CLI writes and what it knows of its terminal. Injected so tests run the CLI in process. */
 export interface CliIO {
@@ -45,19 +45,30 @@ export interface OutputOptions {
 }
 
 /**
+ * Registered secrets shorter than this are not replaced wherever they appear: common 8-letter
+ * passwords (`postgres`, `password`, `llmspell`) would turn those words of every message into ***.
+ * Connection strings are masked by their structure whatever the length of their password.
+ */
+const MIN_RAW_SECRET_LENGTH = 9;
+
+/**
  * Writes a command's results: human text or one JSON document on stdout; notes, warnings,
  * progress and errors on stderr. Every line passes through the secret scrubber.
  */
 export class Output {
+  /** Colours for stdout (results); none unless stdout is a terminal (or FORCE_COLOR). */
   readonly style: ChalkInstance;
-  private readonly secrets: string[] = [];
+  /** Colours for stderr (warnings, errors, progress), which may be a terminal when stdout is not. */
+  private readonly errStyle: ChalkInstance;
+  private readonly secrets = new Set<string>();
 
   constructor(
     private readonly io: CliIO,
     readonly options: OutputOptions,
   ) {
-    const colorAllowed = options.color && io.env.NO_COLOR === undefined && (io.stdoutIsTTY || io.env.FORCE_COLOR !== undefined);
-    this.style = new Chalk({ level: colorAllowed ? 1 : 0 });
+    const colorAllowed = (isTTY: boolean) => options.color && io.env.NO_COLOR === undefined && (isTTY || io.env.FORCE_COLOR !== undefined);
+    this.style = new Chalk({ level: colorAllowed(io.stdoutIsTTY) ? 1 : 0 });
+    this.errStyle = new Chalk({ level: colorAllowed(io.stderrIsTTY) ? 1 : 0 });
   }
 
   private revealing = false;
@@ -67,9 +78,12 @@ export class Output {
     this.revealing = true;
   }
 
-  /** Registers secrets (passwords) that must never appear in output. */
+  /**
+   * Registers secrets (passwords) that must never appear in output. Those of 8 characters or
+   * fewer are masked only inside connection strings (see {@link Output.scrub}).
+   */
   addSecrets(secrets: readonly string[]): void {
-    this.secrets.push(...secrets);
+    for (const secret of secrets) if (secret.length >= MIN_RAW_SECRET_LENGTH) this.secrets.add(secret);
   }
 
   /** A line (or block) of human output on stdout; ignored in `--json` mode. */
@@ -90,13 +104,14 @@ export class Output {
     this.io.stderr(this.scrub(text) + '\n');
   }
 
+  /** A warning on stderr. */
   warn(text: string): void {
-    this.io.stderr(this.scrub(`${this.style.yellow('warning:')} ${text}`) + '\n');
+    this.io.stderr(this.scrub(`${this.errStyle.yellow('warning:')} ${text}`) + '\n');
   }
 
   /** Progress for a person watching a terminal; silent when stderr is not one. */
   progress(text: string): void {
-    if (this.io.stderrIsTTY) this.io.stderr(this.scrub(this.style.dim(text)) + '\n');
+    if (this.io.stderrIsTTY) this.io.stderr(this.scrub(this.errStyle.dim(text)) + '\n');
   }
 
   /** Reports an error: message and hint; the stack only with `--verbose`; JSON on stdout in `--json` mode. */
@@ -107,7 +122,7 @@ export class Output {
       const body = known ? error.toJSON() : { code: 'INTERNAL', message };
       this.io.stdout(this.scrub(JSON.stringify({ error: body }, null, 2)) + '\n');
     } else {
-      this.io.stderr(this.scrub(`${this.style.red('error:')} ${message}`) + '\n');
+      this.io.stderr(this.scrub(`${this.errStyle.red('error:')} ${message}`) + '\n');
       if (known && error.hint) this.io.stderr(this.scrub(error.hint.split('\n').map((l) => `  ${l}`).join('\n')) + '\n');
     }
     if (this.options.verbose) {
@@ -122,8 +137,13 @@ export class Output {
     }
   }
 
-  /** Scrubs registered secrets from text written elsewhere (commander's own messages). */
+  /**
+   * Masks secrets in text: first the password of every connection string (URL or keyword form),
+   * then each registered secret wherever it appears. Also for text written elsewhere
+   * (commander's own messages).
+   */
   scrub(text: string): string {
-    return this.secrets.length > 0 ? scrubSecrets(text, this.secrets) : text;
+    const structural = redactConnectionStringsIn(text);
+    return this.secrets.size > 0 ? scrubSecrets(structural, [...this.secrets]) : structural;
   }
 }

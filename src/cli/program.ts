@@ -2,10 +2,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDatabaseCommands } from './commands/database.js';
-import { commandContext, type CommandContext } from './context.js';
+import { commandContext, secretsToScrub, type CommandContext } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { CONFIG_KEYS } from '../config/keys.js';
-import { passwordsIn } from '../config/redact.js';
 import { Output, processIO, type CliIO } from './output.js';
 
 /** A command handler: gets the context and the command's arguments, returns an exit status. */
@@ -20,7 +18,7 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 export function buildProgram(io: CliIO, state: { exitCode: number }, argv: readonly string[] = []): Command {
   // Usage errors are reported by commander before any handler runs: scrub and format them here.
   const early = new Output(io, { json: argv.includes('--json'), verbose: false, color: false });
-  early.addSecrets(passwordsIn([...argv, ...CONFIG_KEYS.filter((k) => k.secret).map((k) => io.env[k.env]), io.env.DATABASE_URL]));
+  early.addSecrets(secretsToScrub(io.env, argv));
   const program = new Command('llmspell')
     .description('PostgreSQL storage for llmspell: migrations, health checks and configuration')
     .version(version, '-V, --version')
@@ -47,11 +45,13 @@ export function buildProgram(io: CliIO, state: { exitCode: number }, argv: reado
     (handler: Handler) =>
     async (...args: unknown[]): Promise<void> => {
       const command = args.at(-1) as Command;
-      const ctx = commandContext(command, io);
+      let ctx: CommandContext | undefined;
       try {
+        ctx = commandContext(command, io);
         state.exitCode = await handler(ctx, ...args.slice(0, -2), args.at(-2));
       } catch (error) {
-        ctx.out.error(error);
+        // A context that could not be built (a malformed --set) has no Output: `early` knows the argv's secrets.
+        (ctx?.out ?? early).error(error);
         state.exitCode = exitCodeFor(error);
       }
     };
@@ -78,7 +78,9 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
       // of a command run without its subcommand).
       return EXIT.USAGE;
     }
-    new Output(io, { json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v'), color: false }).error(error);
+    const out = new Output(io, { json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v'), color: false });
+    out.addSecrets(secretsToScrub(io.env, argv));
+    out.error(error);
     return exitCodeFor(error);
   }
   return state.exitCode;

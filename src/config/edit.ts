@@ -2,11 +2,13 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import initTomlEdit, { edit } from '@rainbowatcher/toml-edit-js';
 import writeFileAtomic from 'write-file-atomic';
-import { ConfigError } from '../errors.js';
-import { parseConfigText, readConfigFile } from './file.js';
-import { findKey, isTable, parseKeyValue, suggestKey, type KeySpec } from './keys.js';
-import { validateConfigDocument } from './load.js';
+import { ConfigError, formatConfigIssue, type ConfigIssue } from '../errors.js';
+import { parseConfigText, readConfigFile, tomlLiteral } from './file.js';
+import { isPlainTable, parseKeyValue, requireKnownKey, valueAtPath, type KeySpec } from './keys.js';
+import { configDocumentIssues, invalidConfigError } from './load.js';
 import { resolveConfigFile, type Env } from './paths.js';
+import { redactConnectionStringsIn } from './redact.js';
+import { SLED_DEPRECATED } from './schema.js';
 
 /** Inputs shared by {@link setConfigValue} and {@link unsetConfigValue}. */
 export interface EditOptions {
@@ -30,40 +32,16 @@ export interface EditResult {
   /** An environment variable that overrides the file for this key, if one is set. */
   overriddenBy?: string;
   secret: boolean;
-}
-
-function knownKey(key: string): KeySpec {
-  const spec = findKey(key);
-  if (spec) return spec;
-  if (isTable(key)) {
-    throw new ConfigError('USAGE', `${key} is a table, not a value`, {
-      hint: `Name one of its keys, e.g. \`llmspell config get ${key}\` lists them.`,
-    });
-  }
-  const suggestion = suggestKey(key);
-  throw new ConfigError('CONFIG_INVALID', `unknown config key ${key}`, {
-    issues: [{ key, message: 'unknown key', ...(suggestion ? { suggestion } : {}) }],
-    hint: suggestion ? `Did you mean ${suggestion}?` : '`llmspell config get` lists every key.',
-  });
-}
-
-function lookup(data: Record<string, unknown>, path: readonly string[]): unknown {
-  let node: unknown = data;
-  for (const part of path) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
+  /**
+   * Problems the file had before this edit and still has (in other keys): an edit is refused only
+   * for problems it introduces, so that they can be fixed one `config set` at a time.
+   */
+  remainingIssues: ConfigIssue[];
+  /** Non-fatal notes about the new value, e.g. the deprecated `sled` backend name. */
+  warnings: string[];
 }
 
 let tomlEditReady: Promise<unknown> | undefined;
-
-const isTableValue = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
-
-/** A TOML literal: basic strings escape what JSON escapes, plus DEL, which TOML forbids raw. */
-function tomlValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value).replace(/\x7f/g, '\\u007f') : String(value);
-}
 
 /**
  * Adds a key to a table that holds only sub-tables (or nothing), e.g. `storage.backend` to a file
@@ -73,7 +51,7 @@ function tomlValue(value: unknown): string {
  */
 function insertIntoKeylessTable(text: string, spec: KeySpec, value: unknown): string {
   const table = spec.path.slice(0, -1);
-  const line = `${spec.path.at(-1)} = ${tomlValue(value)}`;
+  const line = `${spec.path.at(-1)} = ${tomlLiteral(value)}`;
   const header = new RegExp(`^[ \\t]*\\[[ \\t]*${table.join('[ \\t]*\\.[ \\t]*')}[ \\t]*\\][ \\t]*(#.*)?$`, 'm');
   const match = header.exec(text);
   if (match) {
@@ -96,7 +74,7 @@ async function tomlEdit(text: string, spec: KeySpec, value: unknown): Promise<st
     return edit(text, spec.key, value);
   } catch (error) {
     // toml_edit throws strings (and WASM traps for panics): keep its words.
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = redactConnectionStringsIn(error instanceof Error ? error.message : String(error));
     throw new ConfigError('CONFIG_INVALID', `cannot edit ${spec.key} in this file: ${reason}`, {
       hint: 'The file is unchanged. `config set` edits keys inside [table] sections; a table written inline (storage = { … }) or as a plain value must be edited by hand.',
       cause: error,
@@ -108,8 +86,8 @@ async function tomlEdit(text: string, spec: KeySpec, value: unknown): Promise<st
 }
 
 async function editText(text: string, data: Record<string, unknown>, spec: KeySpec, value: unknown): Promise<string> {
-  const parent = lookup(data, spec.path.slice(0, -1));
-  if (value !== undefined && isTableValue(parent) && Object.values(parent).every(isTableValue)) {
+  const parent = valueAtPath(data, spec.path.slice(0, -1));
+  if (value !== undefined && isPlainTable(parent) && Object.values(parent).every(isPlainTable)) {
     const inserted = insertIntoKeylessTable(text, spec, value);
     try {
       parseConfigText(inserted, 'edit');
@@ -121,27 +99,38 @@ async function editText(text: string, data: Record<string, unknown>, spec: KeySp
   return tomlEdit(text, spec, value);
 }
 
+const issueId = (issue: ConfigIssue) => `${issue.key}\0${issue.message}`;
+
 /**
  * Applies one edit to the config file: a targeted change that keeps comments, order and layout,
  * validated as a whole before anything is written, written atomically (temp file + rename), a new
  * file created with its directory and mode 0600. On any error the file is unchanged.
+ *
+ * The edit is refused only for problems it introduces: those the file already had (compared by
+ * key and message) are returned as `remainingIssues`.
  */
-async function applyEdit(options: EditOptions, spec: KeySpec, value: unknown): Promise<EditResult> {
+async function applyEdit(options: EditOptions, spec: KeySpec, value: unknown, warnings: string[] = []): Promise<EditResult> {
   const env = options.env ?? process.env;
   const { path } = resolveConfigFile(env, options.configPath);
   const file = await readConfigFile(path);
   const before = file.exists ? file.text : '';
-  const previous = file.exists ? lookup(file.data, spec.path) : undefined;
+  const data = file.exists ? file.data : {};
+  const previous = valueAtPath(data, spec.path);
   const overriddenBy = env[spec.env] ? spec.env : undefined;
-  const base = { path, key: spec.key, value, previous, secret: spec.secret, ...(overriddenBy ? { overriddenBy } : {}) };
-  if (value === undefined && previous === undefined) return { ...base, changed: false, created: false };
+  const issuesBefore = configDocumentIssues(data, path);
+  const base = { path, key: spec.key, value, previous, secret: spec.secret, ...(overriddenBy ? { overriddenBy } : {}), warnings };
+  if (value === undefined && previous === undefined) return { ...base, changed: false, created: false, remainingIssues: issuesBefore };
 
   const crlf = before.includes('\r\n');
-  let after = await editText(crlf ? before.replace(/\r\n/g, '\n') : before, file.exists ? file.data : {}, spec, value);
+  let after = await editText(crlf ? before.replace(/\r\n/g, '\n') : before, data, spec, value);
   if (!after.endsWith('\n')) after += '\n';
-  validateConfigDocument(parseConfigText(after, path), path);
+  const issues = configDocumentIssues(parseConfigText(after, path), path);
+  const known = new Set(issuesBefore.map(issueId));
+  const introduced = issues.filter((issue) => !known.has(issueId(issue)));
+  if (introduced.length > 0) throw invalidConfigError(introduced);
+  const result = { ...base, remainingIssues: issues };
   if (crlf) after = after.replace(/\r?\n/g, '\r\n');
-  if (after === before) return { ...base, changed: false, created: false };
+  if (after === before) return { ...result, changed: false, created: false };
 
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -154,16 +143,16 @@ async function applyEdit(options: EditOptions, spec: KeySpec, value: unknown): P
       cause: error,
     });
   }
-  return { ...base, changed: true, created: !file.exists };
+  return { ...result, changed: true, created: !file.exists };
 }
 
 /**
  * `config set KEY VALUE`: parses `text` for the key's type, edits the file in place and writes it
  * atomically. Throws a {@link ConfigError} (file untouched) for an unknown key, a wrong type or a
- * result that would not validate.
+ * problem the edit would introduce; problems the file already had are returned as `remainingIssues`.
  */
 export async function setConfigValue(key: string, text: string, options: EditOptions = {}): Promise<EditResult> {
-  const spec = knownKey(key);
+  const spec = requireKnownKey(key);
   const parsed = parseKeyValue(spec, text);
   if (!parsed.ok) {
     throw new ConfigError('CONFIG_INVALID', `${spec.key}: ${parsed.message}`, {
@@ -171,10 +160,12 @@ export async function setConfigValue(key: string, text: string, options: EditOpt
       hint: `${spec.key}: ${spec.description}`,
     });
   }
-  return applyEdit(options, spec, parsed.value);
+  // Only the backend keys accept "sled": no other enum lists it, and string keys are not enums.
+  const warnings = spec.kind === 'enum' && parsed.value === 'sled' ? [formatConfigIssue({ key: spec.key, message: SLED_DEPRECATED })] : [];
+  return applyEdit(options, spec, parsed.value, warnings);
 }
 
 /** `config unset KEY`: removes the key from the file so its default applies again. */
 export async function unsetConfigValue(key: string, options: EditOptions = {}): Promise<EditResult> {
-  return applyEdit(options, knownKey(key), undefined);
+  return applyEdit(options, requireKnownKey(key), undefined);
 }

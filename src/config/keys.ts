@@ -1,5 +1,7 @@
 import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { describeValue } from './redact.js';
 import { settingsSchema, type KeyMeta } from './schema.js';
 
 /** The type of a configuration value, as users write it. */
@@ -20,6 +22,8 @@ export interface KeySpec {
   /** Default value; `undefined` for keys that are unset by default. */
   default: unknown;
   description: string;
+  /** What applies when an optional key is unset, in words (e.g. `storage.backend applies`). */
+  fallback?: string;
   secret: boolean;
   /** The zod type of the value itself (without default/optional wrappers). */
   schema: z.ZodType;
@@ -55,7 +59,16 @@ function leaf(path: string[], type: z.ZodType): KeySpec {
   const { inner, fallback, meta } = unwrap(type);
   const key = path.join('.');
   if (!meta) throw new Error(`config schema: ${key} has no description`);
-  const base = { key, path, env: envVarFor(path), default: fallback, description: meta.description, secret: meta.secret ?? false, schema: inner };
+  const base = {
+    key,
+    path,
+    env: envVarFor(path),
+    default: fallback,
+    description: meta.description,
+    ...(meta.fallback ? { fallback: meta.fallback } : {}),
+    secret: meta.secret ?? false,
+    schema: inner,
+  };
   const def = inner.def as { type: string; entries?: Record<string, string> };
   switch (def.type) {
     case 'string':
@@ -112,6 +125,51 @@ export function isTable(key: string): boolean {
   return tableSet.has(key);
 }
 
+/** Whether a parsed TOML value is a table (not an array, a datetime or a scalar). */
+export function isPlainTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/**
+ * The value at a key path in a nested document (a parsed file, or `Settings`); `undefined` when
+ * the path runs into a missing key or a value that is not a table.
+ *
+ * @example
+ * valueAtPath(settings, ['storage', 'postgres', 'pool_size']) // 16
+ */
+export function valueAtPath(root: unknown, path: readonly string[]): unknown {
+  let node = root;
+  for (const part of path) {
+    if (!isPlainTable(node) || !Object.hasOwn(node, part)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
+
+/**
+ * Checks that `key` names a configuration key and returns it; with `allowTable`, a table or `''`
+ * (the whole document) is accepted too, and returns `undefined`.
+ * Throws a `CONFIG_INVALID` {@link ConfigError} for an unknown key (with the nearest known one),
+ * and a `USAGE` one for a table where a value is needed.
+ */
+export function requireKnownKey(key: string): KeySpec;
+export function requireKnownKey(key: string, options: { allowTable: true }): KeySpec | undefined;
+export function requireKnownKey(key: string, options: { allowTable?: boolean } = {}): KeySpec | undefined {
+  const spec = findKey(key);
+  if (spec) return spec;
+  if (options.allowTable && (key === '' || isTable(key))) return undefined;
+  if (isTable(key)) {
+    throw new ConfigError('USAGE', `${key} is a table, not a value`, {
+      hint: `Name one of its keys, e.g. \`llmspell config get ${key}\` lists them.`,
+    });
+  }
+  const suggestion = suggestKey(key);
+  throw new ConfigError('CONFIG_INVALID', `unknown config key ${key}`, {
+    issues: [{ key, message: 'unknown key', ...(suggestion ? { suggestion } : {}) }],
+    hint: suggestion ? `Did you mean ${suggestion}?` : '`llmspell config get` lists every key.',
+  });
+}
+
 /**
  * The known key or table closest to an unknown one, for "did you mean". Matches on the whole
  * path first, then on the last segment alone (so `storage.pool_size` suggests
@@ -164,7 +222,7 @@ const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
  */
 export function parseKeyValue(spec: KeySpec, text: string): ParsedValue {
   let value: unknown = text;
-  const expected = () => ({ ok: false as const, message: `expected ${describeExpected(spec)}, got ${JSON.stringify(text)}` });
+  const expected = () => ({ ok: false as const, message: `expected ${describeExpected(spec)}, got ${describeValue(text)}` });
   if (spec.kind === 'integer') {
     if (!/^[+-]?\d+$/.test(text.trim())) return expected();
     value = Number(text.trim());

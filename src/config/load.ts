@@ -1,9 +1,10 @@
 import type { z } from 'zod';
 import { ConfigError, formatConfigIssue, type ConfigIssue, type Origin } from '../errors.js';
 import { readConfigFile, type ConfigFile } from './file.js';
-import { describeExpected, findKey, findKeyByEnv, isTable, parseKeyValue, suggestKey, CONFIG_KEYS } from './keys.js';
+import { describeExpected, findKey, findKeyByEnv, isPlainTable, isTable, parseKeyValue, suggestKey, CONFIG_KEYS } from './keys.js';
 import { resolveConfigFile, type ConfigFileLocation, type Env } from './paths.js';
-import { settingsSchema, type Settings, type StorageBackend } from './schema.js';
+import { describeValue } from './redact.js';
+import { settingsSchema, SLED_DEPRECATED, type Settings, type StorageBackend } from './schema.js';
 
 /** A value given on the command line for one key (`--set KEY=VALUE`, `--backend`, …). */
 export interface KeyOverride {
@@ -44,10 +45,6 @@ interface Layer {
 const DEFAULT_ORIGIN: Origin = { kind: 'default' };
 const ENV_PREFIX = 'LLMSPELL_STORAGE_';
 
-function isPlainTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-
 /** Flattens a parsed TOML document to known keys, reporting unknown keys and misplaced tables. */
 function fileLayer(file: ConfigFile, issues: ConfigIssue[]): Layer {
   const values = new Map<string, unknown>();
@@ -57,7 +54,7 @@ function fileLayer(file: ConfigFile, issues: ConfigIssue[]): Layer {
       const key = prefix ? `${prefix}.${name}` : name;
       if (isTable(key)) {
         if (isPlainTable(value)) visit(value, key);
-        else issues.push({ key, origin, message: `expected a table ([${key}]), got ${JSON.stringify(value)}` });
+        else issues.push({ key, origin, message: `expected a table ([${key}]), got ${describeValue(value)}` });
       } else if (findKey(key)) {
         values.set(key, value);
       } else {
@@ -158,7 +155,7 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
     const report = (issue: z.core.$ZodIssue) => {
       const key = issue.path.join('.');
       const spec = findKey(key);
-      const message = spec && issue.code !== 'custom' ? `expected ${describeExpected(spec)}, got ${JSON.stringify(values.get(key))}` : issue.message;
+      const message = spec && issue.code !== 'custom' ? `expected ${describeExpected(spec)}, got ${describeValue(values.get(key))}` : issue.message;
       issues.push({ key, origin: origins.get(key) ?? DEFAULT_ORIGIN, message });
     };
     result.error.issues.forEach(report);
@@ -176,7 +173,7 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
   const warnings: string[] = [];
   const resolveAlias = (key: string, backend: string | undefined): StorageBackend | undefined => {
     if (backend !== 'sled') return backend as StorageBackend | undefined;
-    warnings.push(formatConfigIssue({ key, origin: origins.get(key)!, message: '"sled" is deprecated and means "embedded" (PGlite on disk); set it to "embedded"' }));
+    warnings.push(formatConfigIssue({ key, origin: origins.get(key)!, message: SLED_DEPRECATED }));
     return 'embedded';
   };
   const parsed = result.data;
@@ -193,9 +190,10 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
   return { settings, origins, warnings };
 }
 
-function fail(issues: ConfigIssue[]): never {
+/** The `CONFIG_INVALID` error listing `issues`, each on its own line. */
+export function invalidConfigError(issues: ConfigIssue[]): ConfigError {
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-  throw new ConfigError('CONFIG_INVALID', `invalid configuration (${count}):\n${issues.map((i) => `  ${formatConfigIssue(i)}`).join('\n')}`, {
+  return new ConfigError('CONFIG_INVALID', `invalid configuration (${count}):\n${issues.map((i) => `  ${formatConfigIssue(i)}`).join('\n')}`, {
     issues,
     hint: 'Fix the values named above (`llmspell config set KEY VALUE`, or unset the environment variable); `llmspell config validate` lists every problem.',
   });
@@ -218,16 +216,25 @@ export async function loadSettings(options: LoadOptions = {}): Promise<ResolvedC
   const issues: ConfigIssue[] = [];
   const layers = [databaseUrlLayer(env), fileLayer(file, issues), envLayer(env, issues), flagLayer(options.overrides ?? [], issues)];
   const merged = merge(layers, issues);
-  if (issues.length > 0 || !merged.settings) fail(issues);
+  if (issues.length > 0 || !merged.settings) throw invalidConfigError(issues);
   return { settings: merged.settings, origins: merged.origins, file: { ...location, exists: file.exists }, warnings: merged.warnings };
 }
 
 /**
- * Validates a config document on its own (file values over defaults, no environment), as
- * `config set` does before writing. Throws a {@link ConfigError} listing every problem.
+ * Every problem of a config document on its own (file values over defaults, no environment), as
+ * `config set` compares them before and after an edit. An empty list means the document is valid.
  */
-export function validateConfigDocument(data: Record<string, unknown>, path: string): void {
+export function configDocumentIssues(data: Record<string, unknown>, path: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   merge([fileLayer({ exists: true, path, text: '', data }, issues)], issues);
-  if (issues.length > 0) fail(issues);
+  return issues;
+}
+
+/**
+ * Validates a config document on its own (file values over defaults, no environment). Throws a
+ * {@link ConfigError} listing every problem.
+ */
+export function validateConfigDocument(data: Record<string, unknown>, path: string): void {
+  const issues = configDocumentIssues(data, path);
+  if (issues.length > 0) throw invalidConfigError(issues);
 }

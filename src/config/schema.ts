@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeValue } from './redact.js';
 
 /**
  * The one list of configuration keys, their types, defaults and documentation.
@@ -12,6 +13,8 @@ import { z } from 'zod';
 /** Extra facts about a key, attached with `.meta()` and read by `keys.ts`. */
 export interface KeyMeta {
   description: string;
+  /** What applies when the key is unset, in words; for optional keys, which have no default to show. */
+  fallback?: string;
   /** The value may hold a credential: redacted in output unless `--show-secrets`. */
   secret?: boolean;
 }
@@ -22,15 +25,24 @@ const key = <T extends z.ZodType>(type: T, meta: KeyMeta): T => type.meta({ ...m
 export const BACKEND_NAMES = ['embedded', 'memory', 'postgres', 'sled'] as const;
 /** Backends after the `sled` alias is resolved. */
 export type StorageBackend = 'embedded' | 'memory' | 'postgres';
+/** The warning for a backend key set to `sled`. */
+export const SLED_DEPRECATED = '"sled" is deprecated and means "embedded" (PGlite on disk); set it to "embedded"';
+
+/**
+ * The longest duration a `*_secs` key accepts: 2^31 − 1 ms, the most a Node timer can wait (a
+ * longer one fires at once) and the largest statement_timeout / lock_timeout PostgreSQL takes.
+ */
+export const MAX_TIMEOUT_SECS = Math.floor((2 ** 31 - 1) / 1000);
 
 const backendName = z.enum(BACKEND_NAMES);
-const seconds = (fallback: number) => z.int().min(1).max(86_400 * 30).default(fallback);
+const seconds = (fallback: number) => z.int().min(1).max(MAX_TIMEOUT_SECS).default(fallback);
 
 const componentOverride = (component: string) =>
   z
     .strictObject({
       backend: key(backendName.optional(), {
         description: `Backend for ${component}, overriding storage.backend.`,
+        fallback: 'storage.backend applies',
       }),
     })
     .prefault({});
@@ -39,10 +51,12 @@ const postgresSchema = z
   .strictObject({
     url: key(z.string().min(1).optional(), {
       description: 'Connection URL, postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
+      fallback: 'required by the postgres backend; DATABASE_URL is used when set',
       secret: true,
     }),
     migration_url: key(z.string().min(1).optional(), {
       description: 'Direct connection URL for migrations when url points at a transaction-mode pooler (PgBouncer); default url.',
+      fallback: 'migrations use url',
       secret: true,
     }),
     pool_size: key(z.int().min(1).max(10_000).default(16), { description: 'Maximum connections in the pool.' }),
@@ -112,6 +126,7 @@ export const settingsSchema = z
           .strictObject({
             path: key(z.string().min(1).optional(), {
               description: 'Data directory of the embedded database; default $XDG_DATA_HOME/llmspell/pgdata.',
+              fallback: 'default: $XDG_DATA_HOME/llmspell/pgdata, or ~/.local/share/llmspell/pgdata',
             }),
           })
           .prefault({}),
@@ -137,7 +152,7 @@ export const settingsSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['storage', 'postgres', 'default_tenant_id'],
-        message: `"${pg.default_tenant_id}" does not match storage.postgres.tenant_id_pattern ${pg.tenant_id_pattern}`,
+        message: `${describeValue(pg.default_tenant_id)} does not match storage.postgres.tenant_id_pattern ${pg.tenant_id_pattern}`,
       });
     }
     const vectors = pg.vector_embeddings;

@@ -1,38 +1,24 @@
 import type { Command } from 'commander';
 import { setConfigValue, unsetConfigValue, type EditResult } from '../../config/edit.js';
-import { findKey, isTable, suggestKey } from '../../config/keys.js';
+import { tomlLiteral } from '../../config/file.js';
+import { requireKnownKey } from '../../config/keys.js';
 import { redactConnectionString } from '../../config/redact.js';
 import { defaultEmbeddedDataDir, resolveConfigFile } from '../../config/paths.js';
 import { validateConfig } from '../../config/validate.js';
-import { ConfigError, formatConfigIssue } from '../../errors.js';
-import { renderToml, toNestedJson, tomlLiteral, viewKeys } from '../config-view.js';
+import { describeOrigin, formatConfigIssue } from '../../errors.js';
+import { renderToml, toNestedJson, viewKeys } from '../config-view.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { Handler } from '../program.js';
 
-function checkKnown(key: string): void {
-  if (key === '' || findKey(key) || isTable(key)) return;
-  const suggestion = suggestKey(key);
-  throw new ConfigError('CONFIG_INVALID', `unknown config key ${key}`, {
-    issues: [{ key, message: 'unknown key', ...(suggestion ? { suggestion } : {}) }],
-    hint: suggestion ? `Did you mean ${suggestion}?` : '`llmspell config get` lists every key.',
-  });
-}
-
 async function get(ctx: CommandContext, key: string | undefined, opts: { showSecrets?: boolean; showOrigin?: boolean }): Promise<number> {
   const prefix = key ?? '';
-  checkKnown(prefix);
+  const leaf = requireKnownKey(prefix, { allowTable: true }) !== undefined;
   const resolved = await ctx.loadConfig();
   if (opts.showSecrets) ctx.out.revealSecrets();
-  const fallbacks = {
-    'storage.embedded.path': `default: ${defaultEmbeddedDataDir(ctx.io.env)}`,
-    'storage.postgres.url': 'required by the postgres backend; DATABASE_URL is used when set',
-    'storage.postgres.migration_url': 'migrations use url',
-    'storage.memory.backend': 'storage.backend applies',
-    'storage.state.backend': 'storage.backend applies',
-  };
+  // The schema's fallback names the directory generically; this environment's is more useful.
+  const fallbacks = { 'storage.embedded.path': `default: ${defaultEmbeddedDataDir(ctx.io.env)}` };
   const views = viewKeys(resolved, prefix, { showSecrets: opts.showSecrets === true, fallbacks });
-  const leaf = findKey(prefix) !== undefined;
 
   if (opts.showOrigin) {
     ctx.out.json(Object.fromEntries(views.map((v) => [v.spec.key, { value: v.value ?? null, origin: v.origin }])));
@@ -56,7 +42,14 @@ function reportEdit(ctx: CommandContext, result: EditResult, verb: 'set' | 'unse
     const text = tomlLiteral(value);
     return result.secret ? redactConnectionString(text) : text;
   };
-  ctx.out.json({ ...result, value: result.value ?? null, previous: result.previous ?? null, ...(result.secret ? { value: shown(result.value), previous: shown(result.previous) } : {}) });
+  const remainingIssues = result.remainingIssues.map((issue) => ({ ...issue, origin: issue.origin ? describeOrigin(issue.origin) : undefined }));
+  ctx.out.json({
+    ...result,
+    value: result.value ?? null,
+    previous: result.previous ?? null,
+    ...(result.secret ? { value: shown(result.value), previous: shown(result.previous) } : {}),
+    remainingIssues,
+  });
   if (!result.changed) {
     ctx.out.line(verb === 'set' ? `${result.key} is already ${shown(result.value)} in ${result.path}` : `${result.key} is not set in ${result.path}; nothing to do`);
   } else if (verb === 'set') {
@@ -65,7 +58,13 @@ function reportEdit(ctx: CommandContext, result: EditResult, verb: 'set' | 'unse
   } else {
     ctx.out.line(`updated ${result.path}: removed ${result.key} (was ${shown(result.previous)}); the default applies`);
   }
+  for (const warning of result.warnings) ctx.out.warn(warning);
   if (result.overriddenBy) ctx.out.warn(`${result.overriddenBy} is set in the environment and overrides this value`);
+  const remaining = result.remainingIssues.length;
+  if (remaining > 0) {
+    const count = remaining === 1 ? '1 problem' : `${remaining} problems`;
+    ctx.out.warn(`${result.path} still has ${count} that this edit did not introduce:\n${result.remainingIssues.map((i) => `  ${formatConfigIssue(i)}`).join('\n')}`);
+  }
   return EXIT.OK;
 }
 

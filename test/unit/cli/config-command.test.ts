@@ -400,3 +400,73 @@ describe('config validate without a config file', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ valid: false, file: { path: configPath, exists: true } });
   });
 });
+
+describe('config get: unset keys say what applies instead', () => {
+  it('every unset key of the TOML view carries its fallback; the data directory is the computed one', async () => {
+    const result = await run(['config', 'get']);
+    expect(result.code).toBe(0);
+    const unsetLines = result.stdout.split('\n').filter((line) => /^# \w+ is not set/.test(line));
+    expect(unsetLines).toHaveLength(CONFIG_KEYS.filter((spec) => spec.default === undefined).length);
+    for (const line of unsetLines) expect(line).toMatch(/\(.+\)/);
+    expect(result.stdout).toContain(join(dir, 'home', '.local', 'share', 'llmspell', 'pgdata'));
+  });
+
+  it('follows XDG_DATA_HOME', async () => {
+    const result = await run(['config', 'get', 'storage.embedded'], { XDG_DATA_HOME: join(dir, 'data') });
+    expect(result.stdout).toContain(join(dir, 'data', 'llmspell', 'pgdata'));
+  });
+});
+
+describe('config get of a value holding DEL', () => {
+  it('prints TOML that parses back (DEL escaped)', async () => {
+    const pattern = '^[a-z0-9\x7f-]{3,255}$';
+    const env = { LLMSPELL_STORAGE_POSTGRES_TENANT_ID_PATTERN: pattern };
+    for (const argv of [
+      ['config', 'get', 'storage.postgres'],
+      ['config', 'get', 'storage.postgres.tenant_id_pattern', '--show-origin'],
+    ]) {
+      const result = await run(argv, env);
+      expect(result.code, argv.join(' ')).toBe(0);
+      expect(parse(result.stdout), argv.join(' ')).toMatchObject({ storage: { postgres: { tenant_id_pattern: pattern } } });
+    }
+  });
+});
+
+describe('config set on a file that already has problems', () => {
+  it('writes the key, exits 0 and warns about the problems left in other keys', async () => {
+    await writeConfig('[storage.postgres]\npool_sise = 3\n');
+    const result = await run(['config', 'set', 'storage.postgres.pool_size', '8']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('storage.postgres.pool_sise');
+    expect(parse(await readFile(configPath, 'utf8'))).toEqual({ storage: { postgres: { pool_sise: 3, pool_size: 8 } } });
+  });
+
+  it('--json lists them as remainingIssues', async () => {
+    await writeConfig('[storage.postgres]\npool_sise = 3\n');
+    const result = await run(['--json', 'config', 'set', 'storage.postgres.pool_size', '8']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      changed: true,
+      remainingIssues: [{ key: 'storage.postgres.pool_sise', origin: configPath, suggestion: 'storage.postgres.pool_size' }],
+    });
+  });
+
+  it('a valid file gives no warning and an empty remainingIssues', async () => {
+    const result = await run(['--json', 'config', 'set', 'storage.postgres.pool_size', '8']);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toMatchObject({ remainingIssues: [] });
+  });
+});
+
+describe('config set of the deprecated sled backend', () => {
+  it.each([['storage.backend'], ['storage.memory.backend'], ['storage.state.backend']])('%s sled is written with a warning', async (key) => {
+    const result = await run(['config', 'set', key, 'sled']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(key);
+    expect(result.stderr).toContain('embedded');
+  });
+
+  it('embedded gives no warning', async () => {
+    expect((await run(['config', 'set', 'storage.backend', 'embedded'])).stderr).toBe('');
+  });
+});

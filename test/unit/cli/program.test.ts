@@ -24,7 +24,7 @@ interface Run {
 }
 
 /** Runs the CLI in process with a private HOME and XDG_CONFIG_HOME, plus `env`. */
-async function run(argv: string[], env: Record<string, string> = {}, tty = false): Promise<Run> {
+async function run(argv: string[], env: Record<string, string> = {}, tty: boolean | { stdout: boolean; stderr: boolean } = false): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const io: CliIO = {
@@ -35,8 +35,8 @@ async function run(argv: string[], env: Record<string, string> = {}, tty = false
       stderr += text;
     },
     env: { HOME: join(dir, 'home'), XDG_CONFIG_HOME: join(dir, 'xdg'), ...env },
-    stdoutIsTTY: tty,
-    stderrIsTTY: tty,
+    stdoutIsTTY: typeof tty === 'boolean' ? tty : tty.stdout,
+    stderrIsTTY: typeof tty === 'boolean' ? tty : tty.stderr,
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
@@ -146,6 +146,20 @@ describe('colour', () => {
     const result = await run(argv, env, true);
     expect(result.stdout + result.stderr).toMatch(ANSI);
   });
+
+  it("the colour of warnings and errors follows stderr's terminal, not stdout's", async () => {
+    for (const argv of [
+      ['--backend', 'sled', 'config', 'validate'],
+      ['config', 'set', 'storage.postgres.pool_size', 'lots'],
+    ]) {
+      const stderrOnly = await run(argv, {}, { stdout: false, stderr: true });
+      expect(stderrOnly.stderr, argv.join(' ')).toMatch(ANSI);
+      expect(stderrOnly.stdout, argv.join(' ')).not.toMatch(ANSI);
+      const stdoutOnly = await run(argv, {}, { stdout: true, stderr: false });
+      expect(stdoutOnly.stderr, argv.join(' ')).not.toMatch(ANSI);
+      expect(stdoutOnly.stderr, argv.join(' ')).not.toBe('');
+    }
+  });
 });
 
 describe('secrets in the output of failing commands', () => {
@@ -195,6 +209,36 @@ describe('secrets in the output of failing commands', () => {
     const fromFlag = await run(['--database-url', URL, 'config', 'set', 'storage.postgres.pool_size', URL]);
     expect(fromFlag.code).toBe(EXIT.USAGE);
     expect(fromFlag.stderr).not.toContain(PASSWORD);
+  });
+});
+
+describe('secrets in the output of a malformed command line', () => {
+  const PASSWORD = 'Set-4b2d-never-print';
+  it.each([
+    ['--set without = holding a URL', ['--set', `postgresql://app:${PASSWORD}@h/db`, 'config', 'get']],
+    ['the same with --json', ['--json', '--set', `postgresql://app:${PASSWORD}@h/db`, 'config', 'get']],
+    ['--set without = holding a URL whose password has a space', ['--set', `postgresql://app:${PASSWORD} x@h/db`, 'config', 'get']],
+    ['--set without = holding a short password', ['--set', 'postgresql://app:pw@h/db', 'config', 'get']],
+    ['a bad --set value holding a URL with a short password', ['--set', 'storage.postgres.pool_size=postgresql://u:hunter2@h/db', 'config', 'get']],
+  ])('%s exits 2 without printing the password', async (_name, argv) => {
+    const result = await run(argv);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.stdout + result.stderr).not.toBe('');
+    expect(result.stdout + result.stderr).not.toMatch(new RegExp(`${PASSWORD}|:pw@|hunter2`));
+    if (argv.includes('--json')) expect((JSON.parse(result.stdout) as { error: { code: string } }).error.code).toBe('USAGE');
+  });
+});
+
+describe('a short, common password', () => {
+  const URL = 'postgresql://postgres:postgres@127.0.0.1:1/db';
+
+  it('masks the password in URLs and leaves every other "postgres" alone', async () => {
+    const backend = await run(['--database-url', URL, 'config', 'get', 'storage.backend']);
+    expect(backend).toEqual({ code: 0, stdout: 'embedded\n', stderr: '' });
+    const url = await run(['--database-url', URL, 'config', 'get', 'storage.postgres.url']);
+    expect(url).toEqual({ code: 0, stdout: 'postgresql://postgres:***@127.0.0.1:1/db\n', stderr: '' });
+    const viaEnv = await run(['--backend', 'postgres', 'config', 'get', 'storage.backend'], { DATABASE_URL: URL });
+    expect(viaEnv).toEqual({ code: 0, stdout: 'postgres\n', stderr: '' });
   });
 });
 
@@ -261,7 +305,7 @@ describe('exitCodeFor', () => {
     ['MIGRATION_DRIFT', EXIT.DRIFT],
     ['MIGRATION_ORDER', EXIT.DRIFT],
     ['MIGRATION_FAILED', EXIT.FAILURE],
-    ['NOT_IMPLEMENTED', EXIT.FAILURE],
+    ['DB_POOL_TIMEOUT', EXIT.UNREACHABLE],
     ['CONFIG_WRITE_FAILED', EXIT.FAILURE],
     ['INTERNAL', EXIT.FAILURE],
   ] as const)('%s → %i', (code, status) => {

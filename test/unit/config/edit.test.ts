@@ -320,3 +320,63 @@ describe('edits in a nested directory', () => {
     expect(parse(await readFile(path, 'utf8'))).toEqual({ storage: { postgres: { pool_size: 4 } } });
   });
 });
+
+describe('problems the file already had', () => {
+  /** Two problems in different keys: an unknown key and a value out of range. */
+  const BROKEN = '[storage.postgres]\npool_sise = 3\nidle_timeout_secs = 0\n';
+
+  it('do not block an edit of another key, and are returned as remainingIssues', async () => {
+    await writeFile(configPath, BROKEN);
+    const result = await setConfigValue('storage.postgres.pool_size', '8', options);
+    expect(result.changed).toBe(true);
+    expect(result.remainingIssues.map((i) => i.key).sort()).toEqual(['storage.postgres.idle_timeout_secs', 'storage.postgres.pool_sise']);
+    expect(parse(await readFile(configPath, 'utf8'))).toMatchObject({ storage: { postgres: { pool_size: 8 } } });
+  });
+
+  it('can be fixed one edit at a time', async () => {
+    await writeFile(configPath, BROKEN);
+    const fixed = await setConfigValue('storage.postgres.idle_timeout_secs', '60', options);
+    expect(fixed.remainingIssues.map((i) => i.key)).toEqual(['storage.postgres.pool_sise']);
+    const unset = await unsetConfigValue('storage.postgres.pool_size', options);
+    expect(unset).toMatchObject({ changed: false });
+    expect(unset.remainingIssues.map((i) => i.key)).toEqual(['storage.postgres.pool_sise']);
+  });
+
+  it('a problem the edit introduces is still refused, naming only that problem, file unchanged', async () => {
+    await writeOld(configPath, BROKEN);
+    const before = await snapshot(configPath);
+    const error = await editError(setConfigValue('storage.postgres.vector_embeddings.hnsw_m', '100', options));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.issues.map((i) => i.key)).toEqual(['storage.postgres.vector_embeddings.hnsw_ef_construction']);
+    expect(await snapshot(configPath)).toEqual(before);
+  });
+
+  it('changing a bad value to another bad value is refused', async () => {
+    await writeOld(configPath, '[storage.postgres.vector_embeddings]\nhnsw_m = 100\nhnsw_ef_construction = 128\n');
+    const before = await snapshot(configPath);
+    const error = await editError(setConfigValue('storage.postgres.vector_embeddings.hnsw_ef_construction', '150', options));
+    expect(error.issues.map((i) => i.key)).toEqual(['storage.postgres.vector_embeddings.hnsw_ef_construction']);
+    expect(await snapshot(configPath)).toEqual(before);
+    const fixed = await setConfigValue('storage.postgres.vector_embeddings.hnsw_ef_construction', '200', options);
+    expect(fixed.remainingIssues).toEqual([]);
+  });
+
+  it('a valid file leaves no remainingIssues', async () => {
+    const result = await setConfigValue('storage.postgres.pool_size', '8', options);
+    expect(result.remainingIssues).toEqual([]);
+  });
+});
+
+describe('the deprecated sled backend', () => {
+  it.each([['storage.backend'], ['storage.memory.backend'], ['storage.state.backend']])('setting %s to sled warns, and writes it', async (key) => {
+    const result = await setConfigValue(key, 'sled', options);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toContain(key);
+    expect(result.changed).toBe(true);
+  });
+
+  it('other backends and other keys do not warn', async () => {
+    expect((await setConfigValue('storage.backend', 'embedded', options)).warnings).toEqual([]);
+    expect((await setConfigValue('storage.postgres.default_tenant_id', 'sled', options)).warnings).toEqual([]);
+  });
+});

@@ -318,3 +318,41 @@ describe('every problem at once', () => {
     expect(new Set(pairs(error.issues)).size).toBe(error.issues.length);
   });
 });
+
+describe('values echoed in errors never show a password', () => {
+  const URL = 'postgresql://u:hunter2@h/db';
+  const rows: [string, { file?: string; env?: Record<string, string>; overrides?: LoadOptions['overrides'] }][] = [
+    ['a URL where the file expects an integer', { file: `[storage.postgres]\npool_size = "${URL}"\n` }],
+    ['a URL where the file expects a table', { file: `[storage]\npostgres = "${URL}"\n` }],
+    ['a URL where an env var expects an integer', { env: { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL } }],
+    ['a URL where a flag expects an integer', { overrides: [{ key: 'storage.postgres.pool_size', value: URL, flag: '--set storage.postgres.pool_size' }] }],
+    ['a URL whose password holds a space', { env: { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'postgresql://u:hunter2 x@h/db' } }],
+    ['a URL as the default tenant, against the pattern', { env: { LLMSPELL_STORAGE_POSTGRES_DEFAULT_TENANT_ID: URL } }],
+  ];
+
+  it.each(rows)('%s', async (_name, row) => {
+    if (row.file !== undefined) await writeFile(configPath, row.file);
+    const error = await loadError({ env: { HOME: dir, ...row.env }, configPath, allowMissingFile: true, ...(row.overrides ? { overrides: row.overrides } : {}) });
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.issues).toHaveLength(1);
+    expect(`${error.message}\n${JSON.stringify(error.toJSON())}`).not.toContain('hunter2');
+  });
+
+  it('a TOML syntax error next to a URL', async () => {
+    await writeFile(configPath, `[storage.postgres]\nurl = "${URL}"\npool_size = = 3\n`);
+    const error = await loadError({ env: { HOME: dir }, configPath });
+    expect(error.code).toBe('CONFIG_SYNTAX');
+    expect(JSON.stringify(error.toJSON())).not.toContain('hunter2');
+  });
+});
+
+describe('timeouts beyond what a timer holds', () => {
+  it('2147484 seconds (more than 2^31 − 1 ms) is refused, 2147483 accepted', async () => {
+    const refused = await loadError({ env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_MIGRATION_TIMEOUT_SECS: '2147484' } });
+    expect(refused.issues.map((i) => i.key)).toEqual(['storage.postgres.migration_timeout_secs']);
+    await writeFile(configPath, '[storage.postgres]\npool_timeout_secs = 2592000\n');
+    expect((await loadError({ env: { HOME: dir }, configPath })).issues.map((i) => i.key)).toEqual(['storage.postgres.pool_timeout_secs']);
+    const { settings } = await loadSettings({ env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_MIGRATION_TIMEOUT_SECS: '2147483' } });
+    expect(settings.storage.postgres.migration_timeout_secs).toBe(2_147_483);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { passwordsIn, redactConnectionString, REDACTED, scrubSecrets } from '../../../src/config/redact.js';
+import { describeValue, passwordsIn, redactConnectionString, redactConnectionStringsIn, REDACTED, scrubSecrets } from '../../../src/config/redact.js';
 
 describe('redactConnectionString', () => {
   it.each([
@@ -81,5 +81,59 @@ describe('passwords that a URL parser would lose', () => {
     ['a quoted keyword value with an escaped quote', "host=h password='it\\'s'", `host=h password=${REDACTED}`],
   ])('redactConnectionString masks %s', (_name, input, expected) => {
     expect(redactConnectionString(input)).toBe(expected);
+  });
+});
+
+describe('redactConnectionStringsIn', () => {
+  it.each([
+    ['a URL in a sentence', 'cannot reach postgresql://app:s3cret@db/x now', `cannot reach postgresql://app:${REDACTED}@db/x now`],
+    ['every URL of the text', 'a=postgres://a:one@h/x b=postgresql://b:two@h/y', `a=postgres://a:${REDACTED}@h/x b=postgresql://b:${REDACTED}@h/y`],
+    ['a URL quoted in a TOML excerpt', '2:  url = "postgresql://u:hunter2@h/db"', `2:  url = "postgresql://u:${REDACTED}@h/db"`],
+    ['a malformed password holding a quote', 'url = "postgresql://u:hun"ter2@h/db"', `url = "postgresql://u:${REDACTED}@h/db"`],
+    ['a ?password= query parameter', 'postgresql://h/db?password=q1&sslmode=require', `postgresql://h/db?password=${REDACTED}&sslmode=require`],
+    ['a keyword-form string', 'got "host=h password=k3 dbname=x"', `got "host=h password=${REDACTED} dbname=x"`],
+    ['a quoted keyword-form value', "host=h password='a b' dbname=x", `host=h password=${REDACTED} dbname=x`],
+    ['a short, common password', 'postgresql://postgres:postgres@h/postgres', `postgresql://postgres:${REDACTED}@h/postgres`],
+  ])('masks %s', (_name, input, expected) => {
+    expect(redactConnectionStringsIn(input)).toBe(expected);
+  });
+
+  it.each([
+    ['a URL without a password', 'see postgresql://app@db/x and https://example.com/docs'],
+    ['the placeholder of example URLs', 'Set it: llmspell config set storage.postgres.url "postgresql://USER:PASSWORD@HOST:5432/DATABASE"'],
+    ['the word password in prose', 'percent-encode special characters in the password'],
+  ])('leaves %s alone', (_name, input) => {
+    expect(redactConnectionStringsIn(input)).toBe(input);
+  });
+
+  it('keeps a JSON document parseable', () => {
+    const document = { url: 'postgresql://u:s3cret@h/db', dsn: 'host=h password=s3cret', query: 'postgresql://h/db?password=s3cret' };
+    const redacted = redactConnectionStringsIn(JSON.stringify(document, null, 2));
+    expect(redacted).not.toContain('s3cret');
+    expect(JSON.parse(redacted)).toEqual({
+      url: `postgresql://u:${REDACTED}@h/db`,
+      dsn: `host=h password=${REDACTED}`,
+      query: `postgresql://h/db?password=${REDACTED}`,
+    });
+  });
+});
+
+describe('describeValue', () => {
+  it.each([
+    ['a URL', 'postgresql://u:hunter2@h/db'],
+    ['a URL whose password holds a space', 'postgresql://u:hunter 2@h/db'],
+    ['a keyword-form string', 'host=h password=hunter2'],
+    ['a URL inside an array', ['postgresql://u:hunter2@h/db']],
+    ['a URL inside a table', { url: 'postgresql://u:hunter2@h/db' }],
+  ])('masks the password of %s', (_name, value) => {
+    expect(describeValue(value)).not.toContain('hunter2');
+    expect(describeValue(value)).toContain(REDACTED);
+  });
+
+  it('renders other values as JSON', () => {
+    expect(describeValue('lots')).toBe('"lots"');
+    expect(describeValue(8)).toBe('8');
+    expect(describeValue(true)).toBe('true');
+    expect(describeValue(undefined)).toBe('undefined');
   });
 });
