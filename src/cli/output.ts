@@ -19,12 +19,27 @@ export interface CliIO {
 /** The process's own streams. */
 export function processIO(): CliIO {
   return {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: writerFor(process.stdout),
+    stderr: writerFor(process.stderr),
     env: process.env,
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     ...(process.stdin.isTTY && process.stderr.isTTY ? { confirm: askOnTerminal } : {}),
+  };
+}
+
+/**
+ * Writes to a stream until its reader goes away (`llmspell … | head`): then the rest is dropped
+ * instead of crashing with EPIPE, and the command still finishes what it started (a migration
+ * must not stop halfway because nobody reads its report).
+ */
+function writerFor(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', () => {
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
   };
 }
 

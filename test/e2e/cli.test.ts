@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -99,6 +100,16 @@ describe('llmspell binary', () => {
     expect(run.stderr).toContain('0003_broken.sql');
     expect(run.stderr).toContain('line 4');
     expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('survives a reader that goes away (llmspell … | head): no EPIPE crash, exit status kept', async () => {
+    const child = spawn(process.execPath, [BIN, 'config', 'get'], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'close')) as [number];
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(EXIT.OK);
   });
 
   it('config set then get round-trips through the file, keeping comments', async () => {
