@@ -264,11 +264,14 @@ export class MigrationError extends LlmspellError {
     const before = appliedBefore > 0 ? ` (the ${appliedBefore} migration(s) before it in this run were)` : '';
     const serverHint = cause instanceof DatabaseError ? cause.fields.serverHint : undefined;
     super('MIGRATION_FAILED', `migration ${name}.sql (${direction}) failed at line ${line}: ${cause.message}${statement ? `\n  ${line} | ${statement}` : ''}${where}`, {
-      hint: serverHint
-        ? `${serverHint}\n(Nothing of ${name} was applied${before}.)`
-        : timedOut
-        ? `Nothing of ${name} was applied${before}: it waited too long for a lock or ran too long. Run the command again when the database is quieter, or raise storage.postgres.${sqlstate === '55P03' ? 'migration_lock_timeout_secs' : 'migration_timeout_secs'}.`
-        : `Nothing of ${name} was applied${before}; the database is at the previous version. Fix ${file.path} and run the command again.`,
+      hint: [
+        serverHint,
+        timedOut
+          ? `Nothing of ${name} was applied${before}: it waited too long for a lock or ran too long. Run the command again when the database is quieter, or raise storage.postgres.${sqlstate === '55P03' ? 'migration_lock_timeout_secs' : 'migration_timeout_secs'}.`
+          : `Nothing of ${name} was applied${before}; the database is at the previous version. ${serverHint ? `Once that is dealt with (in ${file.path} or on the server)` : `Fix ${file.path} and`} run the command again.`,
+      ]
+        .filter(Boolean)
+        .join('\n'),
       cause,
     });
     this.track = track;
