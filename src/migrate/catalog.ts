@@ -24,6 +24,9 @@ export interface MigrationSection {
  * Splits SQL into statements at top-level semicolons, skipping those inside quotes, quoted
  * identifiers, comments (nested block comments too) and dollar-quoted bodies. Pieces holding
  * only comments and white space are dropped. `firstLine` is the line `sql` starts on.
+ *
+ * A SQL-standard function body (`BEGIN ATOMIC … END`) holds semicolons outside any quotes and
+ * would be cut apart: write such functions with a dollar-quoted body (`AS $$ … $$`) instead.
  */
 export function splitStatements(sql: string, firstLine = 1): MigrationStatement[] {
   const statements: MigrationStatement[] = [];
