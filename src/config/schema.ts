@@ -50,7 +50,7 @@ const componentOverride = (component: string) =>
 const postgresSchema = z
   .strictObject({
     url: key(z.string().min(1).optional(), {
-      description: 'Connection URL, postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
+      description: 'Connection URL, for example postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
       fallback: 'required by the postgres backend; DATABASE_URL is used when set',
       secret: true,
     }),

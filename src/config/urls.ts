@@ -10,13 +10,13 @@ export function checkPostgresUrl(url: string | undefined, key = 'storage.postgre
   if (!url) {
     throw new ConfigError('CONFIG_INVALID', `${key} is not set, and storage.backend is postgres`, {
       issues: [{ key, message: 'required when storage.backend = postgres' }],
-      hint: `Set it: llmspell config set ${key} "postgresql://USER:PASSWORD@HOST:5432/DATABASE" (or export LLMSPELL_STORAGE_POSTGRES_URL).`,
+      hint: `Set it, for example: llmspell config set ${key} "postgresql://USER:PASSWORD@HOST:5432/DATABASE" (or export LLMSPELL_STORAGE_POSTGRES_URL).`,
     });
   }
   const bad = (why: string) =>
     new ConfigError('CONFIG_INVALID', `${key} is not a usable connection URL (${why}): ${redactConnectionString(url)}`, {
       issues: [{ key, message: why }],
-      hint: 'Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE?PARAMS (percent-encode special characters in the password).',
+      hint: 'Expected a URL like this example: postgresql://USER:PASSWORD@HOST:PORT/DATABASE?PARAMS (percent-encode special characters in the password).',
     });
   if (!/^postgres(ql)?:\/\//i.test(url)) throw bad('it must start with postgresql://');
   try {

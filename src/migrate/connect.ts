@@ -41,7 +41,7 @@ export async function openMigrationDatabase(settings: Settings, options: OpenDat
   const url = checkPostgresUrl(pg.migration_url ?? pg.url, pg.migration_url ? 'storage.postgres.migration_url' : 'storage.postgres.url');
   if (!pg.migration_url && looksLikePooler(url)) {
     throw new LlmspellError('POOLER_NOT_SUPPORTED', 'storage.postgres.url looks like a connection pooler (PgBouncer); migrations need a direct connection to PostgreSQL', {
-      hint: 'Set storage.postgres.migration_url to the server itself, e.g. llmspell config set storage.postgres.migration_url "postgresql://USER:PASSWORD@HOST:5432/DATABASE". Transaction pooling breaks the session-level lock that keeps concurrent migrations apart.',
+      hint: 'Set storage.postgres.migration_url to the server itself, for example llmspell config set storage.postgres.migration_url "postgresql://USER:PASSWORD@HOST:5432/DATABASE". Transaction pooling breaks the session-level lock that keeps concurrent migrations apart.',
     });
   }
   return openDatabase({ ...settings, storage: { ...settings.storage, postgres: { ...pg, url, pool_size: 1 } } }, { ...options, backend });

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CliIO } from '../../../src/cli/output.js';
-import { runCli } from '../../../src/cli/program.js';
+import { runCliInProcess, type CliRun } from '../../helpers/cli.js';
 import { CONFIG_KEYS } from '../../../src/config/keys.js';
 
 let dir: string;
@@ -20,30 +19,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI in process with a private HOME and XDG_CONFIG_HOME, plus `env`. */
-async function run(argv: string[], env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: { HOME: join(dir, 'home'), XDG_CONFIG_HOME: join(dir, 'xdg'), ...env },
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], env: Record<string, string> = {}): Promise<CliRun> => runCliInProcess(argv, { dir, env });
 
 async function writeConfig(text: string): Promise<void> {
   await mkdir(join(dir, 'xdg', 'llmspell'), { recursive: true });

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, exitCodeFor } from '../../../src/cli/exit-codes.js';
-import type { CliIO } from '../../../src/cli/output.js';
-import { runCli } from '../../../src/cli/program.js';
+import { runCliInProcess, type CliRun } from '../../helpers/cli.js';
 import { ConfigError, LlmspellError } from '../../../src/errors.js';
 
 let dir: string;
@@ -17,30 +16,9 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI in process with a private HOME and XDG_CONFIG_HOME, plus `env`. */
-async function run(argv: string[], env: Record<string, string> = {}, tty: boolean | { stdout: boolean; stderr: boolean } = false): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: { HOME: join(dir, 'home'), XDG_CONFIG_HOME: join(dir, 'xdg'), ...env },
-    stdoutIsTTY: typeof tty === 'boolean' ? tty : tty.stdout,
-    stderrIsTTY: typeof tty === 'boolean' ? tty : tty.stderr,
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], env: Record<string, string> = {}, tty: boolean | { stdout: boolean; stderr: boolean } = false): Promise<CliRun> =>
+  runCliInProcess(argv, { dir, env, tty });
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[/;
