@@ -295,7 +295,7 @@ interface TrackState {
   entries: MigrationStatusEntry[];
 }
 
-async function readTracks(client: Queryable, loaded: ReadonlyArray<{ track: MigrationTrack; files: MigrationFile[] }>): Promise<TrackState[]> {
+async function readTracks(client: Queryable, loaded: LoadedTracks): Promise<TrackState[]> {
   const states: TrackState[] = [];
   for (const { track, files } of loaded) states.push({ track, files, entries: compareTrack(track.id, files, await readHistory(client, track.id)) });
   return states;
@@ -303,8 +303,44 @@ async function readTracks(client: Queryable, loaded: ReadonlyArray<{ track: Migr
 
 const statusOf = (states: readonly TrackState[]) => summarize(states.flatMap((s) => s.entries));
 
-async function loadTracks(tracks: readonly MigrationTrack[]): Promise<Array<{ track: MigrationTrack; files: MigrationFile[] }>> {
+type LoadedTracks = ReadonlyArray<{ track: MigrationTrack; files: MigrationFile[] }>;
+
+async function loadTracks(tracks: readonly MigrationTrack[]): Promise<LoadedTracks> {
   return Promise.all(tracks.map(async (track) => ({ track, files: await loadMigrationFiles(track.dir) })));
+}
+
+/** What a run will do: the migrations per track, in the order they run. */
+interface Plan {
+  status: MigrationStatus;
+  perTrack: Array<{ state: TrackState; planned: MigrationStep[] }>;
+}
+
+/**
+ * The one way a plan is carried out: a dry run only reports it; otherwise it is re-made under the
+ * migration lock (another migrator may have moved the database meanwhile) and run track by track.
+ */
+function execute(db: Database, direction: 'up' | 'down', loaded: LoadedTracks, options: MigrationLimits & MigrationSource & { dryRun?: boolean; onProgress?: (event: MigrationProgress) => void }, plan: (states: TrackState[]) => Promise<Plan> | Plan): Promise<MigrationRunResult> {
+  return db.withClient(async (client) => {
+    const make = async () => {
+      const made = await plan(await readTracks(client, loaded));
+      for (const { state, planned } of made.perTrack) if (planned.length > 0 && direction === 'up') await state.track.preflight?.(client);
+      return { ...made, planned: made.perTrack.flatMap((t) => t.planned) };
+    };
+    if (options.dryRun) {
+      const { status, planned } = await make();
+      return { dryRun: true, direction, planned, done: [], status };
+    }
+    return withMigrationLock(client, options.lockWaitMs, async () => {
+      const { perTrack, planned } = await make();
+      if (direction === 'up' && planned.length > 0) await ensureLedger(client);
+      const done: MigrationStep[] = [];
+      for (const { state, planned: steps } of perTrack) {
+        if (steps.length > 0) done.push(...(await runFiles(client, state.files, direction, steps, { ...options, track: state.track, parameters: options.parameters ?? {} })));
+      }
+      if (direction === 'up') await grantHistoryReadAccess(client);
+      return { dryRun: false, direction, planned, done, status: statusOf(await readTracks(client, loaded)) };
+    });
+  });
 }
 
 /**
@@ -315,34 +351,15 @@ async function loadTracks(tracks: readonly MigrationTrack[]): Promise<Array<{ tr
  */
 export async function migrate(db: Database, options: MigrateOptions): Promise<MigrationRunResult> {
   const loaded = await loadTracks(options.tracks ?? CORE_ONLY);
-  return db.withClient(async (client) => {
-    const plan = async () => {
-      const states = await readTracks(client, loaded);
-      const status = statusOf(states);
-      assertNoDrift(status);
-      const core = states[0];
-      const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
-      assertInOrder(status);
-      const pending = (s: TrackState, upTo = Number.POSITIVE_INFINITY) => s.entries.filter((e) => e.state === 'pending' && e.version <= upTo);
-      const perTrack = states.map((s, i) => ({ state: s, planned: (i === 0 ? pending(s, target) : options.to === undefined ? pending(s) : []).map(step) }));
-      for (const { state, planned } of perTrack) if (planned.length > 0) await state.track.preflight?.(client);
-      return { status, perTrack, planned: perTrack.flatMap((t) => t.planned) };
-    };
-    if (options.dryRun) {
-      const { status, planned } = await plan();
-      return { dryRun: true, direction: 'up', planned, done: [], status };
-    }
-    return withMigrationLock(client, options.lockWaitMs, async () => {
-      const { perTrack, planned } = await plan();
-      const done: MigrationStep[] = [];
-      if (planned.length > 0) await ensureLedger(client);
-      for (const { state, planned: steps } of perTrack) {
-        if (steps.length === 0) continue;
-        done.push(...(await runFiles(client, state.files, 'up', steps, { ...options, track: state.track, parameters: options.parameters ?? {} })));
-      }
-      await grantHistoryReadAccess(client);
-      return { dryRun: false, direction: 'up' as const, planned, done, status: statusOf(await readTracks(client, loaded)) };
-    });
+  return execute(db, 'up', loaded, options, (states) => {
+    const status = statusOf(states);
+    assertNoDrift(status);
+    const core = states[0];
+    const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
+    assertInOrder(status);
+    const pending = (s: TrackState, upTo = Number.POSITIVE_INFINITY) => s.entries.filter((e) => e.state === 'pending' && e.version <= upTo);
+    // `to` names a core version; the optional tracks, which build on the whole core, wait for a full run.
+    return { status, perTrack: states.map((s, i) => ({ state: s, planned: (i === 0 ? pending(s, target) : options.to === undefined ? pending(s) : []).map(step) })) };
   });
 }
 
@@ -353,37 +370,20 @@ export async function migrate(db: Database, options: MigrateOptions): Promise<Mi
  */
 export async function rollback(db: Database, options: RollbackOptions): Promise<MigrationRunResult> {
   const loaded = await loadTracks(options.tracks ?? CORE_ONLY);
-  return db.withClient(async (client) => {
-    const plan = async () => {
-      const states = await readTracks(client, loaded);
-      const [core, ...rest] = states;
-      const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
-      const undo = (s: TrackState, above: number) => s.entries.filter((e) => e.state !== 'pending' && e.version > above).reverse();
-      const coreSteps = core ? undo(core, target) : [];
-      const perTrack = [...rest.reverse().map((s) => ({ state: s, entries: coreSteps.length > 0 ? undo(s, 0) : [] })), ...(core ? [{ state: core, entries: coreSteps }] : [])];
-      const all = perTrack.flatMap((t) => t.entries);
-      assertNoDrift({ ...summarize(all), drift: all.filter((e) => e.state !== 'applied') });
-      const noDown = perTrack.flatMap((t) => t.entries.filter((e) => !t.state.files.find((f) => f.name === e.name)?.down));
-      if (noDown.length > 0) {
-        throw new LlmspellError('MIGRATION_INVALID', `cannot roll back ${noDown.map((e) => e.name).join(', ')}: no "-- Down Migration" section`, {
-          hint: 'Add the down section, or roll back to a later version.',
-        });
-      }
-      return { status: statusOf(states), perTrack: perTrack.map((t) => ({ state: t.state, planned: t.entries.map(step) })), planned: all.map(step) };
-    };
-    if (options.dryRun) {
-      const { status, planned } = await plan();
-      return { dryRun: true, direction: 'down', planned, done: [], status };
+  return execute(db, 'down', loaded, options, (states) => {
+    const [core, ...rest] = states;
+    const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
+    const undo = (s: TrackState, above: number) => s.entries.filter((e) => e.state !== 'pending' && e.version > above).reverse();
+    const coreSteps = core ? undo(core, target) : [];
+    const perTrack = [...rest.reverse().map((s) => ({ state: s, entries: coreSteps.length > 0 ? undo(s, 0) : [] })), ...(core ? [{ state: core, entries: coreSteps }] : [])];
+    const all = perTrack.flatMap((t) => t.entries);
+    assertNoDrift({ ...summarize(all), drift: all.filter((e) => e.state !== 'applied') });
+    const noDown = perTrack.flatMap((t) => t.entries.filter((e) => !t.state.files.find((f) => f.name === e.name)?.down));
+    if (noDown.length > 0) {
+      throw new LlmspellError('MIGRATION_INVALID', `cannot roll back ${noDown.map((e) => e.name).join(', ')}: no "-- Down Migration" section`, {
+        hint: 'Add the down section, or roll back to a later version.',
+      });
     }
-    return withMigrationLock(client, options.lockWaitMs, async () => {
-      const { perTrack, planned } = await plan();
-      const done: MigrationStep[] = [];
-      for (const { state, planned: steps } of perTrack) {
-        if (steps.length === 0) continue;
-        done.push(...(await runFiles(client, state.files, 'down', steps, { ...options, track: state.track, parameters: options.parameters ?? {} })));
-      }
-      return { dryRun: false, direction: 'down' as const, planned, done, status: statusOf(await readTracks(client, loaded)) };
-    });
+    return { status: statusOf(states), perTrack: perTrack.map((t) => ({ state: t.state, planned: t.entries.map(step) })) };
   });
 }
-
