@@ -158,6 +158,17 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
         if (/extension ".*" (is not available|does not exist)|could not open extension control file/.test(message) || code === '58P01') {
           return new DatabaseError('DB_EXTENSION_MISSING', message, { hint: EXTENSION_HINT, fields, cause: error });
         }
+        if (code === '42501' && /row-level security/.test(message)) {
+          return new DatabaseError('DB_QUERY_FAILED', message, {
+            hint: [
+              'The row belongs to another tenant than the transaction, or no tenant is set.',
+              '  - write through withTenant(tenantId, …), with the same tenant_id as the row',
+              "  - check the policies: SELECT tablename, policyname, cmd, qual FROM pg_policies WHERE schemaname = 'llmspell';",
+            ].join('\n'),
+            fields,
+            cause: error,
+          });
+        }
         if (code === '42704' && /role "llmspell_app" does not exist/.test(message)) {
           return new DatabaseError('DB_ROLE_MISSING', message, {
             hint: 'The application role is created by `llmspell database migrate` when the migrating user has CREATEROLE. Otherwise an administrator runs: CREATE ROLE llmspell_app NOLOGIN NOSUPERUSER NOBYPASSRLS; GRANT llmspell_app TO <migrating user>; and then `llmspell database migrate` again.',

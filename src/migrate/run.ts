@@ -262,7 +262,11 @@ export class MigrationError extends LlmspellError {
     // A lock or statement timeout is about the moment, not the file: retrying is the fix.
     const timedOut = sqlstate === '55P03' || sqlstate === '57014';
     const before = appliedBefore > 0 ? ` (the ${appliedBefore} migration(s) before it in this run were)` : '';
-    const serverHint = cause instanceof DatabaseError ? cause.fields.serverHint : undefined;
+    const alreadyThere =
+      sqlstate === '42P07' || sqlstate === '42710'
+        ? 'The database already has an object this migration creates: made by hand, or by another tool. `llmspell database migration-status` shows what is recorded; drop the stray object, or roll back to before this migration, then migrate again.'
+        : undefined;
+    const serverHint = (cause instanceof DatabaseError ? cause.fields.serverHint : undefined) ?? alreadyThere;
     super('MIGRATION_FAILED', `migration ${name}.sql (${direction}) failed at line ${line}: ${cause.message}${statement ? `\n  ${line} | ${statement}` : ''}${where}`, {
       hint: [
         serverHint,

@@ -78,8 +78,8 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('%s driver', 
     expect(seenByB.map((r) => r.body)).toEqual(['b1']);
     const deletedByB = await db.withTenant('tenant-b', (tx) => tx.query("DELETE FROM llmspell_test.notes WHERE tenant_id = 'tenant-a'"));
     expect(deletedByB.rowCount).toBe(0);
-    const crossInsert = await codeOf(db.withTenant('tenant-b', (tx) => tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-a', 'forged')")));
-    expect(crossInsert).toBe('DB_QUERY_FAILED');
+    const crossInsert = await db.withTenant('tenant-b', (tx) => tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-a', 'forged')")).catch((e: unknown) => e);
+    expect(crossInsert).toMatchObject({ code: 'DB_QUERY_FAILED', fields: { sqlstate: '42501' }, hint: expect.any(String) });
     const seenByA = await db.withTenant('tenant-a', async (tx) => (await tx.query<{ body: string }>('SELECT body FROM llmspell_test.notes ORDER BY id')).rows);
     expect(seenByA.map((r) => r.body)).toEqual(['a1']);
   });

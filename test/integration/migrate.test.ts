@@ -146,6 +146,18 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('migrations o
     }
   });
 
+  it('explains a migration that meets an object already there (42P07), and applies nothing of it', async () => {
+    await migrate(db, { ...LIMITS, tracks: core(dir), to: 2 });
+    await db.query('CREATE TABLE llmspell.tags (stray int)');
+    try {
+      const error = await migrate(db, { ...LIMITS, tracks: core(dir) }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'MIGRATION_FAILED', migration: '0003_tags', sqlstate: '42P07', hint: expect.any(String) });
+      expect((await migrationStatus(db, core(dir))).pending).toBe(1);
+    } finally {
+      await db.query('DROP TABLE llmspell.tags');
+    }
+  });
+
   it('refuses to roll back without a target version that exists', async () => {
     await migrate(db, { ...LIMITS, tracks: core(dir) });
     expect(await codeOf(rollback(db, { ...LIMITS, tracks: core(dir), to: 42 }))).toBe('USAGE');
