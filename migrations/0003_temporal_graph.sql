@@ -3,7 +3,9 @@
 --   valid_time        when the fact holds in the world,
 --   transaction_time  when the database believed it (open end = 'infinity').
 -- An update never overwrites: the library closes the current version's transaction_time and
--- inserts the new version, so history is kept and "as of" queries work on both axes. The
+-- inserts the new version, so history is kept and "as of" queries work on both axes. The boundary
+-- is greatest(now(), lower(transaction_time) + 1 µs): PGlite's clock ticks in milliseconds, so a
+-- version may begin at the very now() that closes it, and an empty range is refused. The
 -- application role may therefore only INSERT, and UPDATE nothing but transaction_time.
 -- GiST indexes over the ranges lead with tenant_id (btree_gist), and so do the exclusion
 -- constraints: no two versions of one entity may overlap in both valid and transaction time.

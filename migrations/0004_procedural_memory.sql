@@ -22,7 +22,7 @@ CREATE TABLE llmspell.procedural_memory (
   CONSTRAINT procedural_memory_seen_in_order CHECK (first_seen <= last_seen)
 );
 CREATE INDEX procedural_memory_frequent ON llmspell.procedural_memory (tenant_id, scope, frequency DESC);
-CREATE INDEX procedural_memory_metadata ON llmspell.procedural_memory USING gin (metadata jsonb_path_ops);
+CREATE INDEX procedural_memory_metadata ON llmspell.procedural_memory USING gin (tenant_id, metadata jsonb_path_ops);
 
 ALTER TABLE llmspell.procedural_memory ENABLE ROW LEVEL SECURITY;
 ALTER TABLE llmspell.procedural_memory FORCE ROW LEVEL SECURITY;

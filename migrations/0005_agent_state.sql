@@ -11,7 +11,7 @@ CREATE TABLE llmspell.agent_state (
   PRIMARY KEY (tenant_id, agent_id)
 );
 CREATE INDEX agent_state_recent ON llmspell.agent_state (tenant_id, updated_at DESC);
-CREATE INDEX agent_state_state ON llmspell.agent_state USING gin (state jsonb_path_ops);
+CREATE INDEX agent_state_state ON llmspell.agent_state USING gin (tenant_id, state jsonb_path_ops);
 
 ALTER TABLE llmspell.agent_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE llmspell.agent_state FORCE ROW LEVEL SECURITY;

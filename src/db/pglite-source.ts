@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
@@ -29,7 +30,7 @@ export interface PgliteSourceOptions {
 }
 
 /** Extensions every PGlite database is started with (contrib ones must be listed to be creatable). */
-const EXTENSIONS = { vector, pgcrypto, uuid_ossp, btree_gist };
+const EXTENSIONS = { vector, pgcrypto, uuid_ossp, btree_gist, btree_gin };
 
 /**
  * A FIFO queue of one: PGlite is a single session, so exactly one caller holds it from `BEGIN` to

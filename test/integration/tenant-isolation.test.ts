@@ -300,12 +300,19 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     it('closes a version (UPDATE transaction_time) and adds the next one', async () => {
       await db.withTenant(tenant, (tx) => run(tx, version('Ada')));
       await db.withTenant(tenant, async (tx) => {
-        const closed = await tx.query(
-          "UPDATE llmspell.entities SET transaction_time = tstzrange(lower(transaction_time), now()) WHERE entity_id = $1 AND upper(transaction_time) = 'infinity'",
+        // The boundary is now(), or 1 µs after the version began if that is later: PGlite's clock
+        // ticks in milliseconds, so two transactions can share a now(), and an empty range is refused.
+        // (As text: a JS Date keeps milliseconds only, and the boundary may be a microsecond past one.)
+        const closed = await tx.query<{ boundary: string }>(
+          `UPDATE llmspell.entities SET transaction_time = tstzrange(lower(transaction_time), greatest(now(), lower(transaction_time) + interval '1 microsecond'))
+            WHERE entity_id = $1 AND upper(transaction_time) = 'infinity' RETURNING upper(transaction_time)::text AS boundary`,
           [entityId],
         );
         expect(closed.rowCount).toBe(1);
-        await run(tx, version('Ada Lovelace'));
+        await tx.query(
+          "INSERT INTO llmspell.entities (tenant_id, entity_id, entity_type, name, transaction_time) VALUES ($1, $2, 'person', 'Ada Lovelace', tstzrange($3::timestamptz, 'infinity'))",
+          [tenant, entityId, closed.rows[0]!.boundary],
+        );
       });
       const { rows } = await db.withTenant(tenant, (tx) =>
         tx.query<{ name: string; current: boolean }>("SELECT name, upper(transaction_time) = 'infinity' AS current FROM llmspell.entities WHERE entity_id = $1 ORDER BY lower(transaction_time)", [entityId]),
