@@ -32,8 +32,8 @@ export interface MigrationSource {
 
 /** A step of a run, reported as it happens (for a progress display). */
 export type MigrationProgress =
-  | { phase: 'start'; direction: 'up' | 'down'; name: string; index: number; total: number }
-  | { phase: 'done'; direction: 'up' | 'down'; name: string; index: number; total: number; durationMs: number };
+  | { phase: 'start'; direction: 'up' | 'down'; track: string; name: string; index: number; total: number }
+  | { phase: 'done'; direction: 'up' | 'down'; track: string; name: string; index: number; total: number; durationMs: number };
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions extends MigrationLimits, MigrationSource {
@@ -160,6 +160,8 @@ interface RunFilesOptions extends MigrationLimits {
   track: MigrationTrack;
   parameters: Readonly<Record<string, string | number | boolean>>;
   onProgress?: (event: MigrationProgress) => void;
+  /** Where this track's migrations stand in the whole run, for progress: how many came before, and the total. */
+  progress: { before: number; total: number };
 }
 
 /**
@@ -178,7 +180,7 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
     if (!current) return;
     const durationMs = Date.now() - current.started;
     done.push({ track: track.id, version: current.file.version, name: current.file.name, durationMs });
-    options.onProgress?.({ phase: 'done', direction, name: current.file.name, index: done.length, total: planned.length, durationMs });
+    options.onProgress?.({ phase: 'done', direction, track: track.id, name: current.file.name, index: options.progress.before + done.length, total: options.progress.total, durationMs });
     current = undefined;
   };
   const prologue = [`SET LOCAL lock_timeout = ${options.lockTimeoutMs}`, `SET LOCAL statement_timeout = ${options.statementTimeoutMs}`, ...parameterStatements(options.parameters)];
@@ -188,7 +190,7 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
     finishCurrent();
     current = { file, section, started: Date.now() };
     sent = 0;
-    options.onProgress?.({ phase: 'start', direction, name: file.name, index: done.length + 1, total: planned.length });
+    options.onProgress?.({ phase: 'start', direction, track: track.id, name: file.name, index: options.progress.before + done.length + 1, total: options.progress.total });
     for (const statement of prologue) pgm.sql(statement);
     for (const statement of section.statements) pgm.sql(statement.sql);
     pgm.sql(record);
@@ -339,7 +341,9 @@ function execute(db: Database, direction: 'up' | 'down', loaded: LoadedTracks, o
       if (direction === 'up' && planned.length > 0) await ensureLedger(client);
       const done: MigrationStep[] = [];
       for (const { state, planned: steps } of perTrack) {
-        if (steps.length > 0) done.push(...(await runFiles(client, state.files, direction, steps, { ...options, track: state.track, parameters: options.parameters ?? {} })));
+        if (steps.length === 0) continue;
+        const progress = { before: done.length, total: planned.length };
+        done.push(...(await runFiles(client, state.files, direction, steps, { ...options, track: state.track, parameters: options.parameters ?? {}, progress })));
       }
       if (direction === 'up') await grantHistoryReadAccess(client);
       return { dryRun: false, direction, planned, done, status: statusOf(await readTracks(client, loaded)) };

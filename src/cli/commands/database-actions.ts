@@ -30,7 +30,7 @@ function showOpenProgress(out: Output): (event: OpenProgress) => void {
 
 function showMigrationProgress(out: Output): (event: MigrationProgress) => void {
   return (event) => {
-    if (event.phase === 'start') out.progress(`[${event.index}/${event.total}] ${event.direction === 'up' ? 'applying' : 'rolling back'} ${event.name}…`);
+    if (event.phase === 'start') out.progress(`[${event.index}/${event.total}] ${event.direction === 'up' ? 'applying' : 'rolling back'} ${shown(event)}…`);
   };
 }
 
