@@ -4,10 +4,10 @@ import { runner, type MigrationBuilder } from 'node-pg-migrate';
 import { DatabaseError, toDatabaseError } from '../db/errors.js';
 import type { Database, Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
-import { DEFAULT_MIGRATIONS_DIR, loadMigrationFiles, MIGRATION_FILE, type MigrationFile, type MigrationSection, type MigrationTrack } from './catalog.js';
-import { ensureLedger, grantHistoryReadAccess, historyTable, LEDGER_TABLE, MIGRATIONS_SCHEMA, readHistory } from './history.js';
+import { DEFAULT_MIGRATIONS_DIR, MIGRATION_FILE, type MigrationFile, type MigrationSection, type MigrationTrack } from './catalog.js';
+import { ensureLedger, grantHistoryReadAccess, historyTable, LEDGER_TABLE, MIGRATIONS_SCHEMA } from './history.js';
 import { withMigrationLock } from './lock.js';
-import { compareTrack, summarize, type MigrationStatus, type MigrationStatusEntry } from './status.js';
+import { loadTracks, readTracks, statusOf, summarize, type LoadedTracks, type MigrationStatus, type TrackState } from './status.js';
 
 /** Limits every migration run obeys; from `[storage.postgres]`. */
 export interface MigrationLimits {
@@ -294,26 +294,6 @@ export class MigrationError extends LlmspellError {
 
 /** The package's own core migrations, when no tracks are given. */
 const CORE_ONLY: readonly MigrationTrack[] = [{ id: 'core', dir: DEFAULT_MIGRATIONS_DIR }];
-
-interface TrackState {
-  track: MigrationTrack;
-  files: MigrationFile[];
-  entries: MigrationStatusEntry[];
-}
-
-async function readTracks(client: Queryable, loaded: LoadedTracks): Promise<TrackState[]> {
-  const states: TrackState[] = [];
-  for (const { track, files } of loaded) states.push({ track, files, entries: compareTrack(track.id, files, await readHistory(client, track.id)) });
-  return states;
-}
-
-const statusOf = (states: readonly TrackState[]) => summarize(states.flatMap((s) => s.entries));
-
-type LoadedTracks = ReadonlyArray<{ track: MigrationTrack; files: MigrationFile[] }>;
-
-async function loadTracks(tracks: readonly MigrationTrack[]): Promise<LoadedTracks> {
-  return Promise.all(tracks.map(async (track) => ({ track, files: await loadMigrationFiles(track.dir) })));
-}
 
 /** What a run will do: the migrations per track, in the order they run. */
 interface Plan {

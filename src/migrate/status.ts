@@ -62,12 +62,32 @@ export function summarize(entries: MigrationStatusEntry[]): MigrationStatus {
   };
 }
 
+/** The migration files of each track, read once per run. */
+export type LoadedTracks = ReadonlyArray<{ track: MigrationTrack; files: MigrationFile[] }>;
+
+/** One track's files and how they compare with what the database applied. */
+export interface TrackState {
+  track: MigrationTrack;
+  files: MigrationFile[];
+  entries: MigrationStatusEntry[];
+}
+
+/** Reads every track's migration files. */
+export function loadTracks(tracks: readonly MigrationTrack[]): Promise<LoadedTracks> {
+  return Promise.all(tracks.map(async (track) => ({ track, files: await loadMigrationFiles(track.dir) })));
+}
+
+/** Compares each track's files with its history in the database (read-only). */
+export async function readTracks(client: Queryable, loaded: LoadedTracks): Promise<TrackState[]> {
+  const states: TrackState[] = [];
+  for (const { track, files } of loaded) states.push({ track, files, entries: compareTrack(track.id, files, await readHistory(client, track.id)) });
+  return states;
+}
+
+/** Totals over all tracks. */
+export const statusOf = (states: readonly TrackState[]): MigrationStatus => summarize(states.flatMap((s) => s.entries));
+
 /** Reads the migration status of a database (read-only), over the given tracks in order. */
 export async function migrationStatus(client: Queryable, tracks: readonly MigrationTrack[]): Promise<MigrationStatus> {
-  const entries: MigrationStatusEntry[] = [];
-  for (const track of tracks) {
-    const [files, history] = await Promise.all([loadMigrationFiles(track.dir), readHistory(client, track.id)]);
-    entries.push(...compareTrack(track.id, files, history));
-  }
-  return summarize(entries);
+  return statusOf(await readTracks(client, await loadTracks(tracks)));
 }
