@@ -18,7 +18,10 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: {
       // The core returns data or throws; only the CLI entry point sets the exit status.
-      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'Return an exit status instead (src/cli/exit-codes.ts).' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'Return an exit status instead (src/cli/exit-codes.ts).' },
+      ],
     },
   },
 );

@@ -37,30 +37,50 @@ afterAll(() => m?.dispose());
 const options = { time: 3000, warmupTime: 500 };
 
 describe('one primary-key read per request', () => {
-  bench('owner, autocommit, no RLS (floor)', async () => {
-    const { tenant, agent } = next();
-    await db.query(READ, [tenant, agent]);
-  }, options);
-  bench('owner, withTransaction, no RLS', async () => {
-    const { tenant, agent } = next();
-    await db.withTransaction((tx) => tx.query(READ, [tenant, agent]));
-  }, options);
-  bench('withTenant: llmspell_app under RLS', async () => {
-    const { tenant, agent } = next();
-    await db.withTenant(tenant, (tx) => tx.query(READ, [tenant, agent]));
-  }, options);
+  bench(
+    'owner, autocommit, no RLS (floor)',
+    async () => {
+      const { tenant, agent } = next();
+      await db.query(READ, [tenant, agent]);
+    },
+    options,
+  );
+  bench(
+    'owner, withTransaction, no RLS',
+    async () => {
+      const { tenant, agent } = next();
+      await db.withTransaction((tx) => tx.query(READ, [tenant, agent]));
+    },
+    options,
+  );
+  bench(
+    'withTenant: llmspell_app under RLS',
+    async () => {
+      const { tenant, agent } = next();
+      await db.withTenant(tenant, (tx) => tx.query(READ, [tenant, agent]));
+    },
+    options,
+  );
 });
 
 describe('ten primary-key reads per request', () => {
   const ten = async (tx: Pick<Database, 'query'>, tenant: string) => {
     for (let k = 0; k < 10; k++) await tx.query(READ, [tenant, `agent-${k}`]);
   };
-  bench('owner, withTransaction, no RLS', async () => {
-    const { tenant } = next();
-    await db.withTransaction((tx) => ten(tx, tenant));
-  }, options);
-  bench('withTenant: llmspell_app under RLS', async () => {
-    const { tenant } = next();
-    await db.withTenant(tenant, (tx) => ten(tx, tenant));
-  }, options);
+  bench(
+    'owner, withTransaction, no RLS',
+    async () => {
+      const { tenant } = next();
+      await db.withTransaction((tx) => ten(tx, tenant));
+    },
+    options,
+  );
+  bench(
+    'withTenant: llmspell_app under RLS',
+    async () => {
+      const { tenant } = next();
+      await db.withTenant(tenant, (tx) => ten(tx, tenant));
+    },
+    options,
+  );
 });

@@ -49,10 +49,7 @@ export class LlmspellError extends Error {
 
 /** Where a configuration value came from. */
 export type Origin =
-  | { kind: 'default' }
-  | { kind: 'file'; path: string }
-  | { kind: 'env'; name: string }
-  | { kind: 'flag'; name: string };
+  { kind: 'default' } | { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'flag'; name: string };
 
 /** Renders an origin the way users name it: `default`, a file path, `$VAR`, `--flag`. */
 export function describeOrigin(origin: Origin): string {

@@ -8,7 +8,15 @@
  */
 export * from './config/index.js';
 export * from './db/index.js';
-export { LlmspellError, ConfigError, describeOrigin, formatConfigIssue, type ErrorCode, type ConfigIssue, type Origin } from './errors.js';
+export {
+  LlmspellError,
+  ConfigError,
+  describeOrigin,
+  formatConfigIssue,
+  type ErrorCode,
+  type ConfigIssue,
+  type Origin,
+} from './errors.js';
 export * from './migrate/index.js';
 export * from './health/index.js';
 export * from './storage/index.js';

@@ -26,12 +26,19 @@ export interface ViewOptions {
 
 /** The keys under `prefix` (a key, a table, or '' for everything) with their values and origins. */
 export function viewKeys(resolved: ResolvedConfig, prefix: string, options: ViewOptions): KeyView[] {
-  return CONFIG_KEYS.filter((spec) => prefix === '' || spec.key === prefix || spec.key.startsWith(`${prefix}.`)).map((spec) => {
-    let value = valueAtPath(resolved.settings, spec.path);
-    if (spec.secret && !options.showSecrets && typeof value === 'string') value = redactConnectionString(value);
-    const fallback = value === undefined ? (options.fallbacks?.[spec.key] ?? spec.fallback) : undefined;
-    return { spec, value, origin: describeOrigin(resolved.origins.get(spec.key) ?? { kind: 'default' }), ...(fallback ? { fallback } : {}) };
-  });
+  return CONFIG_KEYS.filter((spec) => prefix === '' || spec.key === prefix || spec.key.startsWith(`${prefix}.`)).map(
+    (spec) => {
+      let value = valueAtPath(resolved.settings, spec.path);
+      if (spec.secret && !options.showSecrets && typeof value === 'string') value = redactConnectionString(value);
+      const fallback = value === undefined ? (options.fallbacks?.[spec.key] ?? spec.fallback) : undefined;
+      return {
+        spec,
+        value,
+        origin: describeOrigin(resolved.origins.get(spec.key) ?? { kind: 'default' }),
+        ...(fallback ? { fallback } : {}),
+      };
+    },
+  );
 }
 
 /**

@@ -34,7 +34,11 @@ const SECRET_KEYS = CONFIG_KEYS.filter((spec) => spec.secret);
  * `DATABASE_URL`, plus those in `values` (command-line arguments), and, once loaded, those of the
  * settings' secret keys.
  */
-export function secretsToScrub(env: CliIO['env'], values: ReadonlyArray<string | undefined>, settings?: unknown): string[] {
+export function secretsToScrub(
+  env: CliIO['env'],
+  values: ReadonlyArray<string | undefined>,
+  settings?: unknown,
+): string[] {
   const fromSettings = settings === undefined ? [] : SECRET_KEYS.map((spec) => valueAtPath(settings, spec.path));
   const strings = fromSettings.filter((value): value is string => typeof value === 'string');
   return passwordsIn([...SECRET_KEYS.map((spec) => env[spec.env]), env.DATABASE_URL, ...values, ...strings]);
@@ -44,7 +48,9 @@ function parseSetFlags(values: readonly string[]): KeyOverride[] {
   return values.map((item) => {
     const eq = item.indexOf('=');
     if (eq <= 0) {
-      throw new ConfigError('USAGE', `--set expects KEY=VALUE, got ${describeValue(item)}`, { hint: 'Example: --set storage.postgres.pool_size=8' });
+      throw new ConfigError('USAGE', `--set expects KEY=VALUE, got ${describeValue(item)}`, {
+        hint: 'Example: --set storage.postgres.pool_size=8',
+      });
     }
     const key = item.slice(0, eq).trim();
     return { key, value: item.slice(eq + 1), flag: `--set ${key}` };
@@ -54,11 +60,17 @@ function parseSetFlags(values: readonly string[]): KeyOverride[] {
 /** Builds the context of the command being run. */
 export function commandContext(command: Command, io: CliIO): CommandContext {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const out = new Output(io, { json: globals.json === true, verbose: globals.verbose === true, color: globals.color !== false });
+  const out = new Output(io, {
+    json: globals.json === true,
+    verbose: globals.verbose === true,
+    color: globals.color !== false,
+  });
   out.addSecrets(secretsToScrub(io.env, [globals.databaseUrl, ...(globals.set ?? [])]));
   const overrides: KeyOverride[] = [];
-  if (globals.backend !== undefined) overrides.push({ key: 'storage.backend', value: globals.backend, flag: '--backend' });
-  if (globals.databaseUrl !== undefined) overrides.push({ key: 'storage.postgres.url', value: globals.databaseUrl, flag: '--database-url' });
+  if (globals.backend !== undefined)
+    overrides.push({ key: 'storage.backend', value: globals.backend, flag: '--backend' });
+  if (globals.databaseUrl !== undefined)
+    overrides.push({ key: 'storage.postgres.url', value: globals.databaseUrl, flag: '--database-url' });
   overrides.push(...parseSetFlags(globals.set ?? []));
   let cached: Promise<ResolvedConfig> | undefined;
   return {

@@ -81,7 +81,8 @@ export class Output {
     private readonly io: CliIO,
     readonly options: OutputOptions,
   ) {
-    const colorAllowed = (isTTY: boolean) => options.color && io.env.NO_COLOR === undefined && (isTTY || io.env.FORCE_COLOR !== undefined);
+    const colorAllowed = (isTTY: boolean) =>
+      options.color && io.env.NO_COLOR === undefined && (isTTY || io.env.FORCE_COLOR !== undefined);
     this.style = new Chalk({ level: colorAllowed(io.stdoutIsTTY) ? 1 : 0 });
     this.errStyle = new Chalk({ level: colorAllowed(io.stderrIsTTY) ? 1 : 0 });
   }
@@ -138,7 +139,15 @@ export class Output {
       this.io.stdout(this.scrub(JSON.stringify({ error: body }, null, 2)) + '\n');
     } else {
       this.io.stderr(this.scrub(`${this.errStyle.red('error:')} ${message}`) + '\n');
-      if (known && error.hint) this.io.stderr(this.scrub(error.hint.split('\n').map((l) => `  ${l}`).join('\n')) + '\n');
+      if (known && error.hint)
+        this.io.stderr(
+          this.scrub(
+            error.hint
+              .split('\n')
+              .map((l) => `  ${l}`)
+              .join('\n'),
+          ) + '\n',
+        );
     }
     if (this.options.verbose) {
       let current: unknown = error;

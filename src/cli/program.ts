@@ -22,10 +22,24 @@ export function buildProgram(io: CliIO, state: { exitCode: number }, argv: reado
   const program = new Command('llmspell')
     .description('PostgreSQL storage for llmspell: migrations, health checks and configuration')
     .version(version, '-V, --version')
-    .option('-c, --config <path>', 'config file (default: $LLMSPELL_CONFIG, then $XDG_CONFIG_HOME/llmspell/config.toml, then ~/.config/llmspell/config.toml)')
-    .addOption(new Option('--backend <name>', 'storage backend for this run (overrides storage.backend)').choices(['embedded', 'memory', 'postgres', 'sled']))
+    .option(
+      '-c, --config <path>',
+      'config file (default: $LLMSPELL_CONFIG, then $XDG_CONFIG_HOME/llmspell/config.toml, then ~/.config/llmspell/config.toml)',
+    )
+    .addOption(
+      new Option('--backend <name>', 'storage backend for this run (overrides storage.backend)').choices([
+        'embedded',
+        'memory',
+        'postgres',
+        'sled',
+      ]),
+    )
     .option('--database-url <url>', 'PostgreSQL URL for this run (overrides storage.postgres.url)')
-    .option('--set <key=value>', 'override any config key for this run (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option(
+      '--set <key=value>',
+      'override any config key for this run (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--json', 'print the result as JSON on stdout (for scripts)')
     .option('-v, --verbose', 'print stack traces of errors')
     .option('--no-color', 'no colour (NO_COLOR is honoured too)')
@@ -72,13 +86,19 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.OK;
       if (error.code === 'commander.help' && argv.includes('--json')) {
         // A command group run without its subcommand: commander printed the help on stderr.
-        io.stdout(`${JSON.stringify({ error: { code: 'USAGE', message: 'missing command: see the help above' } }, null, 2)}\n`);
+        io.stdout(
+          `${JSON.stringify({ error: { code: 'USAGE', message: 'missing command: see the help above' } }, null, 2)}\n`,
+        );
       }
       // commander has already printed its message ("unknown option", "missing argument", or the help
       // of a command run without its subcommand).
       return EXIT.USAGE;
     }
-    const out = new Output(io, { json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v'), color: false });
+    const out = new Output(io, {
+      json: argv.includes('--json'),
+      verbose: argv.includes('--verbose') || argv.includes('-v'),
+      color: false,
+    });
     out.addSecrets(secretsToScrub(io.env, argv));
     out.error(error);
     return exitCodeFor(error);

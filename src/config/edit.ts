@@ -109,7 +109,12 @@ const issueId = (issue: ConfigIssue) => `${issue.key}\0${issue.message}`;
  * The edit is refused only for problems it introduces: those the file already had (compared by
  * key and message) are returned as `remainingIssues`.
  */
-async function applyEdit(options: EditOptions, spec: KeySpec, value: unknown, warnings: string[] = []): Promise<EditResult> {
+async function applyEdit(
+  options: EditOptions,
+  spec: KeySpec,
+  value: unknown,
+  warnings: string[] = [],
+): Promise<EditResult> {
   const env = options.env ?? process.env;
   const { path } = resolveConfigFile(env, options.configPath);
   const file = await readConfigFile(path);
@@ -118,8 +123,17 @@ async function applyEdit(options: EditOptions, spec: KeySpec, value: unknown, wa
   const previous = valueAtPath(data, spec.path);
   const overriddenBy = env[spec.env] ? spec.env : undefined;
   const issuesBefore = configDocumentIssues(data, path);
-  const base = { path, key: spec.key, value, previous, secret: spec.secret, ...(overriddenBy ? { overriddenBy } : {}), warnings };
-  if (value === undefined && previous === undefined) return { ...base, changed: false, created: false, remainingIssues: issuesBefore };
+  const base = {
+    path,
+    key: spec.key,
+    value,
+    previous,
+    secret: spec.secret,
+    ...(overriddenBy ? { overriddenBy } : {}),
+    warnings,
+  };
+  if (value === undefined && previous === undefined)
+    return { ...base, changed: false, created: false, remainingIssues: issuesBefore };
 
   const crlf = before.includes('\r\n');
   let after = await editText(crlf ? before.replace(/\r\n/g, '\n') : before, data, spec, value);
@@ -161,7 +175,10 @@ export async function setConfigValue(key: string, text: string, options: EditOpt
     });
   }
   // Only the backend keys accept "sled": no other enum lists it, and string keys are not enums.
-  const warnings = spec.kind === 'enum' && parsed.value === 'sled' ? [formatConfigIssue({ key: spec.key, message: SLED_DEPRECATED })] : [];
+  const warnings =
+    spec.kind === 'enum' && parsed.value === 'sled'
+      ? [formatConfigIssue({ key: spec.key, message: SLED_DEPRECATED })]
+      : [];
   return applyEdit(options, spec, parsed.value, warnings);
 }
 

@@ -5,8 +5,7 @@ import { redactConnectionStringsIn } from './redact.js';
 
 /** A config file as read from disk. */
 export type ConfigFile =
-  | { exists: false; path: string }
-  | { exists: true; path: string; text: string; data: Record<string, unknown> };
+  { exists: false; path: string } | { exists: true; path: string; text: string; data: Record<string, unknown> };
 
 /**
  * A TOML literal for a value: strings as basic strings, which accept JSON's escapes, plus DEL,
@@ -64,7 +63,8 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { exists: false, path };
-    const reason = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const reason =
+      code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new ConfigError('CONFIG_INVALID', `cannot read config file ${path}: ${reason}`, {
       hint: 'Point --config or LLMSPELL_CONFIG at a readable TOML file.',
       cause: error,

@@ -1,4 +1,11 @@
-export { loadSettings, configDocumentIssues, validateConfigDocument, type KeyOverride, type LoadOptions, type ResolvedConfig } from './load.js';
+export {
+  loadSettings,
+  configDocumentIssues,
+  validateConfigDocument,
+  type KeyOverride,
+  type LoadOptions,
+  type ResolvedConfig,
+} from './load.js';
 export { setConfigValue, unsetConfigValue, type EditOptions, type EditResult } from './edit.js';
 export { validateConfig, type ValidationReport } from './validate.js';
 export { CONFIG_KEYS, CONFIG_TABLES, describeExpected, findKey, isTable, suggestKey, type KeySpec } from './keys.js';

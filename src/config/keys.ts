@@ -175,7 +175,10 @@ export function requireKnownKey(key: string, options: { allowTable?: boolean } =
  * path first, then on the last segment alone (so `storage.pool_size` suggests
  * `storage.postgres.pool_size`).
  */
-export function suggestKey(unknown: string, candidates: readonly string[] = [...byKey.keys(), ...CONFIG_TABLES]): string | undefined {
+export function suggestKey(
+  unknown: string,
+  candidates: readonly string[] = [...byKey.keys(), ...CONFIG_TABLES],
+): string | undefined {
   const score = (a: string, b: string) => distance(a.toLowerCase(), b.toLowerCase());
   let best: { key: string; d: number } | undefined;
   for (const candidate of candidates) {
@@ -222,7 +225,10 @@ const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
  */
 export function parseKeyValue(spec: KeySpec, text: string): ParsedValue {
   let value: unknown = text;
-  const expected = () => ({ ok: false as const, message: `expected ${describeExpected(spec)}, got ${describeValue(text)}` });
+  const expected = () => ({
+    ok: false as const,
+    message: `expected ${describeExpected(spec)}, got ${describeValue(text)}`,
+  });
   if (spec.kind === 'integer') {
     if (!/^[+-]?\d+$/.test(text.trim())) return expected();
     value = Number(text.trim());

@@ -1,7 +1,16 @@
 import type { z } from 'zod';
 import { ConfigError, formatConfigIssue, type ConfigIssue, type Origin } from '../errors.js';
 import { readConfigFile, type ConfigFile } from './file.js';
-import { describeExpected, findKey, findKeyByEnv, isPlainTable, isTable, parseKeyValue, suggestKey, CONFIG_KEYS } from './keys.js';
+import {
+  describeExpected,
+  findKey,
+  findKeyByEnv,
+  isPlainTable,
+  isTable,
+  parseKeyValue,
+  suggestKey,
+  CONFIG_KEYS,
+} from './keys.js';
 import { resolveConfigFile, type ConfigFileLocation, type Env } from './paths.js';
 import { describeValue } from './redact.js';
 import { settingsSchema, SLED_DEPRECATED, type Settings, type StorageBackend } from './schema.js';
@@ -76,8 +85,16 @@ function envLayer(env: Env, issues: ConfigIssue[]): Layer {
     const origin: Origin = { kind: 'env', name };
     if (!spec) {
       if (name.startsWith(ENV_PREFIX)) {
-        const near = suggestKey(name, CONFIG_KEYS.map((k) => k.env));
-        issues.push({ key: name, origin, message: 'unknown environment variable', ...(near ? { suggestion: near } : {}) });
+        const near = suggestKey(
+          name,
+          CONFIG_KEYS.map((k) => k.env),
+        );
+        issues.push({
+          key: name,
+          origin,
+          message: 'unknown environment variable',
+          ...(near ? { suggestion: near } : {}),
+        });
       }
       continue;
     }
@@ -104,7 +121,12 @@ function flagLayer(overrides: readonly KeyOverride[], issues: ConfigIssue[]): La
     if (!spec) {
       const suggestion = suggestKey(override.key);
       const message = isTable(override.key) ? 'is a table; set one of its keys' : 'unknown key';
-      issues.push({ key: override.key, origin, message, ...(suggestion && !isTable(override.key) ? { suggestion } : {}) });
+      issues.push({
+        key: override.key,
+        origin,
+        message,
+        ...(suggestion && !isTable(override.key) ? { suggestion } : {}),
+      });
       continue;
     }
     const parsed = parseKeyValue(spec, override.value);
@@ -155,7 +177,10 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
     const report = (issue: z.core.$ZodIssue) => {
       const key = issue.path.join('.');
       const spec = findKey(key);
-      const message = spec && issue.code !== 'custom' ? `expected ${describeExpected(spec)}, got ${describeValue(values.get(key))}` : issue.message;
+      const message =
+        spec && issue.code !== 'custom'
+          ? `expected ${describeExpected(spec)}, got ${describeValue(values.get(key))}`
+          : issue.message;
       issues.push({ key, origin: origins.get(key) ?? DEFAULT_ORIGIN, message });
     };
     result.error.issues.forEach(report);
@@ -166,7 +191,10 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
       const rest = new Map([...values].filter(([key]) => !bad.has(key)));
       const again = settingsSchema.safeParse(nest(rest));
       const seen = new Set(issues.map((i) => `${i.key}\0${i.message}`));
-      if (!again.success) again.error.issues.filter((i) => i.code === 'custom' && !seen.has(`${i.path.join('.')}\0${i.message}`)).forEach(report);
+      if (!again.success)
+        again.error.issues
+          .filter((i) => i.code === 'custom' && !seen.has(`${i.path.join('.')}\0${i.message}`))
+          .forEach(report);
     }
     return { origins, warnings: [] };
   }
@@ -193,10 +221,14 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
 /** The `CONFIG_INVALID` error listing `issues`, each on its own line. */
 export function invalidConfigError(issues: ConfigIssue[]): ConfigError {
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-  return new ConfigError('CONFIG_INVALID', `invalid configuration (${count}):\n${issues.map((i) => `  ${formatConfigIssue(i)}`).join('\n')}`, {
-    issues,
-    hint: 'Fix the values named above (`llmspell config set KEY VALUE`, or unset the environment variable); `llmspell config validate` lists every problem.',
-  });
+  return new ConfigError(
+    'CONFIG_INVALID',
+    `invalid configuration (${count}):\n${issues.map((i) => `  ${formatConfigIssue(i)}`).join('\n')}`,
+    {
+      issues,
+      hint: 'Fix the values named above (`llmspell config set KEY VALUE`, or unset the environment variable); `llmspell config validate` lists every problem.',
+    },
+  );
 }
 
 /**
@@ -214,10 +246,20 @@ export async function loadSettings(options: LoadOptions = {}): Promise<ResolvedC
     });
   }
   const issues: ConfigIssue[] = [];
-  const layers = [databaseUrlLayer(env), fileLayer(file, issues), envLayer(env, issues), flagLayer(options.overrides ?? [], issues)];
+  const layers = [
+    databaseUrlLayer(env),
+    fileLayer(file, issues),
+    envLayer(env, issues),
+    flagLayer(options.overrides ?? [], issues),
+  ];
   const merged = merge(layers, issues);
   if (issues.length > 0 || !merged.settings) throw invalidConfigError(issues);
-  return { settings: merged.settings, origins: merged.origins, file: { ...location, exists: file.exists }, warnings: merged.warnings };
+  return {
+    settings: merged.settings,
+    origins: merged.origins,
+    file: { ...location, exists: file.exists },
+    warnings: merged.warnings,
+  };
 }
 
 /**

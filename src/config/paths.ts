@@ -27,7 +27,11 @@ export function resolveConfigFile(env: Env, flagPath?: string): ConfigFileLocati
   if (flagPath) return { path: resolve(flagPath), source: '--config', explicit: true };
   if (env.LLMSPELL_CONFIG) return { path: resolve(env.LLMSPELL_CONFIG), source: 'LLMSPELL_CONFIG', explicit: true };
   if (env.XDG_CONFIG_HOME) {
-    return { path: join(resolve(env.XDG_CONFIG_HOME), 'llmspell', 'config.toml'), source: 'XDG_CONFIG_HOME', explicit: false };
+    return {
+      path: join(resolve(env.XDG_CONFIG_HOME), 'llmspell', 'config.toml'),
+      source: 'XDG_CONFIG_HOME',
+      explicit: false,
+    };
   }
   return { path: join(home(env), '.config', 'llmspell', 'config.toml'), source: 'default', explicit: false };
 }

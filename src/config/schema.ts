@@ -50,12 +50,14 @@ const componentOverride = (component: string) =>
 const postgresSchema = z
   .strictObject({
     url: key(z.string().min(1).optional(), {
-      description: 'Connection URL, for example postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
+      description:
+        'Connection URL, for example postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
       fallback: 'required by the postgres backend; DATABASE_URL is used when set',
       secret: true,
     }),
     migration_url: key(z.string().min(1).optional(), {
-      description: 'Direct connection URL for migrations when url points at a transaction-mode pooler (PgBouncer); default url.',
+      description:
+        'Direct connection URL for migrations when url points at a transaction-mode pooler (PgBouncer); default url.',
       fallback: 'migrations use url',
       secret: true,
     }),
@@ -84,7 +86,8 @@ const postgresSchema = z
     vector_embeddings: z
       .strictObject({
         enabled: key(z.boolean().default(true), {
-          description: 'Create and use the vector_embeddings tables (needs VectorChord or pgvector); enabling later and migrating creates them.',
+          description:
+            'Create and use the vector_embeddings tables (needs VectorChord or pgvector); enabling later and migrating creates them.',
         }),
         hnsw_m: key(z.int().min(2).max(100).default(16), {
           description: 'HNSW graph connectivity (pgvector m); higher is better recall and more memory.',
@@ -106,9 +109,16 @@ const postgresSchema = z
       .prefault({}),
     artifacts: z
       .strictObject({
-        compression_threshold_bytes: key(z.int().min(0).max(2 ** 31 - 1).default(1_048_576), {
-          description: 'Artifacts larger than this are stored compressed.',
-        }),
+        compression_threshold_bytes: key(
+          z
+            .int()
+            .min(0)
+            .max(2 ** 31 - 1)
+            .default(1_048_576),
+          {
+            description: 'Artifacts larger than this are stored compressed.',
+          },
+        ),
       })
       .prefault({}),
   })
@@ -120,7 +130,8 @@ export const settingsSchema = z
     storage: z
       .strictObject({
         backend: key(backendName.default('embedded'), {
-          description: 'embedded (PGlite on disk, no server), memory (PGlite in memory) or postgres. "sled" means embedded.',
+          description:
+            'embedded (PGlite on disk, no server), memory (PGlite in memory) or postgres. "sled" means embedded.',
         }),
         embedded: z
           .strictObject({

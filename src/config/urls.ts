@@ -14,10 +14,14 @@ export function checkPostgresUrl(url: string | undefined, key = 'storage.postgre
     });
   }
   const bad = (why: string) =>
-    new ConfigError('CONFIG_INVALID', `${key} is not a usable connection URL (${why}): ${redactConnectionString(url)}`, {
-      issues: [{ key, message: why }],
-      hint: 'Expected a URL like this example: postgresql://USER:PASSWORD@HOST:PORT/DATABASE?PARAMS (percent-encode special characters in the password).',
-    });
+    new ConfigError(
+      'CONFIG_INVALID',
+      `${key} is not a usable connection URL (${why}): ${redactConnectionString(url)}`,
+      {
+        issues: [{ key, message: why }],
+        hint: 'Expected a URL like this example: postgresql://USER:PASSWORD@HOST:PORT/DATABASE?PARAMS (percent-encode special characters in the password).',
+      },
+    );
   if (!/^postgres(ql)?:\/\//i.test(url)) throw bad('it must start with postgresql://');
   try {
     const parsed = parseConnectionString(url);

@@ -37,7 +37,12 @@ export async function validateConfig(options: LoadOptions = {}): Promise<Validat
   try {
     const resolved = await loadSettings(options);
     const issues = readinessIssues(resolved);
-    return { valid: issues.length === 0, file: { path: resolved.file.path, exists: resolved.file.exists }, issues, warnings: resolved.warnings };
+    return {
+      valid: issues.length === 0,
+      file: { path: resolved.file.path, exists: resolved.file.exists },
+      issues,
+      warnings: resolved.warnings,
+    };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const issues = error.issues.length > 0 ? error.issues : [{ key: '', message: error.message }];

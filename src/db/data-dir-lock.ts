@@ -37,7 +37,10 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
 
 /** What the lock file says the process is doing: the program and its subcommand, never its options (they may hold secrets). */
 function describeCommand(argv: readonly string[]): string {
-  const words = argv.slice(2).filter((arg) => /^[a-z][a-z-]*$/.test(arg)).slice(0, 2);
+  const words = argv
+    .slice(2)
+    .filter((arg) => /^[a-z][a-z-]*$/.test(arg))
+    .slice(0, 2);
   return [basename(argv[1] ?? 'node'), ...words].join(' ');
 }
 
@@ -73,12 +76,21 @@ export async function lockDataDir(dataDir: string, command = describeCommand(pro
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = await readOwner(path);
-    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(path).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     // A lock whose owner died is stale; an unreadable one is stale once it is older than a write takes.
     const stale = owner ? owner.hostname === me.hostname && !isAlive(owner.pid) : age > 5_000;
     if (!stale) throw held(dataDir, path, owner);
     const aside = `${path}.stale-${process.pid}`;
-    if (!(await rename(path, aside).then(() => true, () => false))) continue; // another process took it first
+    if (
+      !(await rename(path, aside).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue; // another process took it first
     const taken = await readOwner(aside);
     if (taken && owner && (taken.pid !== owner.pid || taken.since !== owner.since)) {
       // We moved a lock that a racing process had just created: give it back and report it.
@@ -88,11 +100,15 @@ export async function lockDataDir(dataDir: string, command = describeCommand(pro
     }
     await unlink(aside).catch(() => undefined);
   }
-  throw new LlmspellError('LOCK_HELD', `could not lock the embedded database ${dataDir}`, { hint: `Another process keeps taking ${path}; try again.` });
+  throw new LlmspellError('LOCK_HELD', `could not lock the embedded database ${dataDir}`, {
+    hint: `Another process keeps taking ${path}; try again.`,
+  });
 }
 
 function held(dataDir: string, path: string, owner: LockOwner | undefined): LlmspellError {
-  const who = owner ? `pid ${owner.pid} on ${owner.hostname} (${owner.command || 'llmspell'}, since ${owner.since})` : 'another process';
+  const who = owner
+    ? `pid ${owner.pid} on ${owner.hostname} (${owner.command || 'llmspell'}, since ${owner.since})`
+    : 'another process';
   return new LlmspellError('LOCK_HELD', `the embedded database ${dataDir} is in use by ${who}`, {
     hint: `Wait for that process to finish or stop it; the embedded backend allows one process at a time. If no such process exists, delete ${path}.`,
   });

@@ -47,7 +47,10 @@ export class SourceDatabase implements Database {
     return this.source.target;
   }
 
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>> {
     return this.withClient((client) => client.query<R>(text, values));
   }
 
@@ -98,10 +101,14 @@ export class SourceDatabase implements Database {
     } catch (error) {
       const { total, max } = this.source.stats();
       if (total >= max && /timeout/i.test(String((error as Error).message))) {
-        throw new DatabaseError('DB_POOL_TIMEOUT', `no connection came free within storage.postgres.pool_timeout_secs: all ${max} pooled connections stayed in use`, {
-          hint: 'Raise storage.postgres.pool_size (and the server\'s max_connections), or hold connections for less time.',
-          cause: error,
-        });
+        throw new DatabaseError(
+          'DB_POOL_TIMEOUT',
+          `no connection came free within storage.postgres.pool_timeout_secs: all ${max} pooled connections stayed in use`,
+          {
+            hint: "Raise storage.postgres.pool_size (and the server's max_connections), or hold connections for less time.",
+            cause: error,
+          },
+        );
       }
       throw toDatabaseError(error, this.target);
     }

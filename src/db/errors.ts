@@ -21,7 +21,11 @@ export interface PostgresErrorFields {
 export class DatabaseError extends LlmspellError {
   readonly fields: PostgresErrorFields;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; fields?: PostgresErrorFields } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; cause?: unknown; fields?: PostgresErrorFields } = {},
+  ) {
     super(code, message, options);
     this.fields = options.fields ?? {};
   }
@@ -49,7 +53,9 @@ const CONNECTION_REFUSED_HINT = [
 function refusedHint(raw: RawError): string {
   const host = str(raw.address);
   const port = typeof raw.port === 'number' ? String(raw.port) : str(raw.port);
-  return host && port ? CONNECTION_REFUSED_HINT.replace('nc -zv HOST PORT', `nc -zv ${host} ${port}`) : CONNECTION_REFUSED_HINT;
+  return host && port
+    ? CONNECTION_REFUSED_HINT.replace('nc -zv HOST PORT', `nc -zv ${host} ${port}`)
+    : CONNECTION_REFUSED_HINT;
 }
 
 const AUTH_FAILED_HINT = [
@@ -118,7 +124,9 @@ export function isDriverError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null || error instanceof LlmspellError) return false;
   const raw = error as RawError & { syscall?: unknown };
   if (isServerError(raw) || typeof raw.syscall === 'string') return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(String(raw.message ?? ''));
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(
+    String(raw.message ?? ''),
+  );
 }
 
 /**
@@ -131,7 +139,8 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
   if (error instanceof LlmspellError) return error;
   const raw = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as RawError;
   // AggregateError (IPv4 + IPv6 attempts): classify by the first inner error.
-  if (Array.isArray(raw.errors) && raw.errors.length > 0 && raw.code === undefined) return toDatabaseError(raw.errors[0], target);
+  if (Array.isArray(raw.errors) && raw.errors.length > 0 && raw.code === undefined)
+    return toDatabaseError(raw.errors[0], target);
   const message = str(raw.message) ?? 'unknown database error';
   const code = str(raw.code);
 
@@ -140,7 +149,11 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
     switch (code) {
       case '28P01':
       case '28000':
-        return new DatabaseError('DB_AUTH_FAILED', `authentication failed connecting to ${target}: ${message}`, { hint: AUTH_FAILED_HINT, fields, cause: error });
+        return new DatabaseError('DB_AUTH_FAILED', `authentication failed connecting to ${target}: ${message}`, {
+          hint: AUTH_FAILED_HINT,
+          fields,
+          cause: error,
+        });
       case '3D000':
         return new DatabaseError('DB_NOT_FOUND', `${message} (at ${target})`, {
           hint: 'Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in storage.postgres.url.',
@@ -150,12 +163,18 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
       case '57P03':
       case '53300':
         return new DatabaseError('DB_UNREACHABLE', `${target} is not accepting connections: ${message}`, {
-          hint: code === '53300' ? 'The server has no free connection slots: lower pool_size, or raise max_connections.' : 'The server is starting up or shutting down; try again shortly.',
+          hint:
+            code === '53300'
+              ? 'The server has no free connection slots: lower pool_size, or raise max_connections.'
+              : 'The server is starting up or shutting down; try again shortly.',
           fields,
           cause: error,
         });
       default:
-        if (/extension ".*" (is not available|does not exist)|could not open extension control file/.test(message) || code === '58P01') {
+        if (
+          /extension ".*" (is not available|does not exist)|could not open extension control file/.test(message) ||
+          code === '58P01'
+        ) {
           return new DatabaseError('DB_EXTENSION_MISSING', message, { hint: EXTENSION_HINT, fields, cause: error });
         }
         if (code === '42501' && /row-level security/.test(message)) {
@@ -176,27 +195,43 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
             cause: error,
           });
         }
-        return new DatabaseError('DB_QUERY_FAILED', message, { fields, cause: error, ...(fields.serverHint ? { hint: fields.serverHint } : {}) });
+        return new DatabaseError('DB_QUERY_FAILED', message, {
+          fields,
+          cause: error,
+          ...(fields.serverHint ? { hint: fields.serverHint } : {}),
+        });
     }
   }
 
   switch (code) {
     case 'ECONNREFUSED':
-      return new DatabaseError('DB_UNREACHABLE', `connection refused by ${target}`, { hint: refusedHint(raw), cause: error });
+      return new DatabaseError('DB_UNREACHABLE', `connection refused by ${target}`, {
+        hint: refusedHint(raw),
+        cause: error,
+      });
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new DatabaseError('DB_UNREACHABLE', `host not found for ${target}`, { hint: 'Check the host name in storage.postgres.url and your DNS.', cause: error });
+      return new DatabaseError('DB_UNREACHABLE', `host not found for ${target}`, {
+        hint: 'Check the host name in storage.postgres.url and your DNS.',
+        cause: error,
+      });
     case 'ETIMEDOUT':
     case 'ECONNRESET':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return new DatabaseError('DB_UNREACHABLE', `cannot reach ${target} (${code})`, { hint: refusedHint(raw), cause: error });
+      return new DatabaseError('DB_UNREACHABLE', `cannot reach ${target} (${code})`, {
+        hint: refusedHint(raw),
+        cause: error,
+      });
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
     case 'ENOSPC':
       return new DatabaseError('DB_UNREACHABLE', `cannot use ${target}: ${message}`, {
-        hint: code === 'ENOSPC' ? 'The disk is full: free space, or move the data with storage.embedded.path.' : 'Choose a directory you can write: llmspell config set storage.embedded.path /path/to/pgdata',
+        hint:
+          code === 'ENOSPC'
+            ? 'The disk is full: free space, or move the data with storage.embedded.path.'
+            : 'Choose a directory you can write: llmspell config set storage.embedded.path /path/to/pgdata',
         cause: error,
       });
     default:
@@ -204,13 +239,17 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
   }
   if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) {
     return new DatabaseError('DB_UNREACHABLE', `timed out connecting to ${target}`, {
-      hint: 'The server did not answer within storage.postgres.pool_timeout_secs, or every pooled connection stayed busy that long.\n' + CONNECTION_REFUSED_HINT,
+      hint:
+        'The server did not answer within storage.postgres.pool_timeout_secs, or every pooled connection stayed busy that long.\n' +
+        CONNECTION_REFUSED_HINT,
       cause: error,
     });
   }
   if (/Connection terminated unexpectedly|server closed the connection/i.test(message)) {
-    return new DatabaseError('DB_UNREACHABLE', `${target} closed the connection: ${message}`, { hint: CONNECTION_REFUSED_HINT, cause: error });
+    return new DatabaseError('DB_UNREACHABLE', `${target} closed the connection: ${message}`, {
+      hint: CONNECTION_REFUSED_HINT,
+      cause: error,
+    });
   }
   return new DatabaseError('DB_QUERY_FAILED', message, { cause: error });
 }
-

@@ -41,15 +41,24 @@ export function embeddedDatabaseExists(settings: Settings, env: Env = process.en
 export async function openDatabase(settings: Settings, options: OpenDatabaseOptions = {}): Promise<Database> {
   const backend = options.backend ?? settings.storage.backend;
   const postgres = settings.storage.postgres;
-  const tenants = { validate: tenantIdValidator(postgres.tenant_id_pattern), enforceAppRole: postgres.enforce_tenant_isolation };
+  const tenants = {
+    validate: tenantIdValidator(postgres.tenant_id_pattern),
+    enforceAppRole: postgres.enforce_tenant_isolation,
+  };
   switch (backend) {
     case 'postgres':
       return new SourceDatabase(createPostgresSource(postgres), tenants);
     case 'embedded':
     case 'memory': {
-      const location = backend === 'embedded' ? { kind: 'embedded' as const, dataDir: embeddedDataDir(settings, options.env) } : { kind: 'memory' as const };
+      const location =
+        backend === 'embedded'
+          ? { kind: 'embedded' as const, dataDir: embeddedDataDir(settings, options.env) }
+          : { kind: 'memory' as const };
       try {
-        return new SourceDatabase(await createPgliteSource(location, options.onProgress ? { onProgress: options.onProgress } : {}), tenants);
+        return new SourceDatabase(
+          await createPgliteSource(location, options.onProgress ? { onProgress: options.onProgress } : {}),
+          tenants,
+        );
       } catch (error) {
         throw toDatabaseError(error, location.kind === 'embedded' ? location.dataDir : 'memory');
       }

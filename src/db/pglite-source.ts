@@ -13,8 +13,7 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 /** Progress of opening the embedded database, for a CLI to show. The first open runs initdb (seconds). */
 export type OpenProgress =
-  | { phase: 'initialising'; dataDir: string }
-  | { phase: 'initialised'; dataDir: string; elapsedMs: number };
+  { phase: 'initialising'; dataDir: string } | { phase: 'initialised'; dataDir: string; elapsedMs: number };
 
 /** Where a PGlite database lives. */
 export type PgliteLocation = { kind: 'embedded'; dataDir: string } | { kind: 'memory' };
@@ -71,7 +70,10 @@ class Turnstile {
  * The embedded (PGlite on disk, locked against other processes) and memory (PGlite in memory)
  * drivers. Reached through `pg` (`createPgConfig`), so everything above speaks `pg`.
  */
-export async function createPgliteSource(location: PgliteLocation, options: PgliteSourceOptions = {}): Promise<ConnectionSource> {
+export async function createPgliteSource(
+  location: PgliteLocation,
+  options: PgliteSourceOptions = {},
+): Promise<ConnectionSource> {
   let lock: DataDirLock | undefined;
   let db: PGlite | undefined;
   let client: pg.Client | undefined;
@@ -83,7 +85,8 @@ export async function createPgliteSource(location: PgliteLocation, options: Pgli
       if (firstRun) options.onProgress?.({ phase: 'initialising', dataDir: location.dataDir });
       db = new PGlite(location.dataDir, { extensions: EXTENSIONS });
       await db.waitReady;
-      if (firstRun) options.onProgress?.({ phase: 'initialised', dataDir: location.dataDir, elapsedMs: Date.now() - started });
+      if (firstRun)
+        options.onProgress?.({ phase: 'initialised', dataDir: location.dataDir, elapsedMs: Date.now() - started });
     } else {
       db = new PGlite('memory://', { extensions: EXTENSIONS });
       await db.waitReady;

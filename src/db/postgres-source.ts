@@ -5,7 +5,10 @@ import { checkPostgresUrl } from '../config/urls.js';
 import type { ConnectionSource, Lease } from './database.js';
 
 /** Pool settings taken from `[storage.postgres]`. */
-export type PostgresPoolSettings = Pick<Settings['storage']['postgres'], 'url' | 'pool_size' | 'pool_timeout_secs' | 'idle_timeout_secs' | 'max_lifetime_secs'>;
+export type PostgresPoolSettings = Pick<
+  Settings['storage']['postgres'],
+  'url' | 'pool_size' | 'pool_timeout_secs' | 'idle_timeout_secs' | 'max_lifetime_secs'
+>;
 
 /**
  * A `pg.Pool` to a real server: `pool_size` → max, `pool_timeout_secs` → acquire timeout,
@@ -32,7 +35,12 @@ export function createPostgresSource(settings: PostgresPoolSettings): Connection
       const client = await pool.connect();
       return { client, release: (discard) => client.release(discard === true) };
     },
-    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: settings.pool_size }),
+    stats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: settings.pool_size,
+    }),
     close: () => (closing ??= pool.end()),
   };
 }

@@ -14,7 +14,10 @@ export function tenantIdValidator(pattern: string): (tenantId: unknown) => strin
   const regex = new RegExp(pattern);
   return (tenantId) => {
     if (typeof tenantId !== 'string' || !regex.test(tenantId) || tenantId.includes('\0')) {
-      const shown = typeof tenantId === 'string' ? JSON.stringify(tenantId.length > 80 ? `${tenantId.slice(0, 80)}…` : tenantId) : String(tenantId);
+      const shown =
+        typeof tenantId === 'string'
+          ? JSON.stringify(tenantId.length > 80 ? `${tenantId.slice(0, 80)}…` : tenantId)
+          : String(tenantId);
       throw new LlmspellError('TENANT_INVALID', `invalid tenant id ${shown}: it must match ${pattern}`, {
         hint: 'Tenant ids are checked against storage.postgres.tenant_id_pattern before any SQL runs.',
       });

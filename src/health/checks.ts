@@ -63,11 +63,28 @@ export const connectionCheck = check('connection', async ({ client, db }) => {
     "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num, current_database() AS db, session_user AS user",
   );
   const row = rows[0]!;
-  const data = { serverVersion: row.version, serverVersionNum: row.num, database: row.db, user: row.user, backend: db.kind };
+  const data = {
+    serverVersion: row.version,
+    serverVersionNum: row.num,
+    database: row.db,
+    user: row.user,
+    backend: db.kind,
+  };
   if (row.num < SERVER_VERSION_MIN) {
-    return { id: 'connection', status: 'warn', summary: `PostgreSQL connection healthy, but the server is PostgreSQL ${row.version} (18 or later expected)`, hint: 'The schema and VectorChord 0.5 are built for PostgreSQL 18; upgrade the server.', data };
+    return {
+      id: 'connection',
+      status: 'warn',
+      summary: `PostgreSQL connection healthy, but the server is PostgreSQL ${row.version} (18 or later expected)`,
+      hint: 'The schema and VectorChord 0.5 are built for PostgreSQL 18; upgrade the server.',
+      data,
+    };
   }
-  return { id: 'connection', status: 'ok', summary: `PostgreSQL connection healthy (PostgreSQL ${row.version.split(' ')[0]}, database ${row.db}, user ${row.user})`, data };
+  return {
+    id: 'connection',
+    status: 'ok',
+    summary: `PostgreSQL connection healthy (PostgreSQL ${row.version.split(' ')[0]}, database ${row.db}, user ${row.user})`,
+    data,
+  };
 });
 
 async function extension(client: Queryable, name: string): Promise<{ installed?: string; available?: string }> {
@@ -77,7 +94,10 @@ async function extension(client: Queryable, name: string): Promise<{ installed?:
     [name],
   );
   const row = rows[0];
-  return { ...(row?.installed ? { installed: row.installed } : {}), ...(row?.available ? { available: row.available } : {}) };
+  return {
+    ...(row?.installed ? { installed: row.installed } : {}),
+    ...(row?.available ? { available: row.available } : {}),
+  };
 }
 
 const VECTORS_DISABLED: CheckResult = {
@@ -90,43 +110,101 @@ const VECTORS_DISABLED: CheckResult = {
 export const vectorchordCheck = check('vectorchord', async ({ client, settings, db }) => {
   if (!settings.storage.postgres.vector_embeddings.enabled) return { ...VECTORS_DISABLED, id: 'vectorchord' };
   if (db.kind !== 'postgres') {
-    return { id: 'vectorchord', status: 'skip', summary: `VectorChord does not exist for PGlite (the ${db.kind} backend indexes with pgvector HNSW)` };
+    return {
+      id: 'vectorchord',
+      status: 'skip',
+      summary: `VectorChord does not exist for PGlite (the ${db.kind} backend indexes with pgvector HNSW)`,
+    };
   }
   const ext = await extension(client, 'vchord');
-  if (ext.installed) return { id: 'vectorchord', status: 'ok', summary: `VectorChord extension available (v${ext.installed})`, data: { version: ext.installed } };
+  if (ext.installed)
+    return {
+      id: 'vectorchord',
+      status: 'ok',
+      summary: `VectorChord extension available (v${ext.installed})`,
+      data: { version: ext.installed },
+    };
   if (ext.available) {
-    return { id: 'vectorchord', status: 'warn', summary: `VectorChord extension available (v${ext.available}) but not installed in this database`, hint: 'Run `llmspell database migrate`, or CREATE EXTENSION vchord CASCADE (needs shared_preload_libraries = \'vchord\').', data: { available: ext.available } };
+    return {
+      id: 'vectorchord',
+      status: 'warn',
+      summary: `VectorChord extension available (v${ext.available}) but not installed in this database`,
+      hint: "Run `llmspell database migrate`, or CREATE EXTENSION vchord CASCADE (needs shared_preload_libraries = 'vchord').",
+      data: { available: ext.available },
+    };
   }
-  return { id: 'vectorchord', status: 'warn', summary: 'VectorChord extension not available (vector indexes use pgvector HNSW)', hint: 'For production, use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
+  return {
+    id: 'vectorchord',
+    status: 'warn',
+    summary: 'VectorChord extension not available (vector indexes use pgvector HNSW)',
+    hint: 'For production, use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.',
+    data: {},
+  };
 });
 
 /** pgvector is installed, at 0.8.4 or later (earlier releases can corrupt HNSW indexes during VACUUM). */
 export const pgvectorCheck = check('pgvector', async ({ client, settings }) => {
-  if (!settings.storage.postgres.vector_embeddings.enabled) return { ...VECTORS_DISABLED, id: 'pgvector', summary: 'pgvector not needed: vector embeddings are disabled' };
+  if (!settings.storage.postgres.vector_embeddings.enabled)
+    return { ...VECTORS_DISABLED, id: 'pgvector', summary: 'pgvector not needed: vector embeddings are disabled' };
   const ext = await extension(client, 'vector');
   if (ext.installed) {
     const data = { version: ext.installed };
     if (compareVersions(ext.installed, PGVECTOR_MIN_SAFE) < 0) {
-      return { id: 'pgvector', status: 'warn', summary: `pgvector extension v${ext.installed} is older than ${PGVECTOR_MIN_SAFE}`, hint: `pgvector before ${PGVECTOR_MIN_SAFE} can corrupt HNSW indexes during VACUUM: upgrade it (ALTER EXTENSION vector UPDATE after installing the new version).`, data };
+      return {
+        id: 'pgvector',
+        status: 'warn',
+        summary: `pgvector extension v${ext.installed} is older than ${PGVECTOR_MIN_SAFE}`,
+        hint: `pgvector before ${PGVECTOR_MIN_SAFE} can corrupt HNSW indexes during VACUUM: upgrade it (ALTER EXTENSION vector UPDATE after installing the new version).`,
+        data,
+      };
     }
     return { id: 'pgvector', status: 'ok', summary: `pgvector extension available (v${ext.installed})`, data };
   }
   if (ext.available) {
-    return { id: 'pgvector', status: 'warn', summary: `pgvector extension available (v${ext.available}) but not installed in this database`, hint: 'Run `llmspell database migrate`.', data: { available: ext.available } };
+    return {
+      id: 'pgvector',
+      status: 'warn',
+      summary: `pgvector extension available (v${ext.available}) but not installed in this database`,
+      hint: 'Run `llmspell database migrate`.',
+      data: { available: ext.available },
+    };
   }
-  return { id: 'pgvector', status: 'fail', summary: 'pgvector extension not available', hint: 'Install pgvector 0.8.4 or later, or use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.', data: {} };
+  return {
+    id: 'pgvector',
+    status: 'fail',
+    summary: 'pgvector extension not available',
+    hint: 'Install pgvector 0.8.4 or later, or use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.',
+    data: {},
+  };
 });
 
 /** Every migration of the configured tracks is applied and unchanged. */
 export const migrationsCheck = check('migrations', async ({ client, tracks }) => {
   const status = await migrationStatus(client, tracks);
   const total = status.entries.filter((e) => e.state !== 'unknown').length;
-  const data = { total, applied: status.applied, pending: status.pending, drift: status.drift.map((e) => ({ name: e.name, state: e.state })) };
+  const data = {
+    total,
+    applied: status.applied,
+    pending: status.pending,
+    drift: status.drift.map((e) => ({ name: e.name, state: e.state })),
+  };
   if (status.drift.length > 0) {
-    return { id: 'migrations', status: 'fail', summary: `Migration drift: ${status.drift.map((e) => `${e.name} (${e.state})`).join(', ')}`, hint: 'Run `llmspell database migration-status` for details.', data };
+    return {
+      id: 'migrations',
+      status: 'fail',
+      summary: `Migration drift: ${status.drift.map((e) => `${e.name} (${e.state})`).join(', ')}`,
+      hint: 'Run `llmspell database migration-status` for details.',
+      data,
+    };
   }
   if (status.pending > 0) {
-    return { id: 'migrations', status: 'fail', summary: `${status.pending} of ${total} migrations pending`, hint: 'Run `llmspell database migrate`.', data };
+    return {
+      id: 'migrations',
+      status: 'fail',
+      summary: `${status.pending} of ${total} migrations pending`,
+      hint: 'Run `llmspell database migrate`.',
+      data,
+    };
   }
   return { id: 'migrations', status: 'ok', summary: `All ${total} migrations applied`, data };
 });
@@ -146,27 +224,56 @@ export const rlsCheck = check('rls', async ({ client }) => {
     [APP_SCHEMA],
   );
   if (rows.length === 0) {
-    return { id: 'rls', status: 'warn', summary: `No tenant tables in schema ${APP_SCHEMA}`, hint: 'Run `llmspell database migrate`.', data: { tables: 0 } };
+    return {
+      id: 'rls',
+      status: 'warn',
+      summary: `No tenant tables in schema ${APP_SCHEMA}`,
+      hint: 'Run `llmspell database migrate`.',
+      data: { tables: 0 },
+    };
   }
   // pg_policy.polcmd: r = SELECT, a = INSERT, w = UPDATE, d = DELETE, * = ALL.
-  const needed: Array<[string, string]> = [['r', 'SELECT'], ['a', 'INSERT'], ['w', 'UPDATE'], ['d', 'DELETE']];
+  const needed: Array<[string, string]> = [
+    ['r', 'SELECT'],
+    ['a', 'INSERT'],
+    ['w', 'UPDATE'],
+    ['d', 'DELETE'],
+  ];
   const problems: string[] = [];
   for (const row of rows) {
     const commands = new Set(row.commands);
     const missing = commands.has('*') ? [] : needed.filter(([cmd]) => !commands.has(cmd)).map(([, name]) => name);
-    const reasons = [...(!row.enabled ? ['RLS disabled'] : []), ...(!row.forced ? ['RLS not forced'] : []), ...(missing.length > 0 ? [`no policy for ${missing.join('/')}`] : [])];
+    const reasons = [
+      ...(!row.enabled ? ['RLS disabled'] : []),
+      ...(!row.forced ? ['RLS not forced'] : []),
+      ...(missing.length > 0 ? [`no policy for ${missing.join('/')}`] : []),
+    ];
     if (reasons.length > 0) problems.push(`${row.table} (${reasons.join(', ')})`);
   }
   const data = { tables: rows.length, failing: problems };
   if (problems.length > 0) {
-    return { id: 'rls', status: 'fail', summary: `RLS not in force on ${plural(problems.length, 'table')}: ${problems.join('; ')}`, hint: 'Tenant isolation is broken for these tables: re-run the migrations that define them, or restore their policies.', data };
+    return {
+      id: 'rls',
+      status: 'fail',
+      summary: `RLS not in force on ${plural(problems.length, 'table')}: ${problems.join('; ')}`,
+      hint: 'Tenant isolation is broken for these tables: re-run the migrations that define them, or restore their policies.',
+      data,
+    };
   }
   return { id: 'rls', status: 'ok', summary: `RLS policies active (${plural(rows.length, 'table')})`, data };
 });
 
 /** The application role: exists, is neither superuser nor BYPASSRLS, owns nothing, and the login role can become it. */
 export const appRoleCheck = check('app-role', async ({ client, settings }) => {
-  const { rows } = await client.query<{ exists: boolean; super: boolean; bypass: boolean; owned: string[]; usable: boolean; login: string; login_bypasses: boolean }>(
+  const { rows } = await client.query<{
+    exists: boolean;
+    super: boolean;
+    bypass: boolean;
+    owned: string[];
+    usable: boolean;
+    login: string;
+    login_bypasses: boolean;
+  }>(
     `SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS super, coalesce(r.rolbypassrls, false) AS bypass,
             coalesce((SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                        WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')), '{}') AS owned,
@@ -178,27 +285,74 @@ export const appRoleCheck = check('app-role', async ({ client, settings }) => {
     [APP_ROLE],
   );
   const row = rows[0]!;
-  const data = { role: APP_ROLE, exists: row.exists, superuser: row.super, bypassRls: row.bypass, owns: row.owned, loginRole: row.login, canBecome: row.usable };
-  if (!row.exists) return { id: 'app-role', status: 'fail', summary: `Application role ${APP_ROLE} does not exist`, hint: 'Run `llmspell database migrate` (it creates the role when the migrating user may).', data };
-  const problems = [...(row.super ? ['is a superuser'] : []), ...(row.bypass ? ['has BYPASSRLS'] : []), ...(row.owned.length > 0 ? [`owns ${row.owned.join(', ')}`] : [])];
+  const data = {
+    role: APP_ROLE,
+    exists: row.exists,
+    superuser: row.super,
+    bypassRls: row.bypass,
+    owns: row.owned,
+    loginRole: row.login,
+    canBecome: row.usable,
+  };
+  if (!row.exists)
+    return {
+      id: 'app-role',
+      status: 'fail',
+      summary: `Application role ${APP_ROLE} does not exist`,
+      hint: 'Run `llmspell database migrate` (it creates the role when the migrating user may).',
+      data,
+    };
+  const problems = [
+    ...(row.super ? ['is a superuser'] : []),
+    ...(row.bypass ? ['has BYPASSRLS'] : []),
+    ...(row.owned.length > 0 ? [`owns ${row.owned.join(', ')}`] : []),
+  ];
   if (problems.length > 0) {
-    return { id: 'app-role', status: 'fail', summary: `Application role ${APP_ROLE} ${problems.join(', ')}: row-level security does not bind it`, hint: `ALTER ROLE ${APP_ROLE} NOSUPERUSER NOBYPASSRLS, and give the owned objects to the migrating role.`, data };
+    return {
+      id: 'app-role',
+      status: 'fail',
+      summary: `Application role ${APP_ROLE} ${problems.join(', ')}: row-level security does not bind it`,
+      hint: `ALTER ROLE ${APP_ROLE} NOSUPERUSER NOBYPASSRLS, and give the owned objects to the migrating role.`,
+      data,
+    };
   }
   if (!settings.storage.postgres.enforce_tenant_isolation) {
     if (row.login_bypasses) {
-      return { id: 'app-role', status: 'warn', summary: `Tenant isolation is off: enforce_tenant_isolation = false and the login role ${row.login} bypasses row-level security`, hint: 'Set storage.postgres.enforce_tenant_isolation = true, or log in as a role that RLS binds.', data };
+      return {
+        id: 'app-role',
+        status: 'warn',
+        summary: `Tenant isolation is off: enforce_tenant_isolation = false and the login role ${row.login} bypasses row-level security`,
+        hint: 'Set storage.postgres.enforce_tenant_isolation = true, or log in as a role that RLS binds.',
+        data,
+      };
     }
   } else if (!row.usable) {
-    return { id: 'app-role', status: 'fail', summary: `Login role ${row.login} can neither be nor become ${APP_ROLE}`, hint: `GRANT ${APP_ROLE} TO ${row.login} WITH SET TRUE; or connect as ${APP_ROLE}.`, data };
+    return {
+      id: 'app-role',
+      status: 'fail',
+      summary: `Login role ${row.login} can neither be nor become ${APP_ROLE}`,
+      hint: `GRANT ${APP_ROLE} TO ${row.login} WITH SET TRUE; or connect as ${APP_ROLE}.`,
+      data,
+    };
   }
-  return { id: 'app-role', status: 'ok', summary: `Application role ${APP_ROLE} is bound by RLS (not superuser, no BYPASSRLS, owns nothing)`, data };
+  return {
+    id: 'app-role',
+    status: 'ok',
+    summary: `Application role ${APP_ROLE} is bound by RLS (not superuser, no BYPASSRLS, owns nothing)`,
+    data,
+  };
 });
 
 /** Connection pool use, and whether the server has slots for the whole pool. */
 export const poolCheck = check('pool', async ({ client, db }) => {
   const stats = db.stats();
   if (db.kind !== 'postgres') {
-    return { id: 'pool', status: 'ok', summary: `Connection: one PGlite session (${db.kind}), ${stats.waiting} waiting`, data: { ...stats } };
+    return {
+      id: 'pool',
+      status: 'ok',
+      summary: `Connection: one PGlite session (${db.kind}), ${stats.waiting} waiting`,
+      data: { ...stats },
+    };
   }
   const { rows } = await client.query<{ used: number; max: number; reserved: number }>(
     `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used,
@@ -210,7 +364,13 @@ export const poolCheck = check('pool', async ({ client, db }) => {
   const data = { ...stats, serverConnections: server.used, serverMaxConnections: server.max, serverFree: free };
   const summary = `Connection pool healthy (${stats.total - stats.idle}/${stats.max} connections active; server ${server.used}/${server.max})`;
   if (free < stats.max - stats.total) {
-    return { id: 'pool', status: 'warn', summary: `${summary}, but the server has only ${free} free slots for a pool of ${stats.max}`, hint: 'Lower storage.postgres.pool_size or raise max_connections (max_connections ≥ pools × instances + admin reserve).', data };
+    return {
+      id: 'pool',
+      status: 'warn',
+      summary: `${summary}, but the server has only ${free} free slots for a pool of ${stats.max}`,
+      hint: 'Lower storage.postgres.pool_size or raise max_connections (max_connections ≥ pools × instances + admin reserve).',
+      data,
+    };
   }
   return { id: 'pool', status: 'ok', summary, data };
 });
@@ -219,8 +379,11 @@ const PERIOD_UNIT = { daily: 'day', weekly: 'week', monthly: 'month' } as const;
 
 /** The event log has partitions for the current and the next period, and its DEFAULT partition is empty. */
 export const eventPartitionsCheck = check('event-partitions', async ({ client, settings }) => {
-  const { rows: present } = await client.query<{ ok: boolean }>("SELECT to_regprocedure('llmspell.event_log_partitions()') IS NOT NULL AS ok");
-  if (!present[0]?.ok) return { id: 'event-partitions', status: 'skip', summary: 'Event log partitions: no event_log yet' };
+  const { rows: present } = await client.query<{ ok: boolean }>(
+    "SELECT to_regprocedure('llmspell.event_log_partitions()') IS NOT NULL AS ok",
+  );
+  if (!present[0]?.ok)
+    return { id: 'event-partitions', status: 'skip', summary: 'Event log partitions: no event_log yet' };
   const strategy = settings.storage.postgres.event_log.partition_strategy;
   const { rows } = await client.query<{ current: boolean; next: boolean; partitions: number; can_count: boolean }>(
     `WITH p AS (SELECT * FROM llmspell.event_log_partitions() WHERE NOT is_default),
@@ -233,18 +396,47 @@ export const eventPartitionsCheck = check('event-partitions', async ({ client, s
   );
   const row = rows[0]!;
   // The application role may not read partitions: the DEFAULT partition is counted only by those who may.
-  const defaultRows = row.can_count ? Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM llmspell.event_log_default')).rows[0]!.n) : null;
+  const defaultRows = row.can_count
+    ? Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM llmspell.event_log_default')).rows[0]!.n)
+    : null;
   const data = { strategy, partitions: row.partitions, current: row.current, next: row.next, defaultRows };
-  const hint = 'Run `llmspell database maintain` (schedule it daily): it creates upcoming partitions and moves rows out of the default one.';
+  const hint =
+    'Run `llmspell database maintain` (schedule it daily): it creates upcoming partitions and moves rows out of the default one.';
   if (!row.current || !row.next) {
     const missing = [!row.current ? 'the current' : '', !row.next ? 'the next' : ''].filter(Boolean).join(' and ');
-    return { id: 'event-partitions', status: 'warn', summary: `Event log has no ${strategy} partition for ${missing} period (events go to the DEFAULT partition)`, hint, data };
+    return {
+      id: 'event-partitions',
+      status: 'warn',
+      summary: `Event log has no ${strategy} partition for ${missing} period (events go to the DEFAULT partition)`,
+      hint,
+      data,
+    };
   }
   if (defaultRows !== null && defaultRows > 0) {
-    return { id: 'event-partitions', status: 'warn', summary: `Event log DEFAULT partition holds ${defaultRows} rows`, hint, data };
+    return {
+      id: 'event-partitions',
+      status: 'warn',
+      summary: `Event log DEFAULT partition holds ${defaultRows} rows`,
+      hint,
+      data,
+    };
   }
-  return { id: 'event-partitions', status: 'ok', summary: `Event log partitions ready (${row.partitions} ${strategy}, current and next period covered)`, data };
+  return {
+    id: 'event-partitions',
+    status: 'ok',
+    summary: `Event log partitions ready (${row.partitions} ${strategy}, current and next period covered)`,
+    data,
+  };
 });
 
 /** The checks of `database health-check`, in the order they print. */
-export const HEALTH_CHECKS: readonly Check[] = [connectionCheck, vectorchordCheck, pgvectorCheck, migrationsCheck, rlsCheck, appRoleCheck, eventPartitionsCheck, poolCheck];
+export const HEALTH_CHECKS: readonly Check[] = [
+  connectionCheck,
+  vectorchordCheck,
+  pgvectorCheck,
+  migrationsCheck,
+  rlsCheck,
+  appRoleCheck,
+  eventPartitionsCheck,
+  poolCheck,
+];

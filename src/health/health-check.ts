@@ -48,15 +48,30 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
   const timeoutSecs = Math.max(1, Math.ceil(options.timeoutMs / 1000));
   const bounded: Settings = {
     ...settings,
-    storage: { ...settings.storage, postgres: { ...settings.storage.postgres, pool_timeout_secs: Math.min(settings.storage.postgres.pool_timeout_secs, timeoutSecs) } },
+    storage: {
+      ...settings.storage,
+      postgres: {
+        ...settings.storage.postgres,
+        pool_timeout_secs: Math.min(settings.storage.postgres.pool_timeout_secs, timeoutSecs),
+      },
+    },
   };
   const checks = options.checks ?? HEALTH_CHECKS;
   const { tracks } = migrationSource(settings, options.migrationsDir);
   if ((options.backend ?? settings.storage.backend) === 'embedded' && !embeddedDatabaseExists(settings, options.env)) {
-    const error = new LlmspellError('DB_NOT_FOUND', `no embedded database at ${embeddedDataDir(settings, options.env)} yet`, {
-      hint: '`llmspell database migrate` creates it.',
-    });
-    return { status: 'unreachable', target: embeddedDataDir(settings, options.env), checks: [{ id: 'connection', status: 'fail', summary: error.message, hint: error.hint! }], error };
+    const error = new LlmspellError(
+      'DB_NOT_FOUND',
+      `no embedded database at ${embeddedDataDir(settings, options.env)} yet`,
+      {
+        hint: '`llmspell database migrate` creates it.',
+      },
+    );
+    return {
+      status: 'unreachable',
+      target: embeddedDataDir(settings, options.env),
+      checks: [{ id: 'connection', status: 'fail', summary: error.message, hint: error.hint! }],
+      error,
+    };
   }
   const results: CheckResult[] = [];
   const timer = deadline(options.timeoutMs);
@@ -83,19 +98,36 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
     abandoned = true;
     const timedOut = error instanceof Timeout;
     const failure = timedOut
-      ? new LlmspellError('DB_UNREACHABLE', `health check timed out after ${timeoutSecs}s${results.length > 0 ? ` (${results.length} of ${checks.length} checks done)` : ''}`, {
-          hint: 'The server did not answer in time: check that it is up and reachable, or raise --timeout.',
-        })
+      ? new LlmspellError(
+          'DB_UNREACHABLE',
+          `health check timed out after ${timeoutSecs}s${results.length > 0 ? ` (${results.length} of ${checks.length} checks done)` : ''}`,
+          {
+            hint: 'The server did not answer in time: check that it is up and reachable, or raise --timeout.',
+          },
+        )
       : error instanceof LlmspellError
         ? error
         : new LlmspellError('INTERNAL', (error as Error).message, { cause: error });
-    const done = [...results, { id: results.length === 0 ? 'connection' : 'timeout', status: 'fail' as const, summary: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) }];
+    const done = [
+      ...results,
+      {
+        id: results.length === 0 ? 'connection' : 'timeout',
+        status: 'fail' as const,
+        summary: failure.message,
+        ...(failure.hint ? { hint: failure.hint } : {}),
+      },
+    ];
     // Close without waiting: a hung connection must not hold the caller. A database that opens
     // after the deadline is closed as soon as it does (the embedded one holds a lock).
     if (db) void db.close().catch(() => undefined);
     else void opening.then((late) => late.close()).catch(() => undefined);
     const unreachable = results.length === 0 && !timedOut ? UNREACHABLE_CODES.has(failure.code) : results.length === 0;
-    return { status: unreachable ? 'unreachable' : 'unhealthy', target: db?.target ?? targetOf(settings, options), checks: done, error: failure };
+    return {
+      status: unreachable ? 'unreachable' : 'unhealthy',
+      target: db?.target ?? targetOf(settings, options),
+      checks: done,
+      error: failure,
+    };
   } finally {
     timer.cancel();
   }
@@ -105,13 +137,21 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
 }
 
 /** Errors that mean "could not get a connection at all", as opposed to a check that failed. */
-const UNREACHABLE_CODES = new Set(['DB_UNREACHABLE', 'DB_AUTH_FAILED', 'DB_NOT_FOUND', 'LOCK_HELD', 'CONFIG_INVALID', 'DB_POOL_TIMEOUT']);
+const UNREACHABLE_CODES = new Set([
+  'DB_UNREACHABLE',
+  'DB_AUTH_FAILED',
+  'DB_NOT_FOUND',
+  'LOCK_HELD',
+  'CONFIG_INVALID',
+  'DB_POOL_TIMEOUT',
+]);
 
 /** Where the check points, for a report written before any connection exists. */
 function targetOf(settings: Settings, options: HealthCheckOptions): string {
   const backend = options.backend ?? settings.storage.backend;
   if (backend === 'embedded') return embeddedDataDir(settings, options.env);
-  if (backend === 'postgres') return redactConnectionString(settings.storage.postgres.url ?? '(no storage.postgres.url)');
+  if (backend === 'postgres')
+    return redactConnectionString(settings.storage.postgres.url ?? '(no storage.postgres.url)');
   return backend;
 }
 

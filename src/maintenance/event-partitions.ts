@@ -21,7 +21,9 @@ export interface EventPartitionOptions {
 
 /** Whether the event log (and its maintenance function) exists yet. */
 export async function hasEventLog(client: Queryable): Promise<boolean> {
-  const { rows } = await client.query<{ present: boolean }>("SELECT to_regprocedure('llmspell.ensure_event_partitions(text, integer, integer, timestamptz)') IS NOT NULL AS present");
+  const { rows } = await client.query<{ present: boolean }>(
+    "SELECT to_regprocedure('llmspell.ensure_event_partitions(text, integer, integer, timestamptz)') IS NOT NULL AS present",
+  );
   return rows[0]?.present === true;
 }
 
@@ -30,11 +32,29 @@ export async function hasEventLog(client: Queryable): Promise<boolean> {
  * next ones per `partition_strategy`, moving any rows the DEFAULT partition holds for them, and
  * drops partitions past `retention_days`. Idempotent; run it after `migrate` and daily.
  */
-export async function ensureEventPartitions(client: Queryable, settings: Settings, options: EventPartitionOptions = {}): Promise<PartitionChange[]> {
+export async function ensureEventPartitions(
+  client: Queryable,
+  settings: Settings,
+  options: EventPartitionOptions = {},
+): Promise<PartitionChange[]> {
   const log = settings.storage.postgres.event_log;
-  const { rows } = await client.query<{ action: PartitionChange['action']; partition_name: string; range_start: Date | null; range_end: Date | null; rows_moved: string }>(
-    'SELECT * FROM llmspell.ensure_event_partitions($1, $2, $3, $4)',
-    [log.partition_strategy, log.retention_days, options.periodsAhead ?? 3, options.at ?? new Date()],
-  );
-  return rows.map((row) => ({ action: row.action, partition: row.partition_name, rangeStart: row.range_start, rangeEnd: row.range_end, rows: Number(row.rows_moved) }));
+  const { rows } = await client.query<{
+    action: PartitionChange['action'];
+    partition_name: string;
+    range_start: Date | null;
+    range_end: Date | null;
+    rows_moved: string;
+  }>('SELECT * FROM llmspell.ensure_event_partitions($1, $2, $3, $4)', [
+    log.partition_strategy,
+    log.retention_days,
+    options.periodsAhead ?? 3,
+    options.at ?? new Date(),
+  ]);
+  return rows.map((row) => ({
+    action: row.action,
+    partition: row.partition_name,
+    rangeStart: row.range_start,
+    rangeEnd: row.range_end,
+    rows: Number(row.rows_moved),
+  }));
 }

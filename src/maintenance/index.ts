@@ -1,1 +1,6 @@
-export { ensureEventPartitions, hasEventLog, type PartitionChange, type EventPartitionOptions } from './event-partitions.js';
+export {
+  ensureEventPartitions,
+  hasEventLog,
+  type PartitionChange,
+  type EventPartitionOptions,
+} from './event-partitions.js';

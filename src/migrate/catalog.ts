@@ -131,7 +131,6 @@ export const MIGRATION_FILE = /^(\d+)_[a-z0-9_]+\.sql$/;
 
 const marker = (direction: 'up' | 'down') => new RegExp(`^\\s*--[\\s-]*${direction}\\s+migration`, 'im');
 
-
 /** Splits a file into its sections, the way node-pg-migrate's SQL loader does (same markers). */
 export function parseMigrationText(text: string, path: string): { up: MigrationSection; down?: MigrationSection } {
   const upAt = text.search(marker('up'));
@@ -160,7 +159,11 @@ export async function loadMigrationFiles(directory: string = DEFAULT_MIGRATIONS_
   try {
     names = (await readdir(dir)).filter((name) => MIGRATION_FILE.test(name));
   } catch (error) {
-    throw new LlmspellError('MIGRATION_INVALID', `cannot read the migrations directory ${dir}: ${(error as Error).message}`, { cause: error });
+    throw new LlmspellError(
+      'MIGRATION_INVALID',
+      `cannot read the migrations directory ${dir}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const files = await Promise.all(
     names.map(async (file): Promise<MigrationFile> => {
@@ -179,9 +182,13 @@ export async function loadMigrationFiles(directory: string = DEFAULT_MIGRATIONS_
   files.sort((a, b) => a.version - b.version);
   for (let i = 1; i < files.length; i++) {
     if (files[i]!.version === files[i - 1]!.version) {
-      throw new LlmspellError('MIGRATION_INVALID', `two migrations have version ${files[i]!.version}: ${files[i - 1]!.name} and ${files[i]!.name}`, {
-        hint: 'Give each migration file its own number.',
-      });
+      throw new LlmspellError(
+        'MIGRATION_INVALID',
+        `two migrations have version ${files[i]!.version}: ${files[i - 1]!.name} and ${files[i]!.name}`,
+        {
+          hint: 'Give each migration file its own number.',
+        },
+      );
     }
   }
   return files;

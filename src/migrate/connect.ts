@@ -17,7 +17,11 @@ import type { MigrationLimits, MigrationSource } from './run.js';
 export function looksLikePooler(url: string): boolean {
   try {
     const parsed = new URL(url);
-    return parsed.port === '6432' || /pgbouncer|pooler/i.test(parsed.hostname) || parsed.searchParams.get('pgbouncer') === 'true';
+    return (
+      parsed.port === '6432' ||
+      /pgbouncer|pooler/i.test(parsed.hostname) ||
+      parsed.searchParams.get('pgbouncer') === 'true'
+    );
   } catch {
     return false;
   }
@@ -26,7 +30,11 @@ export function looksLikePooler(url: string): boolean {
 /** The migration limits configured in `[storage.postgres]`. */
 export function migrationLimits(settings: Settings): MigrationLimits {
   const pg = settings.storage.postgres;
-  return { lockWaitMs: pg.migration_timeout_secs * 1000, statementTimeoutMs: pg.migration_timeout_secs * 1000, lockTimeoutMs: pg.migration_lock_timeout_secs * 1000 };
+  return {
+    lockWaitMs: pg.migration_timeout_secs * 1000,
+    statementTimeoutMs: pg.migration_timeout_secs * 1000,
+    lockTimeoutMs: pg.migration_lock_timeout_secs * 1000,
+  };
 }
 
 /**
@@ -38,22 +46,38 @@ export async function openMigrationDatabase(settings: Settings, options: OpenDat
   const backend = options.backend ?? settings.storage.backend;
   if (backend !== 'postgres') return openDatabase(settings, options);
   const pg = settings.storage.postgres;
-  const url = checkPostgresUrl(pg.migration_url ?? pg.url, pg.migration_url ? 'storage.postgres.migration_url' : 'storage.postgres.url');
+  const url = checkPostgresUrl(
+    pg.migration_url ?? pg.url,
+    pg.migration_url ? 'storage.postgres.migration_url' : 'storage.postgres.url',
+  );
   if (!pg.migration_url && looksLikePooler(url)) {
-    throw new LlmspellError('POOLER_NOT_SUPPORTED', 'storage.postgres.url looks like a connection pooler (PgBouncer); migrations need a direct connection to PostgreSQL', {
-      hint: 'Set storage.postgres.migration_url to the server itself, for example llmspell config set storage.postgres.migration_url "postgresql://USER:PASSWORD@HOST:5432/DATABASE". Transaction pooling breaks the session-level lock that keeps concurrent migrations apart.',
-    });
+    throw new LlmspellError(
+      'POOLER_NOT_SUPPORTED',
+      'storage.postgres.url looks like a connection pooler (PgBouncer); migrations need a direct connection to PostgreSQL',
+      {
+        hint: 'Set storage.postgres.migration_url to the server itself, for example llmspell config set storage.postgres.migration_url "postgresql://USER:PASSWORD@HOST:5432/DATABASE". Transaction pooling breaks the session-level lock that keeps concurrent migrations apart.',
+      },
+    );
   }
-  return openDatabase({ ...settings, storage: { ...settings.storage, postgres: { ...pg, url, pool_size: 1 } } }, { ...options, backend });
+  return openDatabase(
+    { ...settings, storage: { ...settings.storage, postgres: { ...pg, url, pool_size: 1 } } },
+    { ...options, backend },
+  );
 }
 
 /** Stops a run before anything is applied when the server has no vector extension at all. */
 async function vectorPreflight(client: Queryable): Promise<void> {
-  const { rows } = await client.query<{ name: string }>("SELECT name FROM pg_available_extensions WHERE name IN ('vchord', 'vector')");
+  const { rows } = await client.query<{ name: string }>(
+    "SELECT name FROM pg_available_extensions WHERE name IN ('vchord', 'vector')",
+  );
   if (rows.length > 0) return;
-  throw new LlmspellError('DB_EXTENSION_MISSING', 'the server has neither VectorChord (vchord) nor pgvector (vector), so the vector_embeddings tables cannot be created; nothing was migrated', {
-    hint: `${EXTENSION_HINT}\nOr run without vector storage: llmspell config set storage.postgres.vector_embeddings.enabled false (enable it and migrate again later).`,
-  });
+  throw new LlmspellError(
+    'DB_EXTENSION_MISSING',
+    'the server has neither VectorChord (vchord) nor pgvector (vector), so the vector_embeddings tables cannot be created; nothing was migrated',
+    {
+      hint: `${EXTENSION_HINT}\nOr run without vector storage: llmspell config set storage.postgres.vector_embeddings.enabled false (enable it and migrate again later).`,
+    },
+  );
 }
 
 /**
@@ -73,6 +97,7 @@ export function migrationSource(settings: Settings, migrationsDir?: string): Req
   };
   if (migrationsDir) return { tracks: [{ id: 'core', dir: migrationsDir }], parameters };
   const tracks: MigrationTrack[] = [{ id: 'core', dir: DEFAULT_MIGRATIONS_DIR }];
-  if (pg.vector_embeddings.enabled) tracks.push({ id: 'vector', dir: join(DEFAULT_MIGRATIONS_DIR, 'vector'), preflight: vectorPreflight });
+  if (pg.vector_embeddings.enabled)
+    tracks.push({ id: 'vector', dir: join(DEFAULT_MIGRATIONS_DIR, 'vector'), preflight: vectorPreflight });
   return { tracks, parameters };
 }

@@ -19,7 +19,13 @@ async function findHolder(client: Queryable): Promise<LockHolder | undefined> {
   // A bigint advisory key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
   const high = Number(MIGRATION_LOCK_KEY >> 32n);
   const low = Number(MIGRATION_LOCK_KEY & 0xffffffffn);
-  const { rows } = await client.query<{ pid: number; application_name: string; usename: string; secs: number; state: string }>(
+  const { rows } = await client.query<{
+    pid: number;
+    application_name: string;
+    usename: string;
+    secs: number;
+    state: string;
+  }>(
     `SELECT a.pid, a.application_name, a.usename, a.state,
             floor(extract(epoch FROM now() - a.backend_start))::int AS secs
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -27,7 +33,15 @@ async function findHolder(client: Queryable): Promise<LockHolder | undefined> {
     [high, low],
   );
   const row = rows[0];
-  return row ? { pid: row.pid, applicationName: row.application_name, user: row.usename, connectedSecs: row.secs, state: row.state } : undefined;
+  return row
+    ? {
+        pid: row.pid,
+        applicationName: row.application_name,
+        user: row.usename,
+        connectedSecs: row.secs,
+        state: row.state,
+      }
+    : undefined;
 }
 
 function formatDuration(secs: number): string {
@@ -44,16 +58,22 @@ function formatDuration(secs: number): string {
 export async function withMigrationLock<T>(client: Queryable, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY.toString()]);
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+      MIGRATION_LOCK_KEY.toString(),
+    ]);
     if (rows[0]?.locked) break;
     if (Date.now() >= deadline) {
       const holder = await findHolder(client);
       const who = holder
         ? `pid ${holder.pid} (application_name "${holder.applicationName}", user ${holder.user}, connected for ${formatDuration(holder.connectedSecs)}, ${holder.state})`
         : 'another session';
-      throw new LlmspellError('LOCK_HELD', `another migration holds the lock: ${who}; waited ${formatDuration(Math.round(timeoutMs / 1000))}`, {
-        hint: `Let it finish, or stop it (SELECT pg_terminate_backend(${holder?.pid ?? 'PID'});). storage.postgres.migration_timeout_secs sets how long to wait.`,
-      });
+      throw new LlmspellError(
+        'LOCK_HELD',
+        `another migration holds the lock: ${who}; waited ${formatDuration(Math.round(timeoutMs / 1000))}`,
+        {
+          hint: `Let it finish, or stop it (SELECT pg_terminate_backend(${holder?.pid ?? 'PID'});). storage.postgres.migration_timeout_secs sets how long to wait.`,
+        },
+      );
     }
     await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
   }

@@ -4,10 +4,24 @@ import { runner, type MigrationBuilder } from 'node-pg-migrate';
 import { DatabaseError, toDatabaseError } from '../db/errors.js';
 import type { Database, Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
-import { DEFAULT_MIGRATIONS_DIR, MIGRATION_FILE, type MigrationFile, type MigrationSection, type MigrationTrack } from './catalog.js';
+import {
+  DEFAULT_MIGRATIONS_DIR,
+  MIGRATION_FILE,
+  type MigrationFile,
+  type MigrationSection,
+  type MigrationTrack,
+} from './catalog.js';
 import { ensureLedger, grantHistoryReadAccess, historyTable, LEDGER_TABLE, MIGRATIONS_SCHEMA } from './history.js';
 import { withMigrationLock } from './lock.js';
-import { loadTracks, readTracks, statusOf, summarize, type LoadedTracks, type MigrationStatus, type TrackState } from './status.js';
+import {
+  loadTracks,
+  readTracks,
+  statusOf,
+  summarize,
+  type LoadedTracks,
+  type MigrationStatus,
+  type TrackState,
+} from './status.js';
 
 /** Limits every migration run obeys; from `[storage.postgres]`. */
 export interface MigrationLimits {
@@ -33,7 +47,15 @@ export interface MigrationSource {
 /** A step of a run, reported as it happens (for a progress display). */
 export type MigrationProgress =
   | { phase: 'start'; direction: 'up' | 'down'; track: string; name: string; index: number; total: number }
-  | { phase: 'done'; direction: 'up' | 'down'; track: string; name: string; index: number; total: number; durationMs: number };
+  | {
+      phase: 'done';
+      direction: 'up' | 'down';
+      track: string;
+      name: string;
+      index: number;
+      total: number;
+      durationMs: number;
+    };
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions extends MigrationLimits, MigrationSource {
@@ -76,15 +98,24 @@ export interface RollbackOptions extends MigrationLimits, MigrationSource {
   onProgress?: (event: MigrationProgress) => void;
 }
 
-const step = (entry: { track: string; version: number; name: string }): MigrationStep => ({ track: entry.track, version: entry.version, name: entry.name });
+const step = (entry: { track: string; version: number; name: string }): MigrationStep => ({
+  track: entry.track,
+  version: entry.version,
+  name: entry.name,
+});
 
-function resolveTarget(to: number | string | undefined, files: readonly MigrationFile[], status: MigrationStatus): number {
+function resolveTarget(
+  to: number | string | undefined,
+  files: readonly MigrationFile[],
+  status: MigrationStatus,
+): number {
   // `files` and `status` are the core track's.
   if (to === undefined) return Number.POSITIVE_INFINITY;
   const text = String(to).trim();
   if (/^\d+$/.test(text)) {
     const version = Number(text);
-    if (version === 0 || files.some((f) => f.version === version) || status.entries.some((e) => e.version === version)) return version;
+    if (version === 0 || files.some((f) => f.version === version) || status.entries.some((e) => e.version === version))
+      return version;
   } else {
     const named = status.entries.find((e) => e.name === text || `${e.name}.sql` === text);
     if (named) return named.version;
@@ -108,9 +139,13 @@ function assertNoDrift(status: MigrationStatus): void {
 
 function assertInOrder(status: MigrationStatus): void {
   if (status.outOfOrder.length === 0) return;
-  throw new LlmspellError('MIGRATION_ORDER', `pending migrations are numbered below applied ones: ${status.outOfOrder.map((e) => e.name).join(', ')}`, {
-    hint: 'Renumber them above the highest applied migration.',
-  });
+  throw new LlmspellError(
+    'MIGRATION_ORDER',
+    `pending migrations are numbered below applied ones: ${status.outOfOrder.map((e) => e.name).join(', ')}`,
+    {
+      hint: 'Renumber them above the highest applied migration.',
+    },
+  );
 }
 
 /**
@@ -118,7 +153,11 @@ function assertInOrder(status: MigrationStatus): void {
  * the position, among the statements sent for the current migration, of the one that failed:
  * node-pg-migrate sends `BEGIN`, then the prologue, then the section's statements in order.
  */
-function locateError(section: MigrationSection, statementIndex: number, error: unknown): { line: number; text: string } {
+function locateError(
+  section: MigrationSection,
+  statementIndex: number,
+  error: unknown,
+): { line: number; text: string } {
   const statement = section.statements[statementIndex] ?? { sql: '', line: section.line };
   const position = Number((error as { position?: unknown }).position);
   let line = statement.line;
@@ -141,17 +180,20 @@ function assertSafe(options: RunFilesOptions, files: readonly MigrationFile[]): 
   const bad = (what: string) => new LlmspellError('INTERNAL', `refusing to run migrations: ${what}`);
   if (!TRACK_ID.test(options.track.id)) throw bad(`invalid track id ${JSON.stringify(options.track.id)}`);
   for (const ms of [options.lockTimeoutMs, options.statementTimeoutMs]) {
-    if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2_147_483_647) throw bad(`timeout ${ms} ms is not an integer from 0 to 2147483647`);
+    if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2_147_483_647)
+      throw bad(`timeout ${ms} ms is not an integer from 0 to 2147483647`);
   }
   for (const file of files) {
-    if (!MIGRATION_FILE.test(`${file.name}.sql`) || !CHECKSUM.test(file.checksum)) throw bad(`unexpected migration file ${JSON.stringify(file.name)}`);
+    if (!MIGRATION_FILE.test(`${file.name}.sql`) || !CHECKSUM.test(file.checksum))
+      throw bad(`unexpected migration file ${JSON.stringify(file.name)}`);
   }
 }
 
 /** `SET LOCAL` statements for migration parameters (names checked, values quoted). */
 function parameterStatements(parameters: Readonly<Record<string, string | number | boolean>>): string[] {
   return Object.entries(parameters).map(([name, value]) => {
-    if (!PARAMETER_NAME.test(name)) throw new LlmspellError('INTERNAL', `invalid migration parameter name ${JSON.stringify(name)}`);
+    if (!PARAMETER_NAME.test(name))
+      throw new LlmspellError('INTERNAL', `invalid migration parameter name ${JSON.stringify(name)}`);
     return `SET LOCAL llmspell.${name} = ${pg.escapeLiteral(String(value))}`;
   });
 }
@@ -170,7 +212,13 @@ interface RunFilesOptions extends MigrationLimits {
  * lock_timeout`, `statement_timeout` and the migration parameters, and records (or removes) the
  * file's checksum in the ledger, so the ledger never disagrees with the history table.
  */
-async function runFiles(client: Queryable, files: readonly MigrationFile[], direction: 'up' | 'down', planned: readonly MigrationStep[], options: RunFilesOptions): Promise<MigrationStep[]> {
+async function runFiles(
+  client: Queryable,
+  files: readonly MigrationFile[],
+  direction: 'up' | 'down',
+  planned: readonly MigrationStep[],
+  options: RunFilesOptions,
+): Promise<MigrationStep[]> {
   assertSafe(options, files);
   const { track } = options;
   const byPath = new Map(files.map((file) => [file.path, file]));
@@ -180,17 +228,36 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
     if (!current) return;
     const durationMs = Date.now() - current.started;
     done.push({ track: track.id, version: current.file.version, name: current.file.name, durationMs });
-    options.onProgress?.({ phase: 'done', direction, track: track.id, name: current.file.name, index: options.progress.before + done.length, total: options.progress.total, durationMs });
+    options.onProgress?.({
+      phase: 'done',
+      direction,
+      track: track.id,
+      name: current.file.name,
+      index: options.progress.before + done.length,
+      total: options.progress.total,
+      durationMs,
+    });
     current = undefined;
   };
-  const prologue = [`SET LOCAL lock_timeout = ${options.lockTimeoutMs}`, `SET LOCAL statement_timeout = ${options.statementTimeoutMs}`, ...parameterStatements(options.parameters)];
+  const prologue = [
+    `SET LOCAL lock_timeout = ${options.lockTimeoutMs}`,
+    `SET LOCAL statement_timeout = ${options.statementTimeoutMs}`,
+    ...parameterStatements(options.parameters),
+  ];
   const ledger = `${MIGRATIONS_SCHEMA}.${LEDGER_TABLE}`;
   const trackLiteral = pg.escapeLiteral(track.id);
   const action = (file: MigrationFile, section: MigrationSection, record: string) => (pgm: MigrationBuilder) => {
     finishCurrent();
     current = { file, section, started: Date.now() };
     sent = 0;
-    options.onProgress?.({ phase: 'start', direction, track: track.id, name: file.name, index: options.progress.before + done.length + 1, total: options.progress.total });
+    options.onProgress?.({
+      phase: 'start',
+      direction,
+      track: track.id,
+      name: file.name,
+      index: options.progress.before + done.length + 1,
+      total: options.progress.total,
+    });
     for (const statement of prologue) pgm.sql(statement);
     for (const statement of section.statements) pgm.sql(statement.sql);
     pgm.sql(record);
@@ -224,8 +291,14 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
             paths.map((path) => {
               const file = byPath.get(path)!;
               const name = pg.escapeLiteral(file.name);
-              const up = action(file, file.up, `INSERT INTO ${ledger} (track, name, sha256) VALUES (${trackLiteral}, ${name}, ${pg.escapeLiteral(file.checksum)})`);
-              const down = file.down ? action(file, file.down, `DELETE FROM ${ledger} WHERE track = ${trackLiteral} AND name = ${name}`) : false;
+              const up = action(
+                file,
+                file.up,
+                `INSERT INTO ${ledger} (track, name, sha256) VALUES (${trackLiteral}, ${name}, ${pg.escapeLiteral(file.checksum)})`,
+              );
+              const down = file.down
+                ? action(file, file.down, `DELETE FROM ${ledger} WHERE track = ${trackLiteral} AND name = ${name}`)
+                : false;
               return { id: path, filePaths: [path], actions: { up, down } };
             }),
         },
@@ -239,12 +312,23 @@ async function runFiles(client: Queryable, files: readonly MigrationFile[], dire
     if (!current) {
       // node-pg-migrate's own errors (loading files, its history table) can embed a whole stack: keep the first line.
       const cause = toDatabaseError(error, 'the migration history');
-      throw new LlmspellError(cause.code, cause.message.split('\n')[0]!, { cause: error, ...(cause.hint ? { hint: cause.hint } : {}) });
+      throw new LlmspellError(cause.code, cause.message.split('\n')[0]!, {
+        cause: error,
+        ...(cause.hint ? { hint: cause.hint } : {}),
+      });
     }
     const { file, section } = current;
     // Sent: BEGIN, the prologue, then statements; the failing one is the last sent.
     const { line, text } = locateError(section, sent - 2 - prologue.length, error);
-    throw new MigrationError({ track: track.id, file, direction, line, statement: text, appliedBefore: done.length, cause: toDatabaseError(error, file.name) });
+    throw new MigrationError({
+      track: track.id,
+      file,
+      direction,
+      line,
+      statement: text,
+      appliedBefore: done.length,
+      cause: toDatabaseError(error, file.name),
+    });
   }
 }
 
@@ -256,11 +340,20 @@ export class MigrationError extends LlmspellError {
   readonly line: number;
   readonly sqlstate: string | undefined;
 
-  constructor(failure: { track: string; file: MigrationFile; direction: 'up' | 'down'; line: number; statement: string; appliedBefore: number; cause: LlmspellError }) {
+  constructor(failure: {
+    track: string;
+    file: MigrationFile;
+    direction: 'up' | 'down';
+    line: number;
+    statement: string;
+    appliedBefore: number;
+    cause: LlmspellError;
+  }) {
     const { track, file, direction, line, statement, appliedBefore, cause } = failure;
     const name = track === 'core' ? file.name : `${track}/${file.name}`;
     const sqlstate = cause instanceof DatabaseError ? cause.sqlstate : undefined;
-    const where = cause instanceof DatabaseError && cause.fields.where ? `\n  in ${cause.fields.where.split('\n')[0]}` : '';
+    const where =
+      cause instanceof DatabaseError && cause.fields.where ? `\n  in ${cause.fields.where.split('\n')[0]}` : '';
     // A lock or statement timeout is about the moment, not the file: retrying is the fix.
     const timedOut = sqlstate === '55P03' || sqlstate === '57014';
     const before = appliedBefore > 0 ? ` (the ${appliedBefore} migration(s) before it in this run were)` : '';
@@ -269,17 +362,21 @@ export class MigrationError extends LlmspellError {
         ? 'The database already has an object this migration creates: made by hand, or by another tool. `llmspell database migration-status` shows what is recorded; drop the stray object, or roll back to before this migration, then migrate again.'
         : undefined;
     const serverHint = (cause instanceof DatabaseError ? cause.fields.serverHint : undefined) ?? alreadyThere;
-    super('MIGRATION_FAILED', `migration ${name}.sql (${direction}) failed at line ${line}: ${cause.message}${statement ? `\n  ${line} | ${statement}` : ''}${where}`, {
-      hint: [
-        serverHint,
-        timedOut
-          ? `Nothing of ${name} was applied${before}: it waited too long for a lock or ran too long. Run the command again when the database is quieter, or raise storage.postgres.${sqlstate === '55P03' ? 'migration_lock_timeout_secs' : 'migration_timeout_secs'}.`
-          : `Nothing of ${name} was applied${before}; the database is at the previous version. ${serverHint ? `Once that is dealt with (in ${file.path} or on the server)` : `Fix ${file.path} and`} run the command again.`,
-      ]
-        .filter(Boolean)
-        .join('\n'),
-      cause,
-    });
+    super(
+      'MIGRATION_FAILED',
+      `migration ${name}.sql (${direction}) failed at line ${line}: ${cause.message}${statement ? `\n  ${line} | ${statement}` : ''}${where}`,
+      {
+        hint: [
+          serverHint,
+          timedOut
+            ? `Nothing of ${name} was applied${before}: it waited too long for a lock or ran too long. Run the command again when the database is quieter, or raise storage.postgres.${sqlstate === '55P03' ? 'migration_lock_timeout_secs' : 'migration_timeout_secs'}.`
+            : `Nothing of ${name} was applied${before}; the database is at the previous version. ${serverHint ? `Once that is dealt with (in ${file.path} or on the server)` : `Fix ${file.path} and`} run the command again.`,
+        ]
+          .filter(Boolean)
+          .join('\n'),
+        cause,
+      },
+    );
     this.track = track;
     this.migration = file.name;
     this.file = file.path;
@@ -288,7 +385,14 @@ export class MigrationError extends LlmspellError {
   }
 
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), track: this.track, migration: this.migration, file: this.file, line: this.line, ...(this.sqlstate ? { sqlstate: this.sqlstate } : {}) };
+    return {
+      ...super.toJSON(),
+      track: this.track,
+      migration: this.migration,
+      file: this.file,
+      line: this.line,
+      ...(this.sqlstate ? { sqlstate: this.sqlstate } : {}),
+    };
   }
 }
 
@@ -305,11 +409,18 @@ interface Plan {
  * The one way a plan is carried out: a dry run only reports it; otherwise it is re-made under the
  * migration lock (another migrator may have moved the database meanwhile) and run track by track.
  */
-function execute(db: Database, direction: 'up' | 'down', loaded: LoadedTracks, options: MigrationLimits & MigrationSource & { dryRun?: boolean; onProgress?: (event: MigrationProgress) => void }, plan: (states: TrackState[]) => Promise<Plan> | Plan): Promise<MigrationRunResult> {
+function execute(
+  db: Database,
+  direction: 'up' | 'down',
+  loaded: LoadedTracks,
+  options: MigrationLimits & MigrationSource & { dryRun?: boolean; onProgress?: (event: MigrationProgress) => void },
+  plan: (states: TrackState[]) => Promise<Plan> | Plan,
+): Promise<MigrationRunResult> {
   return db.withClient(async (client) => {
     const make = async () => {
       const made = await plan(await readTracks(client, loaded));
-      for (const { state, planned } of made.perTrack) if (planned.length > 0 && direction === 'up') await state.track.preflight?.(client);
+      for (const { state, planned } of made.perTrack)
+        if (planned.length > 0 && direction === 'up') await state.track.preflight?.(client);
       return { ...made, planned: made.perTrack.flatMap((t) => t.planned) };
     };
     if (options.dryRun) {
@@ -323,7 +434,14 @@ function execute(db: Database, direction: 'up' | 'down', loaded: LoadedTracks, o
       for (const { state, planned: steps } of perTrack) {
         if (steps.length === 0) continue;
         const progress = { before: done.length, total: planned.length };
-        done.push(...(await runFiles(client, state.files, direction, steps, { ...options, track: state.track, parameters: options.parameters ?? {}, progress })));
+        done.push(
+          ...(await runFiles(client, state.files, direction, steps, {
+            ...options,
+            track: state.track,
+            parameters: options.parameters ?? {},
+            progress,
+          })),
+        );
       }
       if (direction === 'up') await grantHistoryReadAccess(client);
       return { dryRun: false, direction, planned, done, status: statusOf(await readTracks(client, loaded)) };
@@ -345,9 +463,16 @@ export async function migrate(db: Database, options: MigrateOptions): Promise<Mi
     const core = states[0];
     const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
     assertInOrder(status);
-    const pending = (s: TrackState, upTo = Number.POSITIVE_INFINITY) => s.entries.filter((e) => e.state === 'pending' && e.version <= upTo);
+    const pending = (s: TrackState, upTo = Number.POSITIVE_INFINITY) =>
+      s.entries.filter((e) => e.state === 'pending' && e.version <= upTo);
     // `to` names a core version; the optional tracks, which build on the whole core, wait for a full run.
-    return { status, perTrack: states.map((s, i) => ({ state: s, planned: (i === 0 ? pending(s, target) : options.to === undefined ? pending(s) : []).map(step) })) };
+    return {
+      status,
+      perTrack: states.map((s, i) => ({
+        state: s,
+        planned: (i === 0 ? pending(s, target) : options.to === undefined ? pending(s) : []).map(step),
+      })),
+    };
   });
 }
 
@@ -361,17 +486,30 @@ export async function rollback(db: Database, options: RollbackOptions): Promise<
   return execute(db, 'down', loaded, options, (states) => {
     const [core, ...rest] = states;
     const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
-    const undo = (s: TrackState, above: number) => s.entries.filter((e) => e.state !== 'pending' && e.version > above).reverse();
+    const undo = (s: TrackState, above: number) =>
+      s.entries.filter((e) => e.state !== 'pending' && e.version > above).reverse();
     const coreSteps = core ? undo(core, target) : [];
-    const perTrack = [...rest.reverse().map((s) => ({ state: s, entries: coreSteps.length > 0 ? undo(s, 0) : [] })), ...(core ? [{ state: core, entries: coreSteps }] : [])];
+    const perTrack = [
+      ...rest.reverse().map((s) => ({ state: s, entries: coreSteps.length > 0 ? undo(s, 0) : [] })),
+      ...(core ? [{ state: core, entries: coreSteps }] : []),
+    ];
     const all = perTrack.flatMap((t) => t.entries);
     assertNoDrift({ ...summarize(all), drift: all.filter((e) => e.state !== 'applied') });
-    const noDown = perTrack.flatMap((t) => t.entries.filter((e) => !t.state.files.find((f) => f.name === e.name)?.down));
+    const noDown = perTrack.flatMap((t) =>
+      t.entries.filter((e) => !t.state.files.find((f) => f.name === e.name)?.down),
+    );
     if (noDown.length > 0) {
-      throw new LlmspellError('MIGRATION_INVALID', `cannot roll back ${noDown.map((e) => e.name).join(', ')}: no "-- Down Migration" section`, {
-        hint: 'Add the down section, or roll back to a later version.',
-      });
+      throw new LlmspellError(
+        'MIGRATION_INVALID',
+        `cannot roll back ${noDown.map((e) => e.name).join(', ')}: no "-- Down Migration" section`,
+        {
+          hint: 'Add the down section, or roll back to a later version.',
+        },
+      );
     }
-    return { status: statusOf(states), perTrack: perTrack.map((t) => ({ state: t.state, planned: t.entries.map(step) })) };
+    return {
+      status: statusOf(states),
+      perTrack: perTrack.map((t) => ({ state: t.state, planned: t.entries.map(step) })),
+    };
   });
 }

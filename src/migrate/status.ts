@@ -32,18 +32,35 @@ export interface MigrationStatus {
 const versionOf = (name: string) => Number(/^(\d+)_/.exec(name)?.[1] ?? Number.NaN);
 
 /** Compares one track's files with what the database has applied. Pure. */
-export function compareTrack(track: string, files: readonly MigrationFile[], history: readonly AppliedMigration[]): MigrationStatusEntry[] {
+export function compareTrack(
+  track: string,
+  files: readonly MigrationFile[],
+  history: readonly AppliedMigration[],
+): MigrationStatusEntry[] {
   const applied = new Map(history.map((row) => [row.name, row]));
   const entries: MigrationStatusEntry[] = files.map((file) => {
     const row = applied.get(file.name);
     const base = { track, version: file.version, name: file.name, checksum: file.checksum };
     if (!row) return { ...base, state: 'pending', appliedOn: null, recordedChecksum: null };
-    return { ...base, state: row.checksum === file.checksum ? 'applied' : 'changed', appliedOn: row.appliedOn, recordedChecksum: row.checksum };
+    return {
+      ...base,
+      state: row.checksum === file.checksum ? 'applied' : 'changed',
+      appliedOn: row.appliedOn,
+      recordedChecksum: row.checksum,
+    };
   });
   const known = new Set(files.map((file) => file.name));
   for (const row of history) {
     if (!known.has(row.name)) {
-      entries.push({ track, version: versionOf(row.name), name: row.name, state: 'unknown', appliedOn: row.appliedOn, checksum: null, recordedChecksum: row.checksum });
+      entries.push({
+        track,
+        version: versionOf(row.name),
+        name: row.name,
+        state: 'unknown',
+        appliedOn: row.appliedOn,
+        checksum: null,
+        recordedChecksum: row.checksum,
+      });
     }
   }
   return entries.sort((a, b) => a.version - b.version || a.name.localeCompare(b.name));
@@ -52,7 +69,8 @@ export function compareTrack(track: string, files: readonly MigrationFile[], his
 /** Totals over entries of one or more tracks. */
 export function summarize(entries: MigrationStatusEntry[]): MigrationStatus {
   const highest = new Map<string, number>();
-  for (const e of entries) if (e.state !== 'pending') highest.set(e.track, Math.max(highest.get(e.track) ?? -1, e.version));
+  for (const e of entries)
+    if (e.state !== 'pending') highest.set(e.track, Math.max(highest.get(e.track) ?? -1, e.version));
   return {
     entries,
     applied: entries.filter((e) => e.state === 'applied').length,
@@ -80,7 +98,8 @@ export function loadTracks(tracks: readonly MigrationTrack[]): Promise<LoadedTra
 /** Compares each track's files with its history in the database (read-only). */
 export async function readTracks(client: Queryable, loaded: LoadedTracks): Promise<TrackState[]> {
   const states: TrackState[] = [];
-  for (const { track, files } of loaded) states.push({ track, files, entries: compareTrack(track.id, files, await readHistory(client, track.id)) });
+  for (const { track, files } of loaded)
+    states.push({ track, files, entries: compareTrack(track.id, files, await readHistory(client, track.id)) });
   return states;
 }
 

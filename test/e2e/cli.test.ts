@@ -63,7 +63,11 @@ describe('llmspell binary', () => {
   it('health-check of a closed port exits "unreachable" within the timeout and prints no password', async () => {
     const url = 'postgresql://llmspell:s3cret-pa55@127.0.0.1:1/llmspell';
     for (const extra of [[], ['--json']]) {
-      const run = await llmspell(['database', 'health-check', '--timeout', '3', ...extra], { ...env, LLMSPELL_STORAGE_BACKEND: 'postgres', LLMSPELL_STORAGE_POSTGRES_URL: url });
+      const run = await llmspell(['database', 'health-check', '--timeout', '3', ...extra], {
+        ...env,
+        LLMSPELL_STORAGE_BACKEND: 'postgres',
+        LLMSPELL_STORAGE_POSTGRES_URL: url,
+      });
       expect(run.code).toBe(EXIT.UNREACHABLE);
       expect(run.stdout + run.stderr).not.toContain('s3cret-pa55');
       expect(run.stdout + run.stderr).not.toMatch(/^\s+at /m);
@@ -76,7 +80,19 @@ describe('llmspell binary', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      const run = await llmspell(['database', 'health-check', '--timeout', '2', '--backend', 'postgres', '--database-url', `postgresql://u:pw-never-shown@127.0.0.1:${port}/db`], env);
+      const run = await llmspell(
+        [
+          'database',
+          'health-check',
+          '--timeout',
+          '2',
+          '--backend',
+          'postgres',
+          '--database-url',
+          `postgresql://u:pw-never-shown@127.0.0.1:${port}/db`,
+        ],
+        env,
+      );
       expect(run.code).toBe(EXIT.UNREACHABLE);
       expect(run.stdout + run.stderr).not.toContain('pw-never-shown');
       // A bound, not a benchmark: it must not hang on a silent server (the default pool timeout is 30 s).
@@ -95,7 +111,10 @@ describe('llmspell binary', () => {
   });
 
   it('a failing migration (relative --migrations-dir) names file and line, and exits FAILURE', async () => {
-    const run = await llmspell(['--backend', 'memory', 'database', 'migrate', '--migrations-dir', 'test/fixtures/migrations/failing'], env);
+    const run = await llmspell(
+      ['--backend', 'memory', 'database', 'migrate', '--migrations-dir', 'test/fixtures/migrations/failing'],
+      env,
+    );
     expect(run.code).toBe(EXIT.FAILURE);
     expect(run.stderr).toContain('0003_broken.sql');
     expect(run.stderr).toContain('line 4');
@@ -103,7 +122,10 @@ describe('llmspell binary', () => {
   });
 
   it('survives a reader that goes away (llmspell … | head): no EPIPE crash, exit status kept', async () => {
-    const child = spawn(process.execPath, [BIN, 'config', 'get'], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'config', 'get'], {
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.destroy();
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -143,9 +165,13 @@ describe('llmspell binary on PostgreSQL 18', () => {
   it('five concurrent migrate processes apply every migration exactly once', async () => {
     const pending = await llmspell(['database', 'migration-status', '--migrations-dir', dir], env);
     expect(pending.code).toBe(EXIT.PENDING);
-    const runs = await Promise.all(Array.from({ length: 5 }, () => llmspell(['database', 'migrate', '--json', '--migrations-dir', dir], env)));
+    const runs = await Promise.all(
+      Array.from({ length: 5 }, () => llmspell(['database', 'migrate', '--json', '--migrations-dir', dir], env)),
+    );
     for (const run of runs) expect(run.code, run.stdout + run.stderr).toBe(EXIT.OK);
-    const applied = runs.flatMap((run) => (JSON.parse(run.stdout) as { done: Array<{ name: string }> }).done.map((s) => s.name));
+    const applied = runs.flatMap((run) =>
+      (JSON.parse(run.stdout) as { done: Array<{ name: string }> }).done.map((s) => s.name),
+    );
     expect(applied.sort()).toEqual(['0001_roles_and_schema', '0002_notes', '0003_tags']);
     const status = await llmspell(['database', 'migration-status', '--json', '--migrations-dir', dir], env);
     expect(status.code).toBe(EXIT.OK);
@@ -165,7 +191,10 @@ describe('llmspell binary on PostgreSQL 18', () => {
   });
 
   it('refuses to migrate through what looks like PgBouncer unless migration_url is set', async () => {
-    const run = await llmspell(['database', 'migrate', '--migrations-dir', dir], { ...env, LLMSPELL_STORAGE_POSTGRES_URL: 'postgresql://u:p@127.0.0.1:6432/db' });
+    const run = await llmspell(['database', 'migrate', '--migrations-dir', dir], {
+      ...env,
+      LLMSPELL_STORAGE_POSTGRES_URL: 'postgresql://u:p@127.0.0.1:6432/db',
+    });
     expect(run.code).toBe(EXIT.USAGE);
     const direct = await llmspell(['database', 'migrate', '--migrations-dir', dir], {
       ...env,

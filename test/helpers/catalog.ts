@@ -41,7 +41,10 @@ export async function tablesOf(db: Queryable, schema = LLMSPELL_SCHEMA): Promise
 
 /** Whether a schema exists. */
 export async function schemaExists(db: Queryable, schema: string): Promise<boolean> {
-  const { rows } = await db.query<{ present: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS present', [schema]);
+  const { rows } = await db.query<{ present: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS present',
+    [schema],
+  );
   return rows[0]?.present === true;
 }
 
@@ -250,7 +253,11 @@ export interface PartitioningInfo {
 }
 
 /** How `schema.table` is partitioned, or undefined when it is not a partitioned table. */
-export async function partitioningOf(db: Queryable, table: string, schema = LLMSPELL_SCHEMA): Promise<PartitioningInfo | undefined> {
+export async function partitioningOf(
+  db: Queryable,
+  table: string,
+  schema = LLMSPELL_SCHEMA,
+): Promise<PartitioningInfo | undefined> {
   const { rows } = await db.query<PartitioningInfo>(
     `SELECT pt.partstrat::text AS strategy,
             ARRAY(SELECT a.attname::text FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS u(attnum, ord)
@@ -334,7 +341,12 @@ export async function vectorIndexesOf(db: Queryable, schema = LLMSPELL_SCHEMA): 
 }
 
 /** The type of `schema.table.column` with its modifier (`vector(384)`), or undefined. */
-export async function columnType(db: Queryable, table: string, column: string, schema = LLMSPELL_SCHEMA): Promise<string | undefined> {
+export async function columnType(
+  db: Queryable,
+  table: string,
+  column: string,
+  schema = LLMSPELL_SCHEMA,
+): Promise<string | undefined> {
   const { rows } = await db.query<{ type: string }>(
     `SELECT format_type(a.atttypid, a.atttypmod) AS type
        FROM pg_attribute a
@@ -347,7 +359,11 @@ export async function columnType(db: Queryable, table: string, column: string, s
 }
 
 /** Table privileges PostgreSQL would let `role` use on the tables of `schemas` (memberships and PUBLIC included), as `schema.table:PRIVILEGE`. */
-export async function effectiveTablePrivileges(db: Queryable, role: string, schemas: readonly string[]): Promise<string[]> {
+export async function effectiveTablePrivileges(
+  db: Queryable,
+  role: string,
+  schemas: readonly string[],
+): Promise<string[]> {
   const { rows } = await db.query<{ grant: string }>(
     `SELECT n.nspname::text || '.' || c.relname::text || ':' || p.privilege AS grant
        FROM pg_class c
@@ -363,7 +379,11 @@ export async function effectiveTablePrivileges(db: Queryable, role: string, sche
 }
 
 /** Relations of `schemas` on which `role` holds a privilege on at least one column (table-level grants count too). */
-export async function relationsWithColumnAccess(db: Queryable, role: string, schemas: readonly string[]): Promise<string[]> {
+export async function relationsWithColumnAccess(
+  db: Queryable,
+  role: string,
+  schemas: readonly string[],
+): Promise<string[]> {
   const { rows } = await db.query<{ relation: string }>(
     `SELECT n.nspname::text || '.' || c.relname::text AS relation
        FROM pg_class c

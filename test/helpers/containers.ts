@@ -43,7 +43,11 @@ async function detect(timeoutMs: number): Promise<ContainerRuntimeStatus> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<ContainerRuntimeStatus>((resolve) => {
     timer = setTimeout(
-      () => resolve({ available: false, reason: `no container runtime answered within ${timeoutMs} ms (${environmentHints()})` }),
+      () =>
+        resolve({
+          available: false,
+          reason: `no container runtime answered within ${timeoutMs} ms (${environmentHints()})`,
+        }),
       timeoutMs,
     );
     timer.unref();
@@ -91,7 +95,9 @@ export function describeWithContainers(name: string, fn: () => void): void {
     }
     if (!warned) {
       warned = true;
-      console.warn(`skipped: no container runtime (${status.reason}); the VectorChord image tests run on GitHub Actions`);
+      console.warn(
+        `skipped: no container runtime (${status.reason}); the VectorChord image tests run on GitHub Actions`,
+      );
     }
     describe.skip('skipped: no container runtime', fn);
   });

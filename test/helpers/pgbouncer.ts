@@ -33,7 +33,10 @@ export interface PgBouncerOptions {
 /** Where the pgbouncer binary is, or why there is none (Debian: `apt-get install pgbouncer`). */
 export async function findPgBouncer(): Promise<{ path: string } | { reason: string }> {
   for (const candidate of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer']) {
-    const found = await run(candidate, ['--version']).then(() => true, () => false);
+    const found = await run(candidate, ['--version']).then(
+      () => true,
+      () => false,
+    );
     if (found) return { path: candidate };
   }
   return { reason: 'no pgbouncer binary (apt-get install -y pgbouncer; .ci/run does)' };
@@ -62,7 +65,9 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const dir = await mkdtemp(join(tmpdir(), 'llmspell-test-pgbouncer-'));
   await chmod(dir, 0o777);
   const port = await freePort();
-  const users = Object.entries(options.users).map(([user, password]) => `${quote(user)} ${quote(password)}`).join('\n');
+  const users = Object.entries(options.users)
+    .map(([user, password]) => `${quote(user)} ${quote(password)}`)
+    .join('\n');
   await writeFile(join(dir, 'userlist.txt'), `${users}\n`, { mode: 0o644 });
   await writeFile(
     join(dir, 'pgbouncer.ini'),
@@ -72,7 +77,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       '[pgbouncer]',
       'listen_addr = 127.0.0.1',
       `listen_port = ${port}`,
-      "unix_socket_dir =",
+      'unix_socket_dir =',
       'auth_type = scram-sha-256',
       `auth_file = ${join(dir, 'userlist.txt')}`,
       `pool_mode = ${options.poolMode ?? 'transaction'}`,
@@ -86,7 +91,9 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     { mode: 0o644 },
   );
   const asRoot = process.getuid?.() === 0;
-  const child: ChildProcess = spawn(binary.path, [...(asRoot ? ['-u', 'postgres'] : []), join(dir, 'pgbouncer.ini')], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(binary.path, [...(asRoot ? ['-u', 'postgres'] : []), join(dir, 'pgbouncer.ini')], {
+    stdio: 'ignore',
+  });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGINT');
@@ -95,7 +102,8 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     await rm(dir, { recursive: true, force: true });
   };
   const [user, password] = Object.entries(options.users)[0]!;
-  const url = (database: string, u: string, p: string) => `postgresql://${encodeURIComponent(u)}:${encodeURIComponent(p)}@127.0.0.1:${port}/${database}`;
+  const url = (database: string, u: string, p: string) =>
+    `postgresql://${encodeURIComponent(u)}:${encodeURIComponent(p)}@127.0.0.1:${port}/${database}`;
   for (let attempt = 0; ; attempt++) {
     const client = new pg.Client({ connectionString: url('pgbouncer', user, password) });
     try {
@@ -105,7 +113,11 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     } catch (error) {
       await client.end().catch(() => undefined);
       // The admin console refuses ordinary users (no such database/user); any such answer means it listens.
-      if (/not allowed|no such user|pgbouncer/i.test(String((error as Error).message)) && !/ECONNREFUSED/.test(String(error))) break;
+      if (
+        /not allowed|no such user|pgbouncer/i.test(String((error as Error).message)) &&
+        !/ECONNREFUSED/.test(String(error))
+      )
+        break;
       if (child.exitCode !== null || attempt > 100) {
         await stop();
         throw new Error(`pgbouncer did not start: ${String((error as Error).message)}`);

@@ -18,7 +18,10 @@ export interface TestPglite {
  * directory (locked like a user's), `memory` keeps it in memory. A fresh instance costs a few
  * seconds (initdb in WASM): open one per file, not per test.
  */
-export async function createTestPglite(kind: 'memory' | 'embedded' = 'memory', postgres: Record<string, unknown> = {}): Promise<TestPglite> {
+export async function createTestPglite(
+  kind: 'memory' | 'embedded' = 'memory',
+  postgres: Record<string, unknown> = {},
+): Promise<TestPglite> {
   if (kind === 'memory') {
     const db = await openDatabase(testSettings({ backend: 'memory', postgres }));
     return { db, dispose: () => db.close() };

@@ -471,7 +471,10 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     let lastFailure = '';
     for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
       const port = await freePort();
-      const logOffset = await fs.stat(logFile).then((s) => s.size, () => 0);
+      const logOffset = await fs.stat(logFile).then(
+        (s) => s.size,
+        () => 0,
+      );
       // The server writes to a file, not a pipe: a runner that dies does not take its log with it.
       const logFd = openSync(logFile, 'a', 0o644);
       let child;
@@ -554,9 +557,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   }
 }
 
-type ReadyResult =
-  | { ok: true; version: string; versionNum: number }
-  | { ok: false; reason: string };
+type ReadyResult = { ok: true; version: string; versionNum: number } | { ok: false; reason: string };
 
 /** Polls with real connections until the server answers, its process exits, or time runs out. */
 async function waitUntilReady(args: {

@@ -54,7 +54,10 @@ export function vectorLiteral(dims: number, value = 0.1): string {
 function insert(table: string, row: Record<string, unknown>): Statement {
   const columns = Object.keys(row);
   const placeholders = columns.map((_, i) => `$${i + 1}`);
-  return { text: `INSERT INTO llmspell.${table} (${columns.join(', ')}) VALUES (${placeholders.join(', ')})`, values: Object.values(row) };
+  return {
+    text: `INSERT INTO llmspell.${table} (${columns.join(', ')}) VALUES (${placeholders.join(', ')})`,
+    values: Object.values(row),
+  };
 }
 
 function content(tenantId: string): { hash: Buffer; data: Buffer; statement: Statement } {
@@ -63,7 +66,13 @@ function content(tenantId: string): { hash: Buffer; data: Buffer; statement: Sta
   return {
     hash,
     data,
-    statement: insert('artifact_content', { tenant_id: tenantId, content_hash: hash, size_bytes: data.length, stored_bytes: data.length, chunk_count: 1 }),
+    statement: insert('artifact_content', {
+      tenant_id: tenantId,
+      content_hash: hash,
+      size_bytes: data.length,
+      stored_bytes: data.length,
+      chunk_count: 1,
+    }),
   };
 }
 
@@ -73,22 +82,59 @@ export function sampleRow(table: TenantTable, tenantId: string): SampleRow {
   const byId = (column: string, value: unknown = id): Statement => ({ text: `${column} = $1`, values: [value] });
   switch (table) {
     case 'entities':
-      return { table, prerequisites: [], insert: insert(table, { tenant_id: tenantId, entity_id: id, entity_type: 'person', name: 'Ada' }), where: byId('entity_id') };
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, entity_id: id, entity_type: 'person', name: 'Ada' }),
+        where: byId('entity_id'),
+      };
     case 'relationships':
       return {
         table,
         prerequisites: [],
-        insert: insert(table, { tenant_id: tenantId, relationship_id: id, from_entity_id: randomUUID(), to_entity_id: randomUUID(), relationship_type: 'knows' }),
+        insert: insert(table, {
+          tenant_id: tenantId,
+          relationship_id: id,
+          from_entity_id: randomUUID(),
+          to_entity_id: randomUUID(),
+          relationship_type: 'knows',
+        }),
         where: byId('relationship_id'),
       };
     case 'procedural_memory':
-      return { table, prerequisites: [], insert: insert(table, { tenant_id: tenantId, id, scope: 'global', pattern_key: `key-${id}`, pattern_value: 'value' }), where: byId('id') };
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, {
+          tenant_id: tenantId,
+          id,
+          scope: 'global',
+          pattern_key: `key-${id}`,
+          pattern_value: 'value',
+        }),
+        where: byId('id'),
+      };
     case 'agent_state':
-      return { table, prerequisites: [], insert: insert(table, { tenant_id: tenantId, agent_id: `agent-${id}`, state: { step: 1 } }), where: byId('agent_id', `agent-${id}`) };
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, agent_id: `agent-${id}`, state: { step: 1 } }),
+        where: byId('agent_id', `agent-${id}`),
+      };
     case 'workflow_states':
-      return { table, prerequisites: [], insert: insert(table, { tenant_id: tenantId, workflow_id: `wf-${id}`, name: 'ingest' }), where: byId('workflow_id', `wf-${id}`) };
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, workflow_id: `wf-${id}`, name: 'ingest' }),
+        where: byId('workflow_id', `wf-${id}`),
+      };
     case 'sessions':
-      return { table, prerequisites: [], insert: insert(table, { tenant_id: tenantId, session_id: id }), where: byId('session_id') };
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, session_id: id }),
+        where: byId('session_id'),
+      };
     case 'artifact_content': {
       const { hash, statement } = content(tenantId);
       return { table, prerequisites: [], insert: statement, where: byId('content_hash', hash) };
@@ -108,17 +154,37 @@ export function sampleRow(table: TenantTable, tenantId: string): SampleRow {
       return {
         table,
         prerequisites: [statement, insert('sessions', { tenant_id: tenantId, session_id: sessionId })],
-        insert: insert(table, { tenant_id: tenantId, artifact_id: id, session_id: sessionId, name: 'report.txt', mime_type: 'text/plain', content_hash: hash }),
+        insert: insert(table, {
+          tenant_id: tenantId,
+          artifact_id: id,
+          session_id: sessionId,
+          name: 'report.txt',
+          mime_type: 'text/plain',
+          content_hash: hash,
+        }),
         where: byId('artifact_id'),
       };
     }
     case 'event_log':
-      return { table, prerequisites: [], insert: insert(table, { tenant_id: tenantId, event_id: id, event_type: 'sample', payload: { n: 1 } }), where: byId('event_id') };
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, event_id: id, event_type: 'sample', payload: { n: 1 } }),
+        where: byId('event_id'),
+      };
     case 'hook_history':
       return {
         table,
         prerequisites: [],
-        insert: insert(table, { tenant_id: tenantId, execution_id: id, hook_id: 'hook-1', hook_type: 'pre_tool', input: { q: 1 }, status: 'succeeded', duration_ms: 5 }),
+        insert: insert(table, {
+          tenant_id: tenantId,
+          execution_id: id,
+          hook_id: 'hook-1',
+          hook_type: 'pre_tool',
+          input: { q: 1 },
+          status: 'succeeded',
+          duration_ms: 5,
+        }),
         where: byId('execution_id'),
       };
     case 'api_keys':
@@ -139,7 +205,12 @@ export function sampleRow(table: TenantTable, tenantId: string): SampleRow {
       };
     default: {
       const dims = Number(table.slice('vector_embeddings_'.length));
-      return { table, prerequisites: [], insert: insert(table, { tenant_id: tenantId, id, scope: 'docs', embedding: vectorLiteral(dims) }), where: byId('id') };
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, id, scope: 'docs', embedding: vectorLiteral(dims) }),
+        where: byId('id'),
+      };
     }
   }
 }

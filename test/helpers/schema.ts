@@ -23,14 +23,29 @@ export interface MigratedDatabase {
   dispose(): Promise<void>;
 }
 
-async function build(kind: 'postgres' | 'pglite', db: Database, settings: Settings, dispose: () => Promise<void>, url?: string): Promise<MigratedDatabase> {
+async function build(
+  kind: 'postgres' | 'pglite',
+  db: Database,
+  settings: Settings,
+  dispose: () => Promise<void>,
+  url?: string,
+): Promise<MigratedDatabase> {
   const options = { ...migrationLimits(settings), ...migrationSource(settings) };
   const run = () => migrate(db, options);
   const migrated = await run().catch(async (error: unknown) => {
     await dispose();
     throw error;
   });
-  return { kind, db, settings, migrated, migrate: run, rollbackAll: () => rollback(db, { ...options, to: 0 }), dispose, ...(url ? { url } : {}) };
+  return {
+    kind,
+    db,
+    settings,
+    migrated,
+    migrate: run,
+    rollbackAll: () => rollback(db, { ...options, to: 0 }),
+    dispose,
+    ...(url ? { url } : {}),
+  };
 }
 
 /**
@@ -39,12 +54,22 @@ async function build(kind: 'postgres' | 'pglite', db: Database, settings: Settin
  */
 export async function migratedPostgres(postgres: Record<string, unknown> = {}): Promise<MigratedDatabase> {
   const database = await createTestDatabase();
-  const settings = testSettings({ backend: 'postgres', url: database.url, postgres: { vector_embeddings: { enabled: false }, ...postgres } });
+  const settings = testSettings({
+    backend: 'postgres',
+    url: database.url,
+    postgres: { vector_embeddings: { enabled: false }, ...postgres },
+  });
   const db = await openDatabase(settings);
-  return build('postgres', db, settings, async () => {
-    await db.close();
-    await database.drop();
-  }, database.url);
+  return build(
+    'postgres',
+    db,
+    settings,
+    async () => {
+      await db.close();
+      await database.drop();
+    },
+    database.url,
+  );
 }
 
 /** PGlite (PostgreSQL 18 in WASM, with pgvector) with every migration applied, vector track included. */

@@ -33,7 +33,9 @@ const targets: Record<'postgres' | 'memory' | 'embedded', () => Promise<Target>>
 };
 
 async function tenantOf(client: Queryable): Promise<string | null> {
-  const { rows } = await client.query<{ tenant: string | null }>("SELECT current_setting('app.current_tenant_id', true) AS tenant");
+  const { rows } = await client.query<{ tenant: string | null }>(
+    "SELECT current_setting('app.current_tenant_id', true) AS tenant",
+  );
   return rows[0]!.tenant;
 }
 
@@ -49,7 +51,10 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('%s driver', 
   afterAll(() => target?.dispose());
 
   it('connects and runs SQL with parameters', async () => {
-    const { rows } = await db.query<{ sum: number; version: number }>('SELECT $1::int + $2::int AS sum, current_setting(\'server_version_num\')::int AS version', [40, 2]);
+    const { rows } = await db.query<{ sum: number; version: number }>(
+      "SELECT $1::int + $2::int AS sum, current_setting('server_version_num')::int AS version",
+      [40, 2],
+    );
     expect(rows[0]!.sum).toBe(42);
     expect(rows[0]!.version).toBeGreaterThanOrEqual(180000);
     expect(db.kind).toBe(kind);
@@ -72,15 +77,35 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('%s driver', 
   });
 
   it('isolates tenants: each sees and changes only its own rows', async () => {
-    await db.withTenant('tenant-a', (tx) => tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-a', 'a1')"));
-    await db.withTenant('tenant-b', (tx) => tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-b', 'b1')"));
-    const seenByB = await db.withTenant('tenant-b', async (tx) => (await tx.query<{ body: string }>('SELECT body FROM llmspell_test.notes')).rows);
+    await db.withTenant('tenant-a', (tx) =>
+      tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-a', 'a1')"),
+    );
+    await db.withTenant('tenant-b', (tx) =>
+      tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-b', 'b1')"),
+    );
+    const seenByB = await db.withTenant(
+      'tenant-b',
+      async (tx) => (await tx.query<{ body: string }>('SELECT body FROM llmspell_test.notes')).rows,
+    );
     expect(seenByB.map((r) => r.body)).toEqual(['b1']);
-    const deletedByB = await db.withTenant('tenant-b', (tx) => tx.query("DELETE FROM llmspell_test.notes WHERE tenant_id = 'tenant-a'"));
+    const deletedByB = await db.withTenant('tenant-b', (tx) =>
+      tx.query("DELETE FROM llmspell_test.notes WHERE tenant_id = 'tenant-a'"),
+    );
     expect(deletedByB.rowCount).toBe(0);
-    const crossInsert = await db.withTenant('tenant-b', (tx) => tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-a', 'forged')")).catch((e: unknown) => e);
-    expect(crossInsert).toMatchObject({ code: 'DB_QUERY_FAILED', fields: { sqlstate: '42501' }, hint: expect.any(String) });
-    const seenByA = await db.withTenant('tenant-a', async (tx) => (await tx.query<{ body: string }>('SELECT body FROM llmspell_test.notes ORDER BY id')).rows);
+    const crossInsert = await db
+      .withTenant('tenant-b', (tx) =>
+        tx.query("INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ('tenant-a', 'forged')"),
+      )
+      .catch((e: unknown) => e);
+    expect(crossInsert).toMatchObject({
+      code: 'DB_QUERY_FAILED',
+      fields: { sqlstate: '42501' },
+      hint: expect.any(String),
+    });
+    const seenByA = await db.withTenant(
+      'tenant-a',
+      async (tx) => (await tx.query<{ body: string }>('SELECT body FROM llmspell_test.notes ORDER BY id')).rows,
+    );
     expect(seenByA.map((r) => r.body)).toEqual(['a1']);
   });
 
@@ -107,14 +132,19 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('%s driver', 
         throw boom;
       }),
     ).rejects.toBe(boom);
-    const rows = await db.withTenant('tenant-c', async (tx) => (await tx.query('SELECT 1 FROM llmspell_test.notes')).rowCount);
+    const rows = await db.withTenant(
+      'tenant-c',
+      async (tx) => (await tx.query('SELECT 1 FROM llmspell_test.notes')).rowCount,
+    );
     expect(rows).toBe(0);
   });
 
   it('keeps each tenant context to its own transaction under interleaved use', async () => {
     const tenants = ['tenant-x', 'tenant-y', 'tenant-z'];
     for (const tenant of tenants) {
-      await db.withTenant(tenant, (tx) => tx.query('INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ($1, $1)', [tenant]));
+      await db.withTenant(tenant, (tx) =>
+        tx.query('INSERT INTO llmspell_test.notes (tenant_id, body) VALUES ($1, $1)', [tenant]),
+      );
     }
     // 24 transactions for 3 tenants over a pool of 2 (one session for PGlite), each yielding between statements.
     const results = await Promise.all(
@@ -155,7 +185,9 @@ describe('postgres driver: pool settings and connection failures', () => {
   afterAll(() => database?.drop());
 
   it('applies pool_size, application_name and the acquire timeout', async () => {
-    const db = await openDatabase(testSettings({ backend: 'postgres', url: database.url, postgres: { pool_size: 1, pool_timeout_secs: 1 } }));
+    const db = await openDatabase(
+      testSettings({ backend: 'postgres', url: database.url, postgres: { pool_size: 1, pool_timeout_secs: 1 } }),
+    );
     try {
       const { rows } = await db.query<{ application_name: string }>('SHOW application_name');
       expect(rows[0]!.application_name).toBe('llmspell');
@@ -195,7 +227,9 @@ describe('postgres driver: pool settings and connection failures', () => {
       [`postgresql://${url.username}:${url.password}@${url.host}/llmspell_no_such_db`, 'DB_NOT_FOUND'],
     ];
     for (const [target, code] of attempts) {
-      const db = await openDatabase(testSettings({ backend: 'postgres', url: target, postgres: { pool_timeout_secs: 5 } }));
+      const db = await openDatabase(
+        testSettings({ backend: 'postgres', url: target, postgres: { pool_timeout_secs: 5 } }),
+      );
       try {
         const error = await db.query('SELECT 1').catch((e: unknown) => e);
         expect(error).toBeInstanceOf(LlmspellError);
@@ -212,6 +246,8 @@ describe('postgres driver: pool settings and connection failures', () => {
 
   it('refuses a missing or malformed URL as a configuration error', async () => {
     await expect(openDatabase(testSettings({ backend: 'postgres' }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
-    await expect(openDatabase(testSettings({ backend: 'postgres', url: 'mysql://u:p@h/d' }))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(openDatabase(testSettings({ backend: 'postgres', url: 'mysql://u:p@h/d' }))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
   });
 });

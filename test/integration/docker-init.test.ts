@@ -16,7 +16,8 @@ const psql = await run('psql', ['--version']).then(
   () => true,
   () => false,
 );
-if (!psql) console.warn('skipped: the docker init-script test needs the psql client (apt-get install postgresql-client)');
+if (!psql)
+  console.warn('skipped: the docker init-script test needs the psql client (apt-get install postgresql-client)');
 
 /**
  * The Docker image's init scripts, run the way the entrypoint runs them (psql as POSTGRES_USER), on
@@ -26,7 +27,14 @@ if (!psql) console.warn('skipped: the docker init-script test needs the psql cli
 describe.skipIf(!psql)('docker init scripts', () => {
   let server: PostgresServer;
   const appPassword = 'app-secret-from-env';
-  const env = () => ({ ...process.env, PGHOST: server.host, PGPORT: String(server.port), PGPASSWORD: server.password, POSTGRES_USER: server.user, POSTGRES_DB: 'llmspell_dev' });
+  const env = () => ({
+    ...process.env,
+    PGHOST: server.host,
+    PGPORT: String(server.port),
+    PGPASSWORD: server.password,
+    POSTGRES_USER: server.user,
+    POSTGRES_DB: 'llmspell_dev',
+  });
 
   beforeAll(async () => {
     server = await startPostgresServer();
@@ -34,17 +42,24 @@ describe.skipIf(!psql)('docker init scripts', () => {
     await admin.connect();
     await admin.query('CREATE DATABASE llmspell_dev');
     await admin.end();
-    const sql = (await readFile(`${INIT}01-extensions.sql`, 'utf8')).replace(/^CREATE EXTENSION IF NOT EXISTS vchord.*$/m, '');
+    const sql = (await readFile(`${INIT}01-extensions.sql`, 'utf8')).replace(
+      /^CREATE EXTENSION IF NOT EXISTS vchord.*$/m,
+      '',
+    );
     await run('psql', ['-v', 'ON_ERROR_STOP=1', '-U', server.user, '-d', 'llmspell_dev', '-c', sql], { env: env() });
     await run('bash', [`${INIT}02-app-role.sh`], { env: { ...env(), LLMSPELL_APP_PASSWORD: appPassword } });
   });
   afterAll(() => server?.stop());
 
   it('creates llmspell_app as a login role that RLS binds, with the password from the environment', async () => {
-    const app = new pg.Client({ connectionString: server.url('llmspell_dev').replace(/\/\/[^@]+@/, `//llmspell_app:${appPassword}@`) });
+    const app = new pg.Client({
+      connectionString: server.url('llmspell_dev').replace(/\/\/[^@]+@/, `//llmspell_app:${appPassword}@`),
+    });
     await app.connect();
     try {
-      const { rows } = await app.query<{ rolsuper: boolean; rolbypassrls: boolean }>("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'llmspell_app'");
+      const { rows } = await app.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'llmspell_app'",
+      );
       expect(rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
     } finally {
       await app.end();
@@ -52,11 +67,17 @@ describe.skipIf(!psql)('docker init scripts', () => {
   });
 
   it('is idempotent: running the role script again changes nothing and fails nothing', async () => {
-    await expect(run('bash', [`${INIT}02-app-role.sh`], { env: { ...env(), LLMSPELL_APP_PASSWORD: 'another' } })).resolves.toBeDefined();
+    await expect(
+      run('bash', [`${INIT}02-app-role.sh`], { env: { ...env(), LLMSPELL_APP_PASSWORD: 'another' } }),
+    ).resolves.toBeDefined();
   });
 
   it('lets the migrations run on top, and the application log in as llmspell_app with tenant isolation', async () => {
-    const owner = testSettings({ backend: 'postgres', url: server.url('llmspell_dev'), postgres: { vector_embeddings: { enabled: false } } });
+    const owner = testSettings({
+      backend: 'postgres',
+      url: server.url('llmspell_dev'),
+      postgres: { vector_embeddings: { enabled: false } },
+    });
     const db = await openDatabase(owner);
     try {
       const result = await migrate(db, { ...migrationLimits(owner), ...migrationSource(owner) });
@@ -67,19 +88,33 @@ describe.skipIf(!psql)('docker init scripts', () => {
     const appUrl = server.url('llmspell_dev').replace(/\/\/[^@]+@/, `//llmspell_app:${appPassword}@`);
     const app = await openDatabase(testSettings({ backend: 'postgres', url: appUrl }));
     try {
-      await app.withTenant('tenant-a', (tx) => tx.query("INSERT INTO llmspell.agent_state (tenant_id, agent_id) VALUES ('tenant-a', 'agent-1')"));
-      const seen = await app.withTenant('tenant-b', async (tx) => (await tx.query('SELECT 1 FROM llmspell.agent_state')).rowCount);
+      await app.withTenant('tenant-a', (tx) =>
+        tx.query("INSERT INTO llmspell.agent_state (tenant_id, agent_id) VALUES ('tenant-a', 'agent-1')"),
+      );
+      const seen = await app.withTenant(
+        'tenant-b',
+        async (tx) => (await tx.query('SELECT 1 FROM llmspell.agent_state')).rowCount,
+      );
       expect(seen).toBe(0);
-      const role = await app.withTenant('tenant-a', async (tx) => (await tx.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r);
+      const role = await app.withTenant(
+        'tenant-a',
+        async (tx) => (await tx.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r,
+      );
       expect(role).toBe('llmspell_app');
     } finally {
       await app.close();
     }
     // health-check with the application's own credentials sees everything it reports on.
-    const report = await healthCheck(testSettings({ backend: 'postgres', url: appUrl, postgres: { vector_embeddings: { enabled: false } } }), { timeoutMs: 10_000 });
+    const report = await healthCheck(
+      testSettings({ backend: 'postgres', url: appUrl, postgres: { vector_embeddings: { enabled: false } } }),
+      { timeoutMs: 10_000 },
+    );
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(report.checks.find((c) => c.id === 'migrations')).toMatchObject({ status: 'ok', data: { pending: 0 } });
-    expect(report.checks.find((c) => c.id === 'app-role')).toMatchObject({ status: 'ok', data: { loginRole: 'llmspell_app' } });
+    expect(report.checks.find((c) => c.id === 'app-role')).toMatchObject({
+      status: 'ok',
+      data: { loginRole: 'llmspell_app' },
+    });
     expect(report.status).toBe('healthy');
   });
 });

@@ -23,7 +23,9 @@ async function startHolder(dataDir: string): Promise<ChildProcess> {
     process.stdout.write('ready\\n');
     setInterval(() => {}, 1000);
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -49,7 +51,9 @@ describe('embedded data-directory lock', () => {
 
   it('refuses a second process, naming the pid that holds the directory', async () => {
     holder = await startHolder(dataDir);
-    const error = await openDatabase(testSettings({ backend: 'embedded', embeddedPath: dataDir })).catch((e: unknown) => e);
+    const error = await openDatabase(testSettings({ backend: 'embedded', embeddedPath: dataDir })).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(LlmspellError);
     expect((error as LlmspellError).code).toBe('LOCK_HELD');
     expect((error as LlmspellError).message).toContain(String(holder.pid));
@@ -73,7 +77,9 @@ describe('embedded data-directory lock', () => {
 
   it('refuses while an unreadable lock file is fresh (a holder mid-write)', async () => {
     await writeFile(`${dataDir}.lock`, '');
-    const error = await openDatabase(testSettings({ backend: 'embedded', embeddedPath: dataDir })).catch((e: unknown) => e);
+    const error = await openDatabase(testSettings({ backend: 'embedded', embeddedPath: dataDir })).catch(
+      (e: unknown) => e,
+    );
     expect((error as LlmspellError).code).toBe('LOCK_HELD');
     await rm(`${dataDir}.lock`);
   });

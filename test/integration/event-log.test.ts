@@ -49,18 +49,31 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
   afterAll(() => m?.dispose());
 
   const maintain = (settings: Settings, at: Date, periodsAhead?: number): Promise<PartitionChange[]> =>
-    db.withClient((client) => ensureEventPartitions(client, settings, { at, ...(periodsAhead === undefined ? {} : { periodsAhead }) }));
+    db.withClient((client) =>
+      ensureEventPartitions(client, settings, { at, ...(periodsAhead === undefined ? {} : { periodsAhead }) }),
+    );
 
   async function partitions(): Promise<Partition[]> {
-    const { rows } = await db.query<{ partition_name: string; range_start: Date | null; range_end: Date | null; is_default: boolean }>(
-      'SELECT * FROM llmspell.event_log_partitions()',
-    );
-    return rows.map((row) => ({ name: row.partition_name, start: row.range_start, end: row.range_end, isDefault: row.is_default }));
+    const { rows } = await db.query<{
+      partition_name: string;
+      range_start: Date | null;
+      range_end: Date | null;
+      is_default: boolean;
+    }>('SELECT * FROM llmspell.event_log_partitions()');
+    return rows.map((row) => ({
+      name: row.partition_name,
+      start: row.range_start,
+      end: row.range_end,
+      isDefault: row.is_default,
+    }));
   }
 
   /** Rows the DEFAULT partition holds in [from, to), read by the owner. */
   async function defaultRows(from: Date, to: Date): Promise<number> {
-    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM llmspell.event_log_default WHERE emitted_at >= $1 AND emitted_at < $2', [from, to]);
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM llmspell.event_log_default WHERE emitted_at >= $1 AND emitted_at < $2',
+      [from, to],
+    );
     return rows[0]!.n;
   }
 
@@ -77,7 +90,10 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
   async function emit(tenant: string, at: Date): Promise<string> {
     const eventId = randomUUID();
     await db.withTenant(tenant, (tx) =>
-      tx.query("INSERT INTO llmspell.event_log (tenant_id, event_id, event_type, emitted_at) VALUES ($1, $2, 'agent.step', $3)", [tenant, eventId, at]),
+      tx.query(
+        "INSERT INTO llmspell.event_log (tenant_id, event_id, event_type, emitted_at) VALUES ($1, $2, 'agent.step', $3)",
+        [tenant, eventId, at],
+      ),
     );
     return eventId;
   }
@@ -87,7 +103,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
   let eventB: string;
 
   it('keeps events of a period without a partition in the DEFAULT partition, readable through the parent', async () => {
-    const covering = (await partitions()).filter((p) => !p.isDefault && p.start! <= march.start && p.end! > march.start);
+    const covering = (await partitions()).filter(
+      (p) => !p.isDefault && p.start! <= march.start && p.end! > march.start,
+    );
     expect(covering).toEqual([]);
 
     eventsA = [
@@ -97,7 +115,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
     ];
     eventB = await emit('tenant-b', utc('2031-03-20T08:00:00'));
 
-    expect(await tenantEvents('tenant-a')).toEqual(eventsA.map((eventId) => ({ eventId, partition: 'llmspell.event_log_default' })));
+    expect(await tenantEvents('tenant-a')).toEqual(
+      eventsA.map((eventId) => ({ eventId, partition: 'llmspell.event_log_default' })),
+    );
     expect(await tenantEvents('tenant-b')).toEqual([{ eventId: eventB, partition: 'llmspell.event_log_default' }]);
     expect(await defaultRows(march.start, march.end)).toBe(4);
   });
@@ -106,12 +126,32 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
     const changes = await maintain(KEEP_ALL, utc('2031-03-10T09:30:00'));
     expect(changes).toEqual([
       { action: 'created', partition: 'event_log_20310301', rangeStart: march.start, rangeEnd: march.end, rows: 4 },
-      { action: 'created', partition: 'event_log_20310401', rangeStart: utc('2031-04-01T00:00:00'), rangeEnd: utc('2031-05-01T00:00:00'), rows: 0 },
-      { action: 'created', partition: 'event_log_20310501', rangeStart: utc('2031-05-01T00:00:00'), rangeEnd: utc('2031-06-01T00:00:00'), rows: 0 },
-      { action: 'created', partition: 'event_log_20310601', rangeStart: utc('2031-06-01T00:00:00'), rangeEnd: utc('2031-07-01T00:00:00'), rows: 0 },
+      {
+        action: 'created',
+        partition: 'event_log_20310401',
+        rangeStart: utc('2031-04-01T00:00:00'),
+        rangeEnd: utc('2031-05-01T00:00:00'),
+        rows: 0,
+      },
+      {
+        action: 'created',
+        partition: 'event_log_20310501',
+        rangeStart: utc('2031-05-01T00:00:00'),
+        rangeEnd: utc('2031-06-01T00:00:00'),
+        rows: 0,
+      },
+      {
+        action: 'created',
+        partition: 'event_log_20310601',
+        rangeStart: utc('2031-06-01T00:00:00'),
+        rangeEnd: utc('2031-07-01T00:00:00'),
+        rows: 0,
+      },
     ]);
     expect(await defaultRows(march.start, march.end)).toBe(0);
-    expect(await tenantEvents('tenant-a')).toEqual(eventsA.map((eventId) => ({ eventId, partition: 'llmspell.event_log_20310301' })));
+    expect(await tenantEvents('tenant-a')).toEqual(
+      eventsA.map((eventId) => ({ eventId, partition: 'llmspell.event_log_20310301' })),
+    );
     expect(await tenantEvents('tenant-b')).toEqual([{ eventId: eventB, partition: 'llmspell.event_log_20310301' }]);
   });
 
@@ -126,17 +166,36 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
     // 29 and 30 June lie in the monthly June partition; 1 and 2 July have none.
     const changes = await maintain(daily, utc('2031-06-29T12:00:00'), 3);
     expect(changes).toEqual([
-      { action: 'created', partition: 'event_log_20310701', rangeStart: utc('2031-07-01T00:00:00'), rangeEnd: utc('2031-07-02T00:00:00'), rows: 0 },
-      { action: 'created', partition: 'event_log_20310702', rangeStart: utc('2031-07-02T00:00:00'), rangeEnd: utc('2031-07-03T00:00:00'), rows: 0 },
+      {
+        action: 'created',
+        partition: 'event_log_20310701',
+        rangeStart: utc('2031-07-01T00:00:00'),
+        rangeEnd: utc('2031-07-02T00:00:00'),
+        rows: 0,
+      },
+      {
+        action: 'created',
+        partition: 'event_log_20310702',
+        rangeStart: utc('2031-07-02T00:00:00'),
+        rangeEnd: utc('2031-07-03T00:00:00'),
+        rows: 0,
+      },
     ]);
     // Back to monthly: July is partly covered by the daily partitions, so only the rest of it gets one.
     expect(await maintain(KEEP_ALL, utc('2031-07-10T00:00:00'), 0)).toEqual([
-      { action: 'created', partition: 'event_log_20310703', rangeStart: utc('2031-07-03T00:00:00'), rangeEnd: utc('2031-08-01T00:00:00'), rows: 0 },
+      {
+        action: 'created',
+        partition: 'event_log_20310703',
+        rangeStart: utc('2031-07-03T00:00:00'),
+        rangeEnd: utc('2031-08-01T00:00:00'),
+        rows: 0,
+      },
     ]);
 
     const ranged = (await partitions()).filter((p) => !p.isDefault);
     for (const [i, a] of ranged.entries()) {
-      for (const b of ranged.slice(i + 1)) expect(a.start! < b.end! && b.start! < a.end!, `${a.name} overlaps ${b.name}`).toBe(false);
+      for (const b of ranged.slice(i + 1))
+        expect(a.start! < b.end! && b.start! < a.end!, `${a.name} overlaps ${b.name}`).toBe(false);
     }
   });
 
@@ -145,7 +204,10 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
     const at = utc('2031-07-25T00:00:00');
     const cutoff = new Date(at.getTime() - 30 * DAY_MS);
     const expired = await emit('tenant-a', utc('2030-01-15T00:00:00'));
-    expect(await tenantEvents('tenant-a')).toContainEqual({ eventId: expired, partition: 'llmspell.event_log_default' });
+    expect(await tenantEvents('tenant-a')).toContainEqual({
+      eventId: expired,
+      partition: 'llmspell.event_log_default',
+    });
 
     const before = (await partitions()).filter((p) => !p.isDefault);
     const due = before.filter((p) => p.end! <= cutoff).map((p) => p.name);
@@ -158,10 +220,14 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
     const dropped = changes.filter((c) => c.action === 'dropped');
     expect(dropped.map((c) => c.partition).sort()).toEqual([...due].sort());
     for (const change of dropped) expect(change.rangeEnd!.getTime()).toBeLessThanOrEqual(cutoff.getTime());
-    expect(changes.filter((c) => c.action === 'purged')).toEqual([{ action: 'purged', partition: 'event_log_default', rangeStart: null, rangeEnd: cutoff, rows: 1 }]);
+    expect(changes.filter((c) => c.action === 'purged')).toEqual([
+      { action: 'purged', partition: 'event_log_default', rangeStart: null, rangeEnd: cutoff, rows: 1 },
+    ]);
 
     const after = await partitions();
-    expect(after.filter((p) => !p.isDefault).map((p) => p.name)).toEqual(before.filter((p) => !due.includes(p.name)).map((p) => p.name));
+    expect(after.filter((p) => !p.isDefault).map((p) => p.name)).toEqual(
+      before.filter((p) => !due.includes(p.name)).map((p) => p.name),
+    );
     expect(after.filter((p) => p.isDefault)).toHaveLength(1);
     // March's events went with their partition, the expired one with the purge.
     expect(await tenantEvents('tenant-a')).toEqual([]);
@@ -173,12 +239,20 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
 
   const withLog = (eventLog: Partial<Settings['storage']['postgres']['event_log']>): Settings => ({
     ...m.settings,
-    storage: { ...m.settings.storage, postgres: { ...m.settings.storage.postgres, event_log: { ...m.settings.storage.postgres.event_log, ...eventLog } } },
+    storage: {
+      ...m.settings.storage,
+      postgres: {
+        ...m.settings.storage.postgres,
+        event_log: { ...m.settings.storage.postgres.event_log, ...eventLog },
+      },
+    },
   });
 
   /** True when every instant in [from, to) is covered by exactly one non-default partition. */
   async function coveredWithoutGaps(from: Date, to: Date): Promise<boolean> {
-    const parts = (await partitions()).filter((p) => !p.isDefault && p.end! > from && p.start! < to).sort((a, b) => a.start!.getTime() - b.start!.getTime());
+    const parts = (await partitions())
+      .filter((p) => !p.isDefault && p.end! > from && p.start! < to)
+      .sort((a, b) => a.start!.getTime() - b.start!.getTime());
     let cursor = from.getTime();
     for (const part of parts) {
       if (part.start!.getTime() > cursor) return false;
@@ -190,7 +264,10 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
   it('cuts UTC months that meet, whatever the session time zone', async () => {
     const changes = await db.withTransaction(async (tx) => {
       await tx.query("SET LOCAL TimeZone = 'America/New_York'");
-      return ensureEventPartitions(tx, withLog({ partition_strategy: 'monthly', retention_days: 36_500 }), { at: utc('2032-10-15T12:00:00'), periodsAhead: 3 });
+      return ensureEventPartitions(tx, withLog({ partition_strategy: 'monthly', retention_days: 36_500 }), {
+        at: utc('2032-10-15T12:00:00'),
+        periodsAhead: 3,
+      });
     });
     expect(changes.map((c) => [c.partition, c.rangeStart?.toISOString(), c.rangeEnd?.toISOString()])).toEqual([
       ['event_log_20321001', '2032-10-01T00:00:00.000Z', '2032-11-01T00:00:00.000Z'],
@@ -202,7 +279,11 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
 
   it('after a change from monthly to weekly, partitions the rest of a straddling week, leaving no gap', async () => {
     // January 2033 is monthly (previous test); ISO week 2033-01-31 .. 02-07 straddles its end.
-    const changes = await maintain(withLog({ partition_strategy: 'weekly', retention_days: 36_500 }), utc('2033-01-26T00:00:00'), 2);
+    const changes = await maintain(
+      withLog({ partition_strategy: 'weekly', retention_days: 36_500 }),
+      utc('2033-01-26T00:00:00'),
+      2,
+    );
     expect(changes.map((c) => c.partition)).toEqual(['event_log_20330201', 'event_log_20330207']);
     expect(changes[0]!.rangeStart!.toISOString()).toBe('2033-02-01T00:00:00.000Z');
     expect(await coveredWithoutGaps(utc('2032-10-01T00:00:00'), utc('2033-02-14T00:00:00'))).toBe(true);

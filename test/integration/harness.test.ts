@@ -73,7 +73,10 @@ describe('the run’s PostgreSQL server', () => {
   it('gives new databases the template’s extensions', async () => {
     const rows = await query<{ extname: string }>(db.url, 'SELECT extname FROM pg_extension ORDER BY extname');
     expect(rows.map((r) => r.extname)).toEqual(expect.arrayContaining(['btree_gist', 'pgcrypto', 'uuid-ossp']));
-    const [row] = await query<{ a: string; b: string }>(db.url, 'SELECT gen_random_uuid()::text AS a, uuid_generate_v4()::text AS b');
+    const [row] = await query<{ a: string; b: string }>(
+      db.url,
+      'SELECT gen_random_uuid()::text AS a, uuid_generate_v4()::text AS b',
+    );
     expect(row?.a).toMatch(/^[0-9a-f-]{36}$/);
     expect(row?.b).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -189,7 +192,10 @@ describe('startPostgresServer', () => {
     await fs.writeFile(ownerFile, JSON.stringify({ ...owner, ownerPid: await deadPid() }));
     // A dir whose owner is alive (this process' parent: the vitest main process) must survive.
     const liveDir = await fs.mkdtemp(path.join(os.tmpdir(), SERVER_DIR_PREFIX));
-    await fs.writeFile(path.join(liveDir, 'owner.json'), JSON.stringify({ ownerPid: process.ppid, postmasterPid: null, port: null }));
+    await fs.writeFile(
+      path.join(liveDir, 'owner.json'),
+      JSON.stringify({ ownerPid: process.ppid, postmasterPid: null, port: null }),
+    );
     try {
       const next = await startPostgresServer();
       try {

@@ -25,7 +25,12 @@ describe('health-check on PostgreSQL 18', () => {
     db = await openDatabase(settings);
     dir = await mkdtemp(join(tmpdir(), 'llmspell-test-health-'));
     await cp(FIXTURE, dir, { recursive: true });
-    await migrate(db, { tracks: [{ id: 'core', dir }], lockWaitMs: 5000, statementTimeoutMs: 30000, lockTimeoutMs: 5000 });
+    await migrate(db, {
+      tracks: [{ id: 'core', dir }],
+      lockWaitMs: 5000,
+      statementTimeoutMs: 30000,
+      lockTimeoutMs: 5000,
+    });
     run = () => healthCheck(settings, { timeoutMs: 10_000, migrationsDir: dir });
   });
   afterAll(async () => {
@@ -65,10 +70,14 @@ describe('health-check on PostgreSQL 18', () => {
     try {
       const rls = check(await run(), 'rls')!;
       expect(rls.status).toBe('fail');
-      expect(rls.data).toMatchObject({ failing: [expect.stringMatching(/^notes .*forced/), expect.stringMatching(/^tags .*DELETE/)] });
+      expect(rls.data).toMatchObject({
+        failing: [expect.stringMatching(/^notes .*forced/), expect.stringMatching(/^tags .*DELETE/)],
+      });
     } finally {
       await db.query('ALTER TABLE llmspell.notes FORCE ROW LEVEL SECURITY');
-      await db.query("CREATE POLICY tags_delete ON llmspell.tags FOR DELETE USING (tenant_id = current_setting('app.current_tenant_id', true))");
+      await db.query(
+        "CREATE POLICY tags_delete ON llmspell.tags FOR DELETE USING (tenant_id = current_setting('app.current_tenant_id', true))",
+      );
     }
     expect(check(await run(), 'rls')?.status).toBe('ok');
   });
@@ -94,18 +103,33 @@ describe('health-check on PostgreSQL 18', () => {
   });
 
   it('keeps reporting after a check fails to run, and --strict turns warnings into failure', async () => {
-    const broken: Check = { id: 'broken', run: async () => Promise.reject(new Error('permission denied for schema x')) };
-    const warning: Check = { id: 'warning', run: async () => ({ id: 'warning', status: 'warn', summary: 'a warning' }) };
+    const broken: Check = {
+      id: 'broken',
+      run: async () => Promise.reject(new Error('permission denied for schema x')),
+    };
+    const warning: Check = {
+      id: 'warning',
+      run: async () => ({ id: 'warning', status: 'warn', summary: 'a warning' }),
+    };
     const settings = testSettings({ backend: 'postgres', url: database.url });
     const report = await healthCheck(settings, { timeoutMs: 10_000, checks: [broken, warning, HEALTH_CHECKS[0]!] });
-    expect(report.checks.map((c) => [c.id, c.status])).toEqual([['broken', 'fail'], ['warning', 'warn'], ['connection', 'ok']]);
+    expect(report.checks.map((c) => [c.id, c.status])).toEqual([
+      ['broken', 'fail'],
+      ['warning', 'warn'],
+      ['connection', 'ok'],
+    ]);
     expect(report.status).toBe('unhealthy');
     expect((await healthCheck(settings, { timeoutMs: 10_000, checks: [warning] })).status).toBe('healthy');
-    expect((await healthCheck(settings, { timeoutMs: 10_000, checks: [warning], strict: true })).status).toBe('unhealthy');
+    expect((await healthCheck(settings, { timeoutMs: 10_000, checks: [warning], strict: true })).status).toBe(
+      'unhealthy',
+    );
   });
 
   it('answers "unreachable" for a closed port, with hints and without the password', async () => {
-    const settings = testSettings({ backend: 'postgres', url: 'postgresql://llmspell:hunter2-secret@127.0.0.1:1/llmspell' });
+    const settings = testSettings({
+      backend: 'postgres',
+      url: 'postgresql://llmspell:hunter2-secret@127.0.0.1:1/llmspell',
+    });
     const report = await healthCheck(settings, { timeoutMs: 3000 });
     expect(report.status).toBe('unreachable');
     expect(report.error?.code).toBe('DB_UNREACHABLE');

@@ -87,7 +87,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('migrations o
     const applied = await migrate(db, { ...LIMITS, tracks: core(dir) });
     expect(applied.done.map((s) => s.name)).toEqual(['0001_roles_and_schema', '0002_notes', '0003_tags']);
     expect(applied.status.applied).toBe(3);
-    const { rows } = await db.query<{ name: string; sha256: string }>('SELECT name, sha256 FROM llmspell_migrations.checksums ORDER BY name');
+    const { rows } = await db.query<{ name: string; sha256: string }>(
+      'SELECT name, sha256 FROM llmspell_migrations.checksums ORDER BY name',
+    );
     expect(rows.map((r) => r.name)).toEqual(['0001_roles_and_schema', '0002_notes', '0003_tags']);
     expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.sha256))).toBe(true);
 
@@ -138,7 +140,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('migrations o
 
       const broken = join(failing, '0003_broken.sql');
       await writeFile(broken, (await readFile(broken, 'utf8')).replace('SELECT no_such_function(42);\n', ''));
-      expect((await migrate(db, { ...LIMITS, tracks: core(failing) })).done.map((s) => s.name)).toEqual(['0003_broken']);
+      expect((await migrate(db, { ...LIMITS, tracks: core(failing) })).done.map((s) => s.name)).toEqual([
+        '0003_broken',
+      ]);
       expect((await db.query('SELECT count(*)::int AS n FROM llmspell.half_done')).rows[0]).toEqual({ n: 1 });
       await rollback(db, { ...LIMITS, tracks: core(failing), to: 0 });
     } finally {
@@ -151,7 +155,12 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('migrations o
     await db.query('CREATE TABLE llmspell.tags (stray int)');
     try {
       const error = await migrate(db, { ...LIMITS, tracks: core(dir) }).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'MIGRATION_FAILED', migration: '0003_tags', sqlstate: '42P07', hint: expect.any(String) });
+      expect(error).toMatchObject({
+        code: 'MIGRATION_FAILED',
+        migration: '0003_tags',
+        sqlstate: '42P07',
+        hint: expect.any(String),
+      });
       expect((await migrationStatus(db, core(dir))).pending).toBe(1);
     } finally {
       await db.query('DROP TABLE llmspell.tags');
@@ -186,7 +195,9 @@ describe('migration locks on PostgreSQL', () => {
   });
 
   it('waits a bounded time for another migrator, then names it', async () => {
-    const { rows } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    const { rows } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_advisory_lock($1)', [
+      MIGRATION_LOCK_KEY.toString(),
+    ]);
     try {
       const error = await migrate(db, { ...LIMITS, lockWaitMs: 300, tracks: core(dir) }).catch((e: unknown) => e);
       expect((error as LlmspellError).code).toBe('LOCK_HELD');
@@ -201,7 +212,10 @@ describe('migration locks on PostgreSQL', () => {
 
   it('gives up on a table lock after lock_timeout instead of queueing behind traffic', async () => {
     const alter = join(dir, '0004_alter_notes.sql');
-    await writeFile(alter, '-- Up Migration\nALTER TABLE llmspell.notes ADD COLUMN title text;\n\n-- Down Migration\nALTER TABLE llmspell.notes DROP COLUMN title;\n');
+    await writeFile(
+      alter,
+      '-- Up Migration\nALTER TABLE llmspell.notes ADD COLUMN title text;\n\n-- Down Migration\nALTER TABLE llmspell.notes DROP COLUMN title;\n',
+    );
     await other.query('BEGIN');
     await other.query('LOCK TABLE llmspell.notes IN ACCESS SHARE MODE');
     try {

@@ -14,7 +14,9 @@ describe('openStorage with auto_migrate', () => {
   afterAll(() => database?.drop());
 
   it('leaves a database alone by default', async () => {
-    const storage = await openStorage(testSettings({ backend: 'postgres', url: database.url }), { migrationsDir: FIXTURE });
+    const storage = await openStorage(testSettings({ backend: 'postgres', url: database.url }), {
+      migrationsDir: FIXTURE,
+    });
     try {
       expect(storage.migrated).toBeUndefined();
       expect((await migrationStatus(storage.db, [{ id: 'core', dir: FIXTURE }])).pending).toBe(3);
@@ -30,7 +32,9 @@ describe('openStorage with auto_migrate', () => {
       expect(storage.migrated?.done.length).toBe(3);
       const status = await migrationStatus(storage.db, [{ id: 'core', dir: FIXTURE }]);
       expect(status).toMatchObject({ applied: 3, pending: 0 });
-      const rows = await storage.db.withTenant('tenant-a', (tx) => tx.query('SELECT count(*)::int AS n FROM llmspell.notes'));
+      const rows = await storage.db.withTenant('tenant-a', (tx) =>
+        tx.query('SELECT count(*)::int AS n FROM llmspell.notes'),
+      );
       expect(rows.rows[0]).toEqual({ n: 0 });
     } finally {
       await storage.close();

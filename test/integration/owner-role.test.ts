@@ -16,7 +16,8 @@ describe('migrating as a database owner without CREATEROLE', () => {
   let server: PostgresServer;
   let admin: pg.Client;
   const ownerUrl = () => server.url('llmspell').replace(/\/\/[^@]+@/, '//owner:owner-secret@');
-  const settings = () => testSettings({ backend: 'postgres', url: ownerUrl(), postgres: { vector_embeddings: { enabled: false } } });
+  const settings = () =>
+    testSettings({ backend: 'postgres', url: ownerUrl(), postgres: { vector_embeddings: { enabled: false } } });
 
   beforeAll(async () => {
     server = await startPostgresServer();
@@ -33,12 +34,16 @@ describe('migrating as a database owner without CREATEROLE', () => {
   it('stops at the application role with the statements an administrator runs, recording nothing of it', async () => {
     const db = await openDatabase(settings());
     try {
-      const error = await migrate(db, { ...migrationLimits(settings()), ...migrationSource(settings()) }).catch((e: unknown) => e);
+      const error = await migrate(db, { ...migrationLimits(settings()), ...migrationSource(settings()) }).catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(MigrationError);
       expect((error as MigrationError).migration).toBe('0002_application_role');
       expect((error as MigrationError).hint).toContain('CREATE ROLE llmspell_app');
       const status = await migrationStatus(db, migrationSource(settings()).tracks);
-      expect(status.entries.filter((e) => e.state === 'applied').map((e) => e.name)).toEqual(['0001_extensions_and_schema']);
+      expect(status.entries.filter((e) => e.state === 'applied').map((e) => e.name)).toEqual([
+        '0001_extensions_and_schema',
+      ]);
     } finally {
       await db.close();
     }
@@ -51,14 +56,22 @@ describe('migrating as a database owner without CREATEROLE', () => {
     try {
       const result = await migrate(db, { ...migrationLimits(settings()), ...migrationSource(settings()) });
       expect(result.status.pending).toBe(0);
-      await db.withTenant('tenant-a', (tx) => tx.query("INSERT INTO llmspell.sessions (tenant_id) VALUES ('tenant-a')"));
-      const seen = await db.withTenant('tenant-b', async (tx) => (await tx.query('SELECT 1 FROM llmspell.sessions')).rowCount);
+      await db.withTenant('tenant-a', (tx) =>
+        tx.query("INSERT INTO llmspell.sessions (tenant_id) VALUES ('tenant-a')"),
+      );
+      const seen = await db.withTenant(
+        'tenant-b',
+        async (tx) => (await tx.query('SELECT 1 FROM llmspell.sessions')).rowCount,
+      );
       expect(seen).toBe(0);
     } finally {
       await db.close();
     }
     const report = await healthCheck(settings(), { timeoutMs: 10_000 });
-    expect(report.checks.find((c) => c.id === 'app-role')).toMatchObject({ status: 'ok', data: { loginRole: 'owner', canBecome: true } });
+    expect(report.checks.find((c) => c.id === 'app-role')).toMatchObject({
+      status: 'ok',
+      data: { loginRole: 'owner', canBecome: true },
+    });
     expect(report.status).toBe('healthy');
   });
 });

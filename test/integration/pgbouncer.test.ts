@@ -11,7 +11,8 @@ const binary = await findPgBouncer();
 if (!('path' in binary)) console.warn(`skipped: ${binary.reason}`);
 
 async function tenantOf(tx: Queryable): Promise<string | null> {
-  return (await tx.query<{ t: string | null }>("SELECT current_setting('app.current_tenant_id', true) AS t")).rows[0]!.t;
+  return (await tx.query<{ t: string | null }>("SELECT current_setting('app.current_tenant_id', true) AS t")).rows[0]!
+    .t;
 }
 
 /**
@@ -30,8 +31,16 @@ describe.skipIf(!('path' in binary))('behind PgBouncer in transaction mode', () 
     database = direct.pathname.slice(1);
     const user = decodeURIComponent(direct.username);
     const password = decodeURIComponent(direct.password);
-    bouncer = await startPgBouncer({ host: direct.hostname, port: Number(direct.port), users: { [user]: password }, poolMode: 'transaction', defaultPoolSize: 2 });
-    db = await openDatabase(testSettings({ backend: 'postgres', url: bouncer.url(database, user, password), postgres: { pool_size: 8 } }));
+    bouncer = await startPgBouncer({
+      host: direct.hostname,
+      port: Number(direct.port),
+      users: { [user]: password },
+      poolMode: 'transaction',
+      defaultPoolSize: 2,
+    });
+    db = await openDatabase(
+      testSettings({ backend: 'postgres', url: bouncer.url(database, user, password), postgres: { pool_size: 8 } }),
+    );
   });
   afterAll(async () => {
     await db?.close();
@@ -41,10 +50,12 @@ describe.skipIf(!('path' in binary))('behind PgBouncer in transaction mode', () 
 
   it('multiplexes many client connections over two server connections', async () => {
     const pids = await Promise.all(
-      Array.from({ length: 16 }, () => db.withTransaction(async (tx) => {
-        await sleep(5);
-        return (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      })),
+      Array.from({ length: 16 }, () =>
+        db.withTransaction(async (tx) => {
+          await sleep(5);
+          return (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        }),
+      ),
     );
     expect(new Set(pids).size).toBeLessThanOrEqual(2);
     expect(db.stats().total).toBeGreaterThan(2);
@@ -53,7 +64,9 @@ describe.skipIf(!('path' in binary))('behind PgBouncer in transaction mode', () 
   it('keeps every tenant to its own transaction and rows under interleaved use', async () => {
     const tenants = ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d'];
     for (const tenant of tenants) {
-      await db.withTenant(tenant, (tx) => tx.query("INSERT INTO llmspell.agent_state (tenant_id, agent_id) VALUES ($1, $1)", [tenant]));
+      await db.withTenant(tenant, (tx) =>
+        tx.query('INSERT INTO llmspell.agent_state (tenant_id, agent_id) VALUES ($1, $1)', [tenant]),
+      );
     }
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) => {
@@ -61,13 +74,16 @@ describe.skipIf(!('path' in binary))('behind PgBouncer in transaction mode', () 
         return db.withTenant(tenant, async (tx) => {
           const before = await tenantOf(tx);
           await sleep(i % 4);
-          const agents = (await tx.query<{ agent_id: string }>('SELECT agent_id FROM llmspell.agent_state')).rows.map((r) => r.agent_id);
+          const agents = (await tx.query<{ agent_id: string }>('SELECT agent_id FROM llmspell.agent_state')).rows.map(
+            (r) => r.agent_id,
+          );
           const after = await tenantOf(tx);
           return { tenant, before, after, agents };
         });
       }),
     );
-    for (const r of results) expect(r).toEqual({ tenant: r.tenant, before: r.tenant, after: r.tenant, agents: [r.tenant] });
+    for (const r of results)
+      expect(r).toEqual({ tenant: r.tenant, before: r.tenant, after: r.tenant, agents: [r.tenant] });
     const leftover = await Promise.all(Array.from({ length: 8 }, () => db.withClient(tenantOf)));
     for (const t of leftover) expect(t === null || t === '').toBe(true);
   });
@@ -85,7 +101,9 @@ describe.skipIf(!('path' in binary))('behind PgBouncer in transaction mode', () 
       await b.query('BEGIN');
       await a.query("SET app.current_tenant_id = 'leaked'");
       await b.query("SET app.current_tenant_id = 'leaked'");
-      expect((await a.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid).not.toBe((await b.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+      expect((await a.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid).not.toBe(
+        (await b.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid,
+      );
       await a.query('COMMIT');
       await b.query('COMMIT');
       const seen = await db.withClient(tenantOf);

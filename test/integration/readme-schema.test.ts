@@ -14,7 +14,12 @@ describe('README schema section', () => {
 
   it('matches the catalog of a fully migrated database', async () => {
     const readme = await readFile(README, 'utf8');
-    const expected = replaceSection(readme, 'schema-reference', await schemaReference(m.db), 'test/integration/readme-schema.test.ts');
+    const expected = replaceSection(
+      readme,
+      'schema-reference',
+      await schemaReference(m.db),
+      'test/integration/readme-schema.test.ts',
+    );
     if (process.env.UPDATE_README === '1' && expected !== readme) await writeFile(README, expected);
     else expect(readme).toBe(expected);
   });

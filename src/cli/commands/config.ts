@@ -11,7 +11,11 @@ import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { Handler } from '../program.js';
 
-async function get(ctx: CommandContext, key: string | undefined, opts: { showSecrets?: boolean; showOrigin?: boolean }): Promise<number> {
+async function get(
+  ctx: CommandContext,
+  key: string | undefined,
+  opts: { showSecrets?: boolean; showOrigin?: boolean },
+): Promise<number> {
   const prefix = key ?? '';
   const leaf = requireKnownKey(prefix, { allowTable: true }) !== undefined;
   const resolved = await ctx.loadConfig();
@@ -27,7 +31,10 @@ async function get(ctx: CommandContext, key: string | undefined, opts: { showSec
   }
   if (leaf) {
     const view = views[0]!;
-    if (opts.showOrigin) ctx.out.line(`${view.spec.key} = ${view.value === undefined ? '(not set)' : tomlLiteral(view.value)}  # from ${view.origin}`);
+    if (opts.showOrigin)
+      ctx.out.line(
+        `${view.spec.key} = ${view.value === undefined ? '(not set)' : tomlLiteral(view.value)}  # from ${view.origin}`,
+      );
     else ctx.out.line(view.value === undefined ? '' : String(view.value));
     if (view.value === undefined && !ctx.out.options.json) ctx.out.note(`${view.spec.key} is not set`);
   } else {
@@ -42,7 +49,10 @@ function reportEdit(ctx: CommandContext, result: EditResult, verb: 'set' | 'unse
     const text = tomlLiteral(value);
     return result.secret ? redactConnectionString(text) : text;
   };
-  const remainingIssues = result.remainingIssues.map((issue) => ({ ...issue, origin: issue.origin ? describeOrigin(issue.origin) : undefined }));
+  const remainingIssues = result.remainingIssues.map((issue) => ({
+    ...issue,
+    origin: issue.origin ? describeOrigin(issue.origin) : undefined,
+  }));
   ctx.out.json({
     ...result,
     value: result.value ?? null,
@@ -51,10 +61,16 @@ function reportEdit(ctx: CommandContext, result: EditResult, verb: 'set' | 'unse
     remainingIssues,
   });
   if (!result.changed) {
-    ctx.out.line(verb === 'set' ? `${result.key} is already ${shown(result.value)} in ${result.path}` : `${result.key} is not set in ${result.path}; nothing to do`);
+    ctx.out.line(
+      verb === 'set'
+        ? `${result.key} is already ${shown(result.value)} in ${result.path}`
+        : `${result.key} is not set in ${result.path}; nothing to do`,
+    );
   } else if (verb === 'set') {
     const was = result.previous === undefined ? '' : ` (was ${shown(result.previous)})`;
-    ctx.out.line(`${result.created ? 'created' : 'updated'} ${result.path}: ${result.key} = ${shown(result.value)}${was}`);
+    ctx.out.line(
+      `${result.created ? 'created' : 'updated'} ${result.path}: ${result.key} = ${shown(result.value)}${was}`,
+    );
   } else {
     ctx.out.line(`updated ${result.path}: removed ${result.key} (was ${shown(result.previous)}); the default applies`);
   }
@@ -63,13 +79,19 @@ function reportEdit(ctx: CommandContext, result: EditResult, verb: 'set' | 'unse
   const remaining = result.remainingIssues.length;
   if (remaining > 0) {
     const count = remaining === 1 ? '1 problem' : `${remaining} problems`;
-    ctx.out.warn(`${result.path} still has ${count} that this edit did not introduce:\n${result.remainingIssues.map((i) => `  ${formatConfigIssue(i)}`).join('\n')}`);
+    ctx.out.warn(
+      `${result.path} still has ${count} that this edit did not introduce:\n${result.remainingIssues.map((i) => `  ${formatConfigIssue(i)}`).join('\n')}`,
+    );
   }
   return EXIT.OK;
 }
 
 async function validate(ctx: CommandContext): Promise<number> {
-  const report = await validateConfig({ env: ctx.io.env, overrides: ctx.overrides, ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}) });
+  const report = await validateConfig({
+    env: ctx.io.env,
+    overrides: ctx.overrides,
+    ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}),
+  });
   ctx.out.json(report);
   for (const warning of report.warnings) ctx.out.warn(warning);
   const where = report.file.exists ? report.file.path : `${report.file.path} (not present: defaults apply)`;
@@ -77,7 +99,9 @@ async function validate(ctx: CommandContext): Promise<number> {
     ctx.out.line(`${ctx.out.style.green('✓')} configuration is valid (${where})`);
     return EXIT.OK;
   }
-  ctx.out.line(`${ctx.out.style.red('✗')} configuration has ${report.issues.length === 1 ? '1 problem' : `${report.issues.length} problems`} (${where}):`);
+  ctx.out.line(
+    `${ctx.out.style.red('✗')} configuration has ${report.issues.length === 1 ? '1 problem' : `${report.issues.length} problems`} (${where}):`,
+  );
   for (const issue of report.issues) ctx.out.line(`  ${formatConfigIssue(issue)}`);
   return EXIT.USAGE;
 }
@@ -90,8 +114,13 @@ function path(ctx: CommandContext): number {
 }
 
 /** `llmspell config …`: get, set, unset, path, validate. */
-export function registerConfigCommands(program: Command, run: (handler: Handler) => (...args: unknown[]) => Promise<void>): void {
-  const config = program.command('config').description('read and change the configuration (~/.config/llmspell/config.toml)');
+export function registerConfigCommands(
+  program: Command,
+  run: (handler: Handler) => (...args: unknown[]) => Promise<void>,
+): void {
+  const config = program
+    .command('config')
+    .description('read and change the configuration (~/.config/llmspell/config.toml)');
 
   config
     .command('get')
@@ -99,22 +128,51 @@ export function registerConfigCommands(program: Command, run: (handler: Handler)
     .argument('[key]', 'a key (storage.postgres.pool_size) or a table (storage.postgres)')
     .option('--show-secrets', 'print passwords in connection URLs instead of ***')
     .option('--show-origin', 'say where each value came from (default, the file, an environment variable, a flag)')
-    .action(run((ctx, key, opts) => get(ctx, key as string | undefined, opts as { showSecrets?: boolean; showOrigin?: boolean })));
+    .action(
+      run((ctx, key, opts) =>
+        get(ctx, key as string | undefined, opts as { showSecrets?: boolean; showOrigin?: boolean }),
+      ),
+    );
 
   config
     .command('set')
     .description('set a key in the config file (type-checked, validated, comments kept, written atomically)')
     .argument('<key>', 'e.g. storage.backend')
     .argument('<value>', 'parsed for the key\'s type: 25, true, postgres, "postgresql://…"')
-    .action(run(async (ctx, key, value) => reportEdit(ctx, await setConfigValue(key as string, value as string, { env: ctx.io.env, ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}) }), 'set')));
+    .action(
+      run(async (ctx, key, value) =>
+        reportEdit(
+          ctx,
+          await setConfigValue(key as string, value as string, {
+            env: ctx.io.env,
+            ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}),
+          }),
+          'set',
+        ),
+      ),
+    );
 
   config
     .command('unset')
     .description('remove a key from the config file so its default applies again')
     .argument('<key>')
-    .action(run(async (ctx, key) => reportEdit(ctx, await unsetConfigValue(key as string, { env: ctx.io.env, ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}) }), 'unset')));
+    .action(
+      run(async (ctx, key) =>
+        reportEdit(
+          ctx,
+          await unsetConfigValue(key as string, {
+            env: ctx.io.env,
+            ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}),
+          }),
+          'unset',
+        ),
+      ),
+    );
 
-  config.command('path').description('print the config file path llmspell uses').action(run((ctx) => path(ctx)));
+  config
+    .command('path')
+    .description('print the config file path llmspell uses')
+    .action(run((ctx) => path(ctx)));
 
   config
     .command('validate')

@@ -23,14 +23,18 @@ export interface DirOption {
 
 function showOpenProgress(out: Output): (event: OpenProgress) => void {
   return (event) => {
-    if (event.phase === 'initialising') out.progress(`Creating the embedded database in ${event.dataDir} (first run only: a few seconds)…`);
+    if (event.phase === 'initialising')
+      out.progress(`Creating the embedded database in ${event.dataDir} (first run only: a few seconds)…`);
     else out.progress(`Embedded database created in ${(event.elapsedMs / 1000).toFixed(1)}s.`);
   };
 }
 
 function showMigrationProgress(out: Output): (event: MigrationProgress) => void {
   return (event) => {
-    if (event.phase === 'start') out.progress(`[${event.index}/${event.total}] ${event.direction === 'up' ? 'applying' : 'rolling back'} ${shown(event)}…`);
+    if (event.phase === 'start')
+      out.progress(
+        `[${event.index}/${event.total}] ${event.direction === 'up' ? 'applying' : 'rolling back'} ${shown(event)}…`,
+      );
   };
 }
 
@@ -39,10 +43,18 @@ function showMigrationProgress(out: Output): (event: MigrationProgress) => void 
  * (dry run, status) never creates the embedded database: where none exists yet it reads an empty
  * in-memory one instead, which has exactly nothing applied. The target printed stays the real one.
  */
-async function withMigrationDatabase<T>(ctx: CommandContext, readOnly: boolean, fn: (db: Database, settings: Settings, target: string) => Promise<T>): Promise<T> {
+async function withMigrationDatabase<T>(
+  ctx: CommandContext,
+  readOnly: boolean,
+  fn: (db: Database, settings: Settings, target: string) => Promise<T>,
+): Promise<T> {
   const { settings } = await ctx.loadConfig();
   const missing = readOnly && settings.storage.backend === 'embedded' && !embeddedDatabaseExists(settings, ctx.io.env);
-  const db = await openMigrationDatabase(settings, { env: ctx.io.env, onProgress: showOpenProgress(ctx.out), ...(missing ? { backend: 'memory' as const } : {}) });
+  const db = await openMigrationDatabase(settings, {
+    env: ctx.io.env,
+    onProgress: showOpenProgress(ctx.out),
+    ...(missing ? { backend: 'memory' as const } : {}),
+  });
   const target = missing ? `${embeddedDataDir(settings, ctx.io.env)} (not created yet)` : db.target;
   try {
     return await fn(db, settings, target);
@@ -52,11 +64,23 @@ async function withMigrationDatabase<T>(ctx: CommandContext, readOnly: boolean, 
 }
 
 /** A migration as users see it: `0003_temporal_graph`, or `vector/0001_vector_embeddings` for an optional track. */
-const shown = (entry: { track: string; name: string }) => (entry.track === 'core' ? entry.name : `${entry.track}/${entry.name}`);
+const shown = (entry: { track: string; name: string }) =>
+  entry.track === 'core' ? entry.name : `${entry.track}/${entry.name}`;
 
-const stamp = (date: Date | null) => (date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
+const stamp = (date: Date | null) =>
+  date
+    ? date
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')
+    : '';
 
-function reportRun(ctx: CommandContext, target: string, result: MigrationRunResult, partitions: readonly PartitionChange[] = []): number {
+function reportRun(
+  ctx: CommandContext,
+  target: string,
+  result: MigrationRunResult,
+  partitions: readonly PartitionChange[] = [],
+): number {
   const { out } = ctx;
   out.json({ target, ...result, ...(result.direction === 'up' && !result.dryRun ? { partitions } : {}) });
   const verb = result.direction === 'up' ? 'apply' : 'roll back';
@@ -69,10 +93,15 @@ function reportRun(ctx: CommandContext, target: string, result: MigrationRunResu
   }
   if (result.done.length === 0) {
     if (result.direction === 'down') out.line(`Nothing to roll back (${target}).`);
-    else if (result.status.pending > 0) out.line(`Nothing to apply up to the requested version; ${result.status.applied} of ${total} migrations applied, ${result.status.pending} pending (${target}).`);
+    else if (result.status.pending > 0)
+      out.line(
+        `Nothing to apply up to the requested version; ${result.status.applied} of ${total} migrations applied, ${result.status.pending} pending (${target}).`,
+      );
     else out.line(`Nothing to migrate: all ${total} migrations applied (${target}).`);
   } else {
-    out.line(`${result.direction === 'up' ? 'Applied' : 'Rolled back'} ${result.done.length} migration(s) on ${target}:`);
+    out.line(
+      `${result.direction === 'up' ? 'Applied' : 'Rolled back'} ${result.done.length} migration(s) on ${target}:`,
+    );
     for (const step of result.done) out.line(`  ${out.style.green('✓')} ${shown(step)} (${step.durationMs ?? 0} ms)`);
     out.line(`${result.status.applied} of ${total} migrations applied.`);
   }
@@ -83,7 +112,10 @@ function reportRun(ctx: CommandContext, target: string, result: MigrationRunResu
   return EXIT.OK;
 }
 
-export async function runMigrate(ctx: CommandContext, opts: DirOption & { dryRun?: boolean; to?: string }): Promise<number> {
+export async function runMigrate(
+  ctx: CommandContext,
+  opts: DirOption & { dryRun?: boolean; to?: string },
+): Promise<number> {
   return withMigrationDatabase(ctx, opts.dryRun === true, async (db, settings, target) => {
     const result = await migrate(db, {
       ...migrationLimits(settings),
@@ -93,15 +125,23 @@ export async function runMigrate(ctx: CommandContext, opts: DirOption & { dryRun
       onProgress: showMigrationProgress(ctx.out),
     });
     // Keep the event-log partitions current after every real run; one report (one JSON document) for both.
-    const partitions = result.dryRun ? [] : await db.withClient(async (client) => ((await hasEventLog(client)) ? ensureEventPartitions(client, settings) : []));
+    const partitions = result.dryRun
+      ? []
+      : await db.withClient(async (client) =>
+          (await hasEventLog(client)) ? ensureEventPartitions(client, settings) : [],
+        );
     return reportRun(ctx, target, result, partitions);
   });
 }
 
 function reportPartitions(ctx: CommandContext, changes: readonly PartitionChange[]): void {
   for (const change of changes) {
-    const range = change.rangeStart && change.rangeEnd ? ` [${stamp(change.rangeStart)} .. ${stamp(change.rangeEnd)})` : '';
-    const rows = change.rows > 0 ? ` (${change.rows} rows ${change.action === 'purged' ? 'purged' : 'moved from the default partition'})` : '';
+    const range =
+      change.rangeStart && change.rangeEnd ? ` [${stamp(change.rangeStart)} .. ${stamp(change.rangeEnd)})` : '';
+    const rows =
+      change.rows > 0
+        ? ` (${change.rows} rows ${change.action === 'purged' ? 'purged' : 'moved from the default partition'})`
+        : '';
     ctx.out.line(`  ${change.action} ${change.partition}${range}${rows}`);
   }
 }
@@ -110,7 +150,9 @@ export async function runMaintain(ctx: CommandContext): Promise<number> {
   return withMigrationDatabase(ctx, false, async (db, settings, target) => {
     const changes = await db.withClient(async (client) => {
       if (!(await hasEventLog(client))) {
-        throw new LlmspellError('MIGRATION_PENDING', `no event log in ${target} yet`, { hint: 'Run `llmspell database migrate` first.' });
+        throw new LlmspellError('MIGRATION_PENDING', `no event log in ${target} yet`, {
+          hint: 'Run `llmspell database migrate` first.',
+        });
       }
       return ensureEventPartitions(client, settings);
     });
@@ -137,34 +179,62 @@ export async function runStatus(ctx: CommandContext, opts: DirOption): Promise<n
     const { out } = ctx;
     out.json({ target, ...status });
     const width = Math.max(4, ...status.entries.map((e) => shown(e).length));
-    const colour = { applied: out.style.green, pending: out.style.yellow, changed: out.style.red, unknown: out.style.red };
+    const colour = {
+      applied: out.style.green,
+      pending: out.style.yellow,
+      changed: out.style.red,
+      unknown: out.style.red,
+    };
     out.line(`${'version'.padStart(7)}  ${'name'.padEnd(width)}  ${'state'.padEnd(7)}  applied on`);
     for (const e of status.entries) {
-      out.line(`${String(e.version).padStart(7)}  ${shown(e).padEnd(width)}  ${colour[e.state](e.state.padEnd(7))}  ${stamp(e.appliedOn)}`);
+      out.line(
+        `${String(e.version).padStart(7)}  ${shown(e).padEnd(width)}  ${colour[e.state](e.state.padEnd(7))}  ${stamp(e.appliedOn)}`,
+      );
     }
     const total = status.entries.filter((e) => e.state !== 'unknown').length;
-    const drift = status.drift.length > 0 ? `, ${status.drift.length} drifted (changed after applying, or unknown to this build)` : '';
+    const drift =
+      status.drift.length > 0
+        ? `, ${status.drift.length} drifted (changed after applying, or unknown to this build)`
+        : '';
     out.line(`${total} migrations: ${status.applied} applied, ${status.pending} pending${drift} (${target}).`);
     return statusExit(status);
   });
 }
 
-export async function runRollback(ctx: CommandContext, opts: DirOption & { to?: string; yes?: boolean; dryRun?: boolean }): Promise<number> {
+export async function runRollback(
+  ctx: CommandContext,
+  opts: DirOption & { to?: string; yes?: boolean; dryRun?: boolean },
+): Promise<number> {
   if (opts.to === undefined) {
-    throw new LlmspellError('USAGE', 'rollback needs --to VERSION (0 rolls back everything)', { hint: 'See `llmspell database migration-status` for versions.' });
+    throw new LlmspellError('USAGE', 'rollback needs --to VERSION (0 rolls back everything)', {
+      hint: 'See `llmspell database migration-status` for versions.',
+    });
   }
   return withMigrationDatabase(ctx, false, async (db, settings) => {
-    const base = { ...migrationLimits(settings), ...migrationSource(settings, opts.migrationsDir), to: opts.to!, onProgress: showMigrationProgress(ctx.out) };
+    const base = {
+      ...migrationLimits(settings),
+      ...migrationSource(settings, opts.migrationsDir),
+      to: opts.to!,
+      onProgress: showMigrationProgress(ctx.out),
+    };
     if (!opts.dryRun && !opts.yes) {
       const preview = await rollback(db, { ...base, dryRun: true });
       if (preview.planned.length === 0) return reportRun(ctx, db.target, preview);
       const list = preview.planned.map(shown).join(', ');
       if (!ctx.io.confirm) {
-        throw new LlmspellError('USAGE', `refusing to roll back ${preview.planned.length} migration(s) (${list}) without --yes: not on a terminal`, {
-          hint: 'Rolling back drops tables and their data. Add --yes to confirm, or --dry-run to see the plan.',
-        });
+        throw new LlmspellError(
+          'USAGE',
+          `refusing to roll back ${preview.planned.length} migration(s) (${list}) without --yes: not on a terminal`,
+          {
+            hint: 'Rolling back drops tables and their data. Add --yes to confirm, or --dry-run to see the plan.',
+          },
+        );
       }
-      if (!(await ctx.io.confirm(`Roll back ${preview.planned.length} migration(s) on ${db.target}: ${list}? This drops their tables and data. [y/N] `))) {
+      if (
+        !(await ctx.io.confirm(
+          `Roll back ${preview.planned.length} migration(s) on ${db.target}: ${list}? This drops their tables and data. [y/N] `,
+        ))
+      ) {
         ctx.out.json({ target: db.target, cancelled: true, planned: preview.planned });
         ctx.out.line('Nothing was changed.');
         return EXIT.FAILURE;
@@ -178,11 +248,24 @@ const MARK = { ok: '✓', warn: '⚠', fail: '✗', skip: '–' } as const;
 
 function reportHealth(ctx: CommandContext, report: HealthReport, strict: boolean): number {
   const { out } = ctx;
-  out.json({ status: report.status, target: report.target, checks: report.checks, ...(report.error ? { error: report.error.toJSON() } : {}) });
+  out.json({
+    status: report.status,
+    target: report.target,
+    checks: report.checks,
+    ...(report.error ? { error: report.error.toJSON() } : {}),
+  });
   const colour = { ok: out.style.green, warn: out.style.yellow, fail: out.style.red, skip: out.style.dim };
   for (const check of report.checks) {
     out.line(`${colour[check.status](MARK[check.status])} ${check.summary}`);
-    if (check.hint && check.status !== 'ok') out.line(out.style.dim(check.hint.split('\n').map((l) => `    ${l}`).join('\n')));
+    if (check.hint && check.status !== 'ok')
+      out.line(
+        out.style.dim(
+          check.hint
+            .split('\n')
+            .map((l) => `    ${l}`)
+            .join('\n'),
+        ),
+      );
   }
   const warnings = report.checks.filter((c) => c.status === 'warn').length;
   const verdict = report.status === 'healthy' ? out.style.green('healthy') : out.style.red(report.status);
@@ -191,10 +274,16 @@ function reportHealth(ctx: CommandContext, report: HealthReport, strict: boolean
   return report.status === 'healthy' ? EXIT.OK : EXIT.CHECK_FAILED;
 }
 
-export async function runHealth(ctx: CommandContext, opts: DirOption & { strict?: boolean; timeout: string }): Promise<number> {
+export async function runHealth(
+  ctx: CommandContext,
+  opts: DirOption & { strict?: boolean; timeout: string },
+): Promise<number> {
   const timeout = Number(opts.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 2_147_483) {
-    throw new LlmspellError('USAGE', `--timeout expects a number of seconds from 0 to 2147483, got ${JSON.stringify(opts.timeout)}`);
+    throw new LlmspellError(
+      'USAGE',
+      `--timeout expects a number of seconds from 0 to 2147483, got ${JSON.stringify(opts.timeout)}`,
+    );
   }
   const { settings } = await ctx.loadConfig();
   const report = await healthCheck(settings, {

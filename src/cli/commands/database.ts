@@ -7,9 +7,13 @@ import type { DirOption } from './database-actions.js';
 const actions = () => import('./database-actions.js');
 
 /** `llmspell database …`: migrate, migration-status, rollback, health-check. */
-export function registerDatabaseCommands(program: Command, run: (handler: Handler) => (...args: unknown[]) => Promise<void>): void {
+export function registerDatabaseCommands(
+  program: Command,
+  run: (handler: Handler) => (...args: unknown[]) => Promise<void>,
+): void {
   const database = program.command('database').description('migrate and check the storage database');
-  const dirOption = (command: Command) => command.option('--migrations-dir <dir>', 'migrations directory (default: the package\'s migrations/)');
+  const dirOption = (command: Command) =>
+    command.option('--migrations-dir <dir>', "migrations directory (default: the package's migrations/)");
 
   dirOption(
     database
@@ -17,10 +21,16 @@ export function registerDatabaseCommands(program: Command, run: (handler: Handle
       .description('apply pending schema migrations (one transaction each, under a lock)')
       .option('--dry-run', 'print what would be applied; change nothing')
       .option('--to <version>', 'stop after this version'),
-  ).action(run(async (ctx, opts) => (await actions()).runMigrate(ctx, opts as DirOption & { dryRun?: boolean; to?: string })));
+  ).action(
+    run(async (ctx, opts) => (await actions()).runMigrate(ctx, opts as DirOption & { dryRun?: boolean; to?: string })),
+  );
 
   dirOption(
-    database.command('migration-status').description(`list every migration and its state (exit ${EXIT.OK}: all applied, ${EXIT.PENDING}: pending, ${EXIT.DRIFT}: drift)`),
+    database
+      .command('migration-status')
+      .description(
+        `list every migration and its state (exit ${EXIT.OK}: all applied, ${EXIT.PENDING}: pending, ${EXIT.DRIFT}: drift)`,
+      ),
   ).action(run(async (ctx, opts) => (await actions()).runStatus(ctx, opts as DirOption)));
 
   dirOption(
@@ -30,7 +40,11 @@ export function registerDatabaseCommands(program: Command, run: (handler: Handle
       .option('--to <version>', 'keep this version and everything below it (0: roll back everything)')
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--dry-run', 'print what would be rolled back; change nothing'),
-  ).action(run(async (ctx, opts) => (await actions()).runRollback(ctx, opts as DirOption & { to?: string; yes?: boolean; dryRun?: boolean })));
+  ).action(
+    run(async (ctx, opts) =>
+      (await actions()).runRollback(ctx, opts as DirOption & { to?: string; yes?: boolean; dryRun?: boolean }),
+    ),
+  );
 
   database
     .command('maintain')
@@ -40,8 +54,14 @@ export function registerDatabaseCommands(program: Command, run: (handler: Handle
   dirOption(
     database
       .command('health-check')
-      .description(`check connection, extensions, migrations, row-level security, the application role and the pool (exit ${EXIT.OK} healthy, ${EXIT.CHECK_FAILED} unhealthy, ${EXIT.UNREACHABLE} unreachable)`)
+      .description(
+        `check connection, extensions, migrations, row-level security, the application role and the pool (exit ${EXIT.OK} healthy, ${EXIT.CHECK_FAILED} unhealthy, ${EXIT.UNREACHABLE} unreachable)`,
+      )
       .option('--strict', 'treat warnings as failures')
       .option('--timeout <seconds>', 'bound on the whole check', '10'),
-  ).action(run(async (ctx, opts) => (await actions()).runHealth(ctx, opts as DirOption & { strict?: boolean; timeout: string })));
+  ).action(
+    run(async (ctx, opts) =>
+      (await actions()).runHealth(ctx, opts as DirOption & { strict?: boolean; timeout: string }),
+    ),
+  );
 }

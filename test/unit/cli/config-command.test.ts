@@ -47,7 +47,14 @@ describe('config get', () => {
     const document = parse(result.stdout);
     expect(document).toEqual(defaultsDocument());
     expect(document).toMatchObject({
-      storage: { backend: 'embedded', postgres: { pool_size: 16, vector_embeddings: { hnsw_ef_construction: 128 }, event_log: { partition_strategy: 'monthly' } } },
+      storage: {
+        backend: 'embedded',
+        postgres: {
+          pool_size: 16,
+          vector_embeddings: { hnsw_ef_construction: 128 },
+          event_log: { partition_strategy: 'monthly' },
+        },
+      },
     });
     expect(result.stderr).toBe('');
   });
@@ -60,7 +67,9 @@ describe('config get', () => {
   it('prints a table as TOML', async () => {
     const result = await run(['config', 'get', 'storage.postgres.event_log']);
     expect(result.code).toBe(0);
-    expect(parse(result.stdout)).toEqual({ storage: { postgres: { event_log: { partition_strategy: 'monthly', retention_days: 365 } } } });
+    expect(parse(result.stdout)).toEqual({
+      storage: { postgres: { event_log: { partition_strategy: 'monthly', retention_days: 365 } } },
+    });
   });
 
   it('--json prints a table as one JSON document', async () => {
@@ -68,7 +77,9 @@ describe('config get', () => {
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout) as Record<string, unknown>;
     const postgres = (defaultsDocument().storage as Record<string, Record<string, unknown>>).postgres!;
-    const unset = CONFIG_KEYS.filter((spec) => spec.path.length === 3 && spec.path[1] === 'postgres' && spec.default === undefined);
+    const unset = CONFIG_KEYS.filter(
+      (spec) => spec.path.length === 3 && spec.path[1] === 'postgres' && spec.default === undefined,
+    );
     expect(unset.map((spec) => spec.key)).toContain('storage.postgres.url');
     expect(json).toEqual({ ...postgres, ...Object.fromEntries(unset.map((spec) => [spec.path[2], null])) });
     expect(json.pool_size).toBe(16);
@@ -102,26 +113,44 @@ describe('config get', () => {
 
   it('--show-origin names the env var, the file, the flag and default', async () => {
     await writeConfig('[storage.postgres]\nidle_timeout_secs = 60\n');
-    const result = await run(['--json', '--set', 'storage.postgres.max_lifetime_secs=90', 'config', 'get', 'storage.postgres', '--show-origin'], {
-      LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '9',
-    });
+    const result = await run(
+      [
+        '--json',
+        '--set',
+        'storage.postgres.max_lifetime_secs=90',
+        'config',
+        'get',
+        'storage.postgres',
+        '--show-origin',
+      ],
+      {
+        LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '9',
+      },
+    );
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout) as Record<string, { value: unknown; origin: string }>;
     expect(json['storage.postgres.pool_size']).toEqual({ value: 9, origin: 'LLMSPELL_STORAGE_POSTGRES_POOL_SIZE' });
     expect(json['storage.postgres.idle_timeout_secs']).toEqual({ value: 60, origin: configPath });
-    expect(json['storage.postgres.max_lifetime_secs']).toEqual({ value: 90, origin: '--set storage.postgres.max_lifetime_secs' });
+    expect(json['storage.postgres.max_lifetime_secs']).toEqual({
+      value: 90,
+      origin: '--set storage.postgres.max_lifetime_secs',
+    });
     expect(json['storage.postgres.pool_timeout_secs']).toEqual({ value: 30, origin: 'default' });
   });
 
   it('--show-origin on one key names the env var in human output', async () => {
-    const result = await run(['config', 'get', 'storage.postgres.pool_size', '--show-origin'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '9' });
+    const result = await run(['config', 'get', 'storage.postgres.pool_size', '--show-origin'], {
+      LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '9',
+    });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('LLMSPELL_STORAGE_POSTGRES_POOL_SIZE');
     expect(result.stdout).toContain('9');
   });
 
   it('--set KEY=VALUE overrides the key for this run', async () => {
-    const result = await run(['--set', 'storage.postgres.pool_size=7', 'config', 'get', 'storage.postgres.pool_size'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '9' });
+    const result = await run(['--set', 'storage.postgres.pool_size=7', 'config', 'get', 'storage.postgres.pool_size'], {
+      LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '9',
+    });
     expect(result).toEqual({ code: 0, stdout: '7\n', stderr: '' });
   });
 
@@ -180,7 +209,14 @@ describe('config set / unset', () => {
   it('--json reports what changed', async () => {
     const result = await run(['--json', 'config', 'set', 'storage.postgres.auto_migrate', 'true']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ path: configPath, key: 'storage.postgres.auto_migrate', value: true, previous: null, changed: true, created: true });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      path: configPath,
+      key: 'storage.postgres.auto_migrate',
+      value: true,
+      previous: null,
+      changed: true,
+      created: true,
+    });
   });
 
   it('--config names the file to write', async () => {
@@ -203,7 +239,9 @@ describe('config set / unset', () => {
   });
 
   it('warns, naming the env var, when the environment overrides the key it set', async () => {
-    const result = await run(['config', 'set', 'storage.postgres.pool_size', '25'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '3' });
+    const result = await run(['config', 'set', 'storage.postgres.pool_size', '25'], {
+      LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: '3',
+    });
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('LLMSPELL_STORAGE_POSTGRES_POOL_SIZE');
   });
@@ -234,9 +272,13 @@ describe('config set / unset', () => {
   it('--json error output is one JSON document with error.code and the issues', async () => {
     const result = await run(['--json', 'config', 'set', 'storage.postgres.pool_sise', '3']);
     expect(result.code).toBe(2);
-    const json = JSON.parse(result.stdout) as { error: { code: string; issues: { key: string; suggestion?: string }[] } };
+    const json = JSON.parse(result.stdout) as {
+      error: { code: string; issues: { key: string; suggestion?: string }[] };
+    };
     expect(json.error.code).toBe('CONFIG_INVALID');
-    expect(json.error.issues).toEqual([expect.objectContaining({ key: 'storage.postgres.pool_sise', suggestion: 'storage.postgres.pool_size' })]);
+    expect(json.error.issues).toEqual([
+      expect.objectContaining({ key: 'storage.postgres.pool_sise', suggestion: 'storage.postgres.pool_size' }),
+    ]);
     expect(result.stderr).not.toMatch(STACK_LINE);
   });
 
@@ -263,7 +305,11 @@ describe('config validate', () => {
     await writeConfig('[storage.postgres]\npool_size = 4\n');
     const result = await run(['--json', 'config', 'validate']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ valid: true, file: { path: configPath, exists: true }, issues: [] });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      valid: true,
+      file: { path: configPath, exists: true },
+      issues: [],
+    });
   });
 
   it('exits 0 with no file at all (defaults apply)', async () => {
@@ -278,7 +324,12 @@ describe('config validate', () => {
     expect(json.code).toBe(2);
     const report = JSON.parse(json.stdout) as { valid: boolean; issues: { key: string }[] };
     expect(report.valid).toBe(false);
-    const keys = ['storage.postgres.pool_size', 'storage.postgres.pool_sise', 'storage.backend', 'LLMSPELL_STORAGE_POSTGRES_POOL_TIMEOUT_SEC'];
+    const keys = [
+      'storage.postgres.pool_size',
+      'storage.postgres.pool_sise',
+      'storage.backend',
+      'LLMSPELL_STORAGE_POSTGRES_POOL_TIMEOUT_SEC',
+    ];
     expect(report.issues.map((i) => i.key).sort()).toEqual([...keys].sort());
 
     const human = await run(['config', 'validate'], env);
@@ -290,11 +341,15 @@ describe('config validate', () => {
   it('exits 2 when the backend is postgres and no URL is set', async () => {
     const result = await run(['--json', '--backend', 'postgres', 'config', 'validate']);
     expect(result.code).toBe(2);
-    expect((JSON.parse(result.stdout) as { issues: { key: string }[] }).issues.map((i) => i.key)).toEqual(['storage.postgres.url']);
+    expect((JSON.parse(result.stdout) as { issues: { key: string }[] }).issues.map((i) => i.key)).toEqual([
+      'storage.postgres.url',
+    ]);
   });
 
   it('exits 0 when the backend is postgres and DATABASE_URL supplies the URL', async () => {
-    const result = await run(['--backend', 'postgres', 'config', 'validate'], { DATABASE_URL: 'postgresql://app@db/llmspell' });
+    const result = await run(['--backend', 'postgres', 'config', 'validate'], {
+      DATABASE_URL: 'postgresql://app@db/llmspell',
+    });
     expect(result.code).toBe(0);
   });
 
@@ -309,8 +364,12 @@ describe('config validate', () => {
 describe('config path', () => {
   it('prints the file llmspell would use', async () => {
     expect((await run(['config', 'path'])).stdout).toBe(`${configPath}\n`);
-    expect((await run(['config', 'path'], { LLMSPELL_CONFIG: join(dir, 'env.toml') })).stdout).toBe(`${join(dir, 'env.toml')}\n`);
-    expect((await run(['--config', join(dir, 'flag.toml'), 'config', 'path'])).stdout).toBe(`${join(dir, 'flag.toml')}\n`);
+    expect((await run(['config', 'path'], { LLMSPELL_CONFIG: join(dir, 'env.toml') })).stdout).toBe(
+      `${join(dir, 'env.toml')}\n`,
+    );
+    expect((await run(['--config', join(dir, 'flag.toml'), 'config', 'path'])).stdout).toBe(
+      `${join(dir, 'flag.toml')}\n`,
+    );
   });
 });
 
@@ -364,7 +423,11 @@ describe('config validate without a config file', () => {
   it('--json reports file.exists false when an env var is invalid', async () => {
     const result = await run(['--json', 'config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'x' });
     expect(result.code).toBe(2);
-    const report = JSON.parse(result.stdout) as { valid: boolean; file: { path: string; exists: boolean }; issues: { key: string }[] };
+    const report = JSON.parse(result.stdout) as {
+      valid: boolean;
+      file: { path: string; exists: boolean };
+      issues: { key: string }[];
+    };
     expect(report.valid).toBe(false);
     expect(report.file).toEqual({ path: configPath, exists: false });
     expect(report.issues.map((i) => i.key)).toEqual(['storage.postgres.pool_size']);
@@ -404,7 +467,9 @@ describe('config get of a value holding DEL', () => {
     ]) {
       const result = await run(argv, env);
       expect(result.code, argv.join(' ')).toBe(0);
-      expect(parse(result.stdout), argv.join(' ')).toMatchObject({ storage: { postgres: { tenant_id_pattern: pattern } } });
+      expect(parse(result.stdout), argv.join(' ')).toMatchObject({
+        storage: { postgres: { tenant_id_pattern: pattern } },
+      });
     }
   });
 });
@@ -415,7 +480,9 @@ describe('config set on a file that already has problems', () => {
     const result = await run(['config', 'set', 'storage.postgres.pool_size', '8']);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('storage.postgres.pool_sise');
-    expect(parse(await readFile(configPath, 'utf8'))).toEqual({ storage: { postgres: { pool_sise: 3, pool_size: 8 } } });
+    expect(parse(await readFile(configPath, 'utf8'))).toEqual({
+      storage: { postgres: { pool_sise: 3, pool_size: 8 } },
+    });
   });
 
   it('--json lists them as remainingIssues', async () => {
@@ -424,7 +491,9 @@ describe('config set on a file that already has problems', () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({
       changed: true,
-      remainingIssues: [{ key: 'storage.postgres.pool_sise', origin: configPath, suggestion: 'storage.postgres.pool_size' }],
+      remainingIssues: [
+        { key: 'storage.postgres.pool_sise', origin: configPath, suggestion: 'storage.postgres.pool_size' },
+      ],
     });
   });
 
@@ -436,12 +505,15 @@ describe('config set on a file that already has problems', () => {
 });
 
 describe('config set of the deprecated sled backend', () => {
-  it.each([['storage.backend'], ['storage.memory.backend'], ['storage.state.backend']])('%s sled is written with a warning', async (key) => {
-    const result = await run(['config', 'set', key, 'sled']);
-    expect(result.code).toBe(0);
-    expect(result.stderr).toContain(key);
-    expect(result.stderr).toContain('embedded');
-  });
+  it.each([['storage.backend'], ['storage.memory.backend'], ['storage.state.backend']])(
+    '%s sled is written with a warning',
+    async (key) => {
+      const result = await run(['config', 'set', key, 'sled']);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(key);
+      expect(result.stderr).toContain('embedded');
+    },
+  );
 
   it('embedded gives no warning', async () => {
     expect((await run(['config', 'set', 'storage.backend', 'embedded'])).stderr).toBe('');

@@ -26,7 +26,9 @@ function capture(tty: { stdout: boolean; stderr: boolean }, options: Partial<Out
 describe('Output.scrub', () => {
   it('masks connection-string passwords even when none was registered', () => {
     const { out } = capture({ stdout: false, stderr: false });
-    expect(out.scrub('got "postgresql://u:pw@h/db" and host=h password=pw')).toBe('got "postgresql://u:***@h/db" and host=h password=***');
+    expect(out.scrub('got "postgresql://u:pw@h/db" and host=h password=pw')).toBe(
+      'got "postgresql://u:***@h/db" and host=h password=***',
+    );
   });
 
   it('keeps words that equal a password of 8 characters or fewer', () => {

@@ -17,8 +17,11 @@ afterEach(async () => {
 });
 
 /** Runs the CLI in process with a private HOME and XDG_CONFIG_HOME, plus `env`. */
-const run = (argv: string[], env: Record<string, string> = {}, tty: boolean | { stdout: boolean; stderr: boolean } = false): Promise<CliRun> =>
-  runCliInProcess(argv, { dir, env, tty });
+const run = (
+  argv: string[],
+  env: Record<string, string> = {},
+  tty: boolean | { stdout: boolean; stderr: boolean } = false,
+): Promise<CliRun> => runCliInProcess(argv, { dir, env, tty });
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[/;
@@ -71,9 +74,19 @@ describe('program', () => {
   });
 
   it('--database-url sets the URL for this run', async () => {
-    const result = await run(['--json', '--database-url', 'postgresql://db/flag', 'config', 'get', 'storage.postgres.url', '--show-origin']);
+    const result = await run([
+      '--json',
+      '--database-url',
+      'postgresql://db/flag',
+      'config',
+      'get',
+      'storage.postgres.url',
+      '--show-origin',
+    ]);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ 'storage.postgres.url': { value: 'postgresql://db/flag', origin: '--database-url' } });
+    expect(JSON.parse(result.stdout)).toEqual({
+      'storage.postgres.url': { value: 'postgresql://db/flag', origin: '--database-url' },
+    });
   });
 });
 
@@ -120,10 +133,13 @@ describe('colour', () => {
     expect(result.stdout + result.stderr).not.toMatch(ANSI);
   });
 
-  it.each(commands)('a TTY without NO_COLOR gets colour for %s (the check above can fail)', async (_name, argv, env) => {
-    const result = await run(argv, env, true);
-    expect(result.stdout + result.stderr).toMatch(ANSI);
-  });
+  it.each(commands)(
+    'a TTY without NO_COLOR gets colour for %s (the check above can fail)',
+    async (_name, argv, env) => {
+      const result = await run(argv, env, true);
+      expect(result.stdout + result.stderr).toMatch(ANSI);
+    },
+  );
 
   it("the colour of warnings and errors follows stderr's terminal, not stdout's", async () => {
     for (const argv of [
@@ -150,14 +166,22 @@ describe('secrets in the output of failing commands', () => {
     ['the same with --json', ['--json', 'config', 'set', 'storage.postgres.pool_size', URL], {}],
     ['config get with an env var echoing the URL', ['config', 'get'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
     ['the same with --verbose', ['--verbose', 'config', 'get'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
-    ['config validate listing an issue that echoes the URL', ['config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
+    [
+      'config validate listing an issue that echoes the URL',
+      ['config', 'validate'],
+      { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL },
+    ],
     ['the same with --json', ['--json', 'config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL }],
     ['config get of an unknown key that is the URL', ['config', 'get', URL], {}],
     ['--set echoing the URL as a bad value', ['--set', `storage.postgres.pool_size=${URL}`, 'config', 'get'], {}],
     ['database migrate, unable to connect', ['--backend', 'postgres', 'database', 'migrate'], {}],
     ['the same with --verbose', ['--verbose', '--backend', 'postgres', 'database', 'migrate'], {}],
     ['the same with --json', ['--json', '--backend', 'postgres', 'database', 'migrate'], {}],
-    ['database health-check, unable to connect, --verbose', ['--verbose', '--backend', 'postgres', 'database', 'health-check'], {}],
+    [
+      'database health-check, unable to connect, --verbose',
+      ['--verbose', '--backend', 'postgres', 'database', 'health-check'],
+      {},
+    ],
   ];
 
   it.each(rows)('%s', async (_name, argv, env) => {
@@ -195,15 +219,22 @@ describe('secrets in the output of a malformed command line', () => {
   it.each([
     ['--set without = holding a URL', ['--set', `postgresql://app:${PASSWORD}@h/db`, 'config', 'get']],
     ['the same with --json', ['--json', '--set', `postgresql://app:${PASSWORD}@h/db`, 'config', 'get']],
-    ['--set without = holding a URL whose password has a space', ['--set', `postgresql://app:${PASSWORD} x@h/db`, 'config', 'get']],
+    [
+      '--set without = holding a URL whose password has a space',
+      ['--set', `postgresql://app:${PASSWORD} x@h/db`, 'config', 'get'],
+    ],
     ['--set without = holding a short password', ['--set', 'postgresql://app:pw@h/db', 'config', 'get']],
-    ['a bad --set value holding a URL with a short password', ['--set', 'storage.postgres.pool_size=postgresql://u:hunter2@h/db', 'config', 'get']],
+    [
+      'a bad --set value holding a URL with a short password',
+      ['--set', 'storage.postgres.pool_size=postgresql://u:hunter2@h/db', 'config', 'get'],
+    ],
   ])('%s exits 2 without printing the password', async (_name, argv) => {
     const result = await run(argv);
     expect(result.code).toBe(EXIT.USAGE);
     expect(result.stdout + result.stderr).not.toBe('');
     expect(result.stdout + result.stderr).not.toMatch(new RegExp(`${PASSWORD}|:pw@|hunter2`));
-    if (argv.includes('--json')) expect((JSON.parse(result.stdout) as { error: { code: string } }).error.code).toBe('USAGE');
+    if (argv.includes('--json'))
+      expect((JSON.parse(result.stdout) as { error: { code: string } }).error.code).toBe('USAGE');
   });
 });
 
@@ -255,8 +286,16 @@ describe('secrets of every secret key', () => {
     ['config set echoing the URL as a bad value', ['config', 'set', 'storage.postgres.pool_size', MIGRATION_URL], {}],
     ['the same with --verbose', ['--verbose', 'config', 'set', 'storage.postgres.pool_size', MIGRATION_URL], {}],
     ['the same with --json', ['--json', 'config', 'set', 'storage.postgres.pool_size', MIGRATION_URL], {}],
-    ['config get with an env var echoing the URL', ['config', 'get'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: MIGRATION_URL }],
-    ['config validate listing an issue that echoes the URL', ['--json', 'config', 'validate'], { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: MIGRATION_URL }],
+    [
+      'config get with an env var echoing the URL',
+      ['config', 'get'],
+      { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: MIGRATION_URL },
+    ],
+    [
+      'config validate listing an issue that echoes the URL',
+      ['--json', 'config', 'validate'],
+      { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: MIGRATION_URL },
+    ],
     ['config get of an unknown key that is the URL', ['config', 'get', MIGRATION_URL], {}],
   ];
 

@@ -97,7 +97,9 @@ describe('config set adds a key to a table that holds only sub-tables, or nothin
     const { outcome, printed } = await quietly(() => setConfigValue('storage.memory.backend', 'postgres', options));
     expect(outcome.status).toBe('fulfilled');
     expect(printed).toBe(false);
-    expect(parse(await readFile(configPath, 'utf8'))).toEqual({ storage: { backend: 'memory', postgres: { pool_size: 5 }, memory: { backend: 'postgres' } } });
+    expect(parse(await readFile(configPath, 'utf8'))).toEqual({
+      storage: { backend: 'memory', postgres: { pool_size: 5 }, memory: { backend: 'postgres' } },
+    });
   });
 });
 
@@ -119,7 +121,8 @@ describe('config set on a table written inline', () => {
 });
 
 describe('config set keeps CRLF line endings', () => {
-  const CRLF = '# windows file\r\n[storage]\r\nbackend = "postgres" # here\r\n\r\n[storage.postgres]\r\npool_size = 10\r\n';
+  const CRLF =
+    '# windows file\r\n[storage]\r\nbackend = "postgres" # here\r\n\r\n[storage.postgres]\r\npool_size = 10\r\n';
 
   /** Every line ending is CRLF: no bare LF, and no stray CR. */
   function expectCrlfOnly(text: string): void {
@@ -129,8 +132,18 @@ describe('config set keeps CRLF line endings', () => {
   }
 
   it.each([
-    ['changing an existing key', 'storage.postgres.pool_size', '25', { storage: { backend: 'postgres', postgres: { pool_size: 25 } } }],
-    ['adding a key to an existing table', 'storage.postgres.auto_migrate', 'true', { storage: { backend: 'postgres', postgres: { pool_size: 10, auto_migrate: true } } }],
+    [
+      'changing an existing key',
+      'storage.postgres.pool_size',
+      '25',
+      { storage: { backend: 'postgres', postgres: { pool_size: 25 } } },
+    ],
+    [
+      'adding a key to an existing table',
+      'storage.postgres.auto_migrate',
+      'true',
+      { storage: { backend: 'postgres', postgres: { pool_size: 10, auto_migrate: true } } },
+    ],
     [
       'adding a new table',
       'storage.postgres.event_log.retention_days',

@@ -68,7 +68,14 @@ describe('setConfigValue keeps the layout', () => {
   it('changes only the value: comments (own-line and trailing), key order and blank lines are kept', async () => {
     await writeFile(configPath, COMMENTED);
     const result = await setConfigValue('storage.postgres.pool_size', '25', options);
-    expect(result).toMatchObject({ path: configPath, key: 'storage.postgres.pool_size', value: 25, previous: 10, changed: true, created: false });
+    expect(result).toMatchObject({
+      path: configPath,
+      key: 'storage.postgres.pool_size',
+      value: 25,
+      previous: 10,
+      changed: true,
+      created: false,
+    });
     expect(await readFile(configPath, 'utf8')).toBe(COMMENTED.replace('pool_size = 10 ', 'pool_size = 25 '));
   });
 
@@ -102,7 +109,11 @@ describe('setConfigValue parses the value for the key type', () => {
     ['storage.postgres.auto_migrate', 'true', true],
     ['storage.postgres.enforce_tenant_isolation', 'off', false],
     ['storage.postgres.event_log.partition_strategy', 'weekly', 'weekly'],
-    ['storage.postgres.url', 'postgresql://app:pw@db:5432/llmspell?sslmode=require', 'postgresql://app:pw@db:5432/llmspell?sslmode=require'],
+    [
+      'storage.postgres.url',
+      'postgresql://app:pw@db:5432/llmspell?sslmode=require',
+      'postgresql://app:pw@db:5432/llmspell?sslmode=require',
+    ],
     ['storage.postgres.default_tenant_id', '123', '123'],
   ])('%s %j is written as %j', async (key, text, value) => {
     const result = await setConfigValue(key, text, options);
@@ -176,7 +187,9 @@ describe('setConfigValue writes atomically', () => {
     const longPath = join(dir, 'c'.repeat(250));
     await writeOld(longPath, COMMENTED);
     const before = await snapshot(longPath);
-    const error = await editError(setConfigValue('storage.postgres.pool_size', '25', { env: { HOME: dir }, configPath: longPath }));
+    const error = await editError(
+      setConfigValue('storage.postgres.pool_size', '25', { env: { HOME: dir }, configPath: longPath }),
+    );
     expect(error.code).toBe('CONFIG_WRITE_FAILED');
     expect(await snapshot(longPath)).toEqual(before);
     expect(await readdir(dir)).toEqual(['c'.repeat(250)]);
@@ -184,15 +197,72 @@ describe('setConfigValue writes atomically', () => {
 });
 
 describe('setConfigValue leaves the file byte-for-byte unchanged on error', () => {
-  const rows: { name: string; file: string; key: string; value: string; code: string; issueKey?: string; suggestion?: string }[] = [
-    { name: 'unknown key', file: COMMENTED, key: 'storage.postgres.pool_sise', value: '3', code: 'CONFIG_INVALID', issueKey: 'storage.postgres.pool_sise', suggestion: 'storage.postgres.pool_size' },
+  const rows: {
+    name: string;
+    file: string;
+    key: string;
+    value: string;
+    code: string;
+    issueKey?: string;
+    suggestion?: string;
+  }[] = [
+    {
+      name: 'unknown key',
+      file: COMMENTED,
+      key: 'storage.postgres.pool_sise',
+      value: '3',
+      code: 'CONFIG_INVALID',
+      issueKey: 'storage.postgres.pool_sise',
+      suggestion: 'storage.postgres.pool_size',
+    },
     { name: 'a table, not a key', file: COMMENTED, key: 'storage.postgres', value: '3', code: 'USAGE' },
-    { name: 'wrong type', file: COMMENTED, key: 'storage.postgres.pool_size', value: 'twenty', code: 'CONFIG_INVALID', issueKey: 'storage.postgres.pool_size' },
-    { name: 'a float for an integer', file: COMMENTED, key: 'storage.postgres.pool_size', value: '2.5', code: 'CONFIG_INVALID', issueKey: 'storage.postgres.pool_size' },
-    { name: 'a word that is not a boolean', file: COMMENTED, key: 'storage.postgres.auto_migrate', value: 'maybe', code: 'CONFIG_INVALID', issueKey: 'storage.postgres.auto_migrate' },
-    { name: 'out of range', file: COMMENTED, key: 'storage.postgres.pool_size', value: '0', code: 'CONFIG_INVALID', issueKey: 'storage.postgres.pool_size' },
-    { name: 'not one of the enum values', file: COMMENTED, key: 'storage.postgres.event_log.partition_strategy', value: 'hourly', code: 'CONFIG_INVALID', issueKey: 'storage.postgres.event_log.partition_strategy' },
-    { name: 'the file has a syntax error', file: '# notes\n[storage\nbackend = "memory"\n', key: 'storage.backend', value: 'postgres', code: 'CONFIG_SYNTAX' },
+    {
+      name: 'wrong type',
+      file: COMMENTED,
+      key: 'storage.postgres.pool_size',
+      value: 'twenty',
+      code: 'CONFIG_INVALID',
+      issueKey: 'storage.postgres.pool_size',
+    },
+    {
+      name: 'a float for an integer',
+      file: COMMENTED,
+      key: 'storage.postgres.pool_size',
+      value: '2.5',
+      code: 'CONFIG_INVALID',
+      issueKey: 'storage.postgres.pool_size',
+    },
+    {
+      name: 'a word that is not a boolean',
+      file: COMMENTED,
+      key: 'storage.postgres.auto_migrate',
+      value: 'maybe',
+      code: 'CONFIG_INVALID',
+      issueKey: 'storage.postgres.auto_migrate',
+    },
+    {
+      name: 'out of range',
+      file: COMMENTED,
+      key: 'storage.postgres.pool_size',
+      value: '0',
+      code: 'CONFIG_INVALID',
+      issueKey: 'storage.postgres.pool_size',
+    },
+    {
+      name: 'not one of the enum values',
+      file: COMMENTED,
+      key: 'storage.postgres.event_log.partition_strategy',
+      value: 'hourly',
+      code: 'CONFIG_INVALID',
+      issueKey: 'storage.postgres.event_log.partition_strategy',
+    },
+    {
+      name: 'the file has a syntax error',
+      file: '# notes\n[storage\nbackend = "memory"\n',
+      key: 'storage.backend',
+      value: 'postgres',
+      code: 'CONFIG_SYNTAX',
+    },
     {
       name: 'the result fails whole-document validation (hnsw_m 100 against hnsw_ef_construction 128)',
       file: COMMENTED,
@@ -209,7 +279,13 @@ describe('setConfigValue leaves the file byte-for-byte unchanged on error', () =
       code: 'CONFIG_INVALID',
       issueKey: 'storage.postgres.default_tenant_id',
     },
-    { name: 'the file holds a scalar where a table belongs', file: 'storage = 1\n', key: 'storage.backend', value: 'memory', code: 'CONFIG_INVALID' },
+    {
+      name: 'the file holds a scalar where a table belongs',
+      file: 'storage = 1\n',
+      key: 'storage.backend',
+      value: 'memory',
+      code: 'CONFIG_INVALID',
+    },
   ];
 
   it.each(rows)('$name → $code', async (row) => {
@@ -260,7 +336,13 @@ describe('unsetConfigValue', () => {
   it('removes the key and keeps the rest of the file, comments included', async () => {
     await writeFile(configPath, COMMENTED);
     const result = await unsetConfigValue('storage.postgres.url', options);
-    expect(result).toMatchObject({ key: 'storage.postgres.url', value: undefined, previous: 'postgresql://app@db/llmspell', changed: true, created: false });
+    expect(result).toMatchObject({
+      key: 'storage.postgres.url',
+      value: undefined,
+      previous: 'postgresql://app@db/llmspell',
+      changed: true,
+      created: false,
+    });
     expect(await readFile(configPath, 'utf8')).toBe(COMMENTED.replace('url = "postgresql://app@db/llmspell"\n', ''));
     expect((await loadSettings(options)).origins.get('storage.postgres.url')).toEqual({ kind: 'default' });
   });
@@ -329,7 +411,10 @@ describe('problems the file already had', () => {
     await writeFile(configPath, BROKEN);
     const result = await setConfigValue('storage.postgres.pool_size', '8', options);
     expect(result.changed).toBe(true);
-    expect(result.remainingIssues.map((i) => i.key).sort()).toEqual(['storage.postgres.idle_timeout_secs', 'storage.postgres.pool_sise']);
+    expect(result.remainingIssues.map((i) => i.key).sort()).toEqual([
+      'storage.postgres.idle_timeout_secs',
+      'storage.postgres.pool_sise',
+    ]);
     expect(parse(await readFile(configPath, 'utf8'))).toMatchObject({ storage: { postgres: { pool_size: 8 } } });
   });
 
@@ -354,7 +439,9 @@ describe('problems the file already had', () => {
   it('changing a bad value to another bad value is refused', async () => {
     await writeOld(configPath, '[storage.postgres.vector_embeddings]\nhnsw_m = 100\nhnsw_ef_construction = 128\n');
     const before = await snapshot(configPath);
-    const error = await editError(setConfigValue('storage.postgres.vector_embeddings.hnsw_ef_construction', '150', options));
+    const error = await editError(
+      setConfigValue('storage.postgres.vector_embeddings.hnsw_ef_construction', '150', options),
+    );
     expect(error.issues.map((i) => i.key)).toEqual(['storage.postgres.vector_embeddings.hnsw_ef_construction']);
     expect(await snapshot(configPath)).toEqual(before);
     const fixed = await setConfigValue('storage.postgres.vector_embeddings.hnsw_ef_construction', '200', options);
@@ -368,12 +455,15 @@ describe('problems the file already had', () => {
 });
 
 describe('the deprecated sled backend', () => {
-  it.each([['storage.backend'], ['storage.memory.backend'], ['storage.state.backend']])('setting %s to sled warns, and writes it', async (key) => {
-    const result = await setConfigValue(key, 'sled', options);
-    expect(result.warnings).toHaveLength(1);
-    expect(result.warnings[0]).toContain(key);
-    expect(result.changed).toBe(true);
-  });
+  it.each([['storage.backend'], ['storage.memory.backend'], ['storage.state.backend']])(
+    'setting %s to sled warns, and writes it',
+    async (key) => {
+      const result = await setConfigValue(key, 'sled', options);
+      expect(result.warnings).toHaveLength(1);
+      expect(result.warnings[0]).toContain(key);
+      expect(result.changed).toBe(true);
+    },
+  );
 
   it('other backends and other keys do not warn', async () => {
     expect((await setConfigValue('storage.backend', 'embedded', options)).warnings).toEqual([]);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, findKey, isPlainTable, parseKeyValue, requireKnownKey, valueAtPath } from '../../../src/config/keys.js';
+import {
+  CONFIG_KEYS,
+  findKey,
+  isPlainTable,
+  parseKeyValue,
+  requireKnownKey,
+  valueAtPath,
+} from '../../../src/config/keys.js';
 import { ConfigError } from '../../../src/errors.js';
 
 /** The error `fn` throws (fails the test if it returns). */
@@ -42,7 +49,8 @@ describe('valueAtPath', () => {
 describe('isPlainTable', () => {
   it('is true for tables only', () => {
     expect(isPlainTable({})).toBe(true);
-    for (const value of [[], new Date(0), null, undefined, 'x', 3, true]) expect(isPlainTable(value), String(value)).toBe(false);
+    for (const value of [[], new Date(0), null, undefined, 'x', 3, true])
+      expect(isPlainTable(value), String(value)).toBe(false);
   });
 });
 
@@ -63,9 +71,15 @@ describe('requireKnownKey', () => {
 
   it('refuses an unknown key with CONFIG_INVALID and the nearest key, tables allowed or not', () => {
     for (const options of [undefined, { allowTable: true as const }]) {
-      const error = thrown(() => (options ? requireKnownKey('storage.postgres.pool_sise', options) : requireKnownKey('storage.postgres.pool_sise')));
+      const error = thrown(() =>
+        options
+          ? requireKnownKey('storage.postgres.pool_sise', options)
+          : requireKnownKey('storage.postgres.pool_sise'),
+      );
       expect(error.code).toBe('CONFIG_INVALID');
-      expect(error.issues).toEqual([expect.objectContaining({ key: 'storage.postgres.pool_sise', suggestion: 'storage.postgres.pool_size' })]);
+      expect(error.issues).toEqual([
+        expect.objectContaining({ key: 'storage.postgres.pool_sise', suggestion: 'storage.postgres.pool_size' }),
+      ]);
     }
   });
 });

@@ -50,16 +50,56 @@ const single: ErrorRow[] = [
     file: '[storage]\npool_size = 20\n',
     issue: { key: 'storage.pool_size', origin: 'file', suggestion: 'storage.postgres.pool_size' },
   },
-  { name: 'a scalar where the storage table is expected', file: 'storage = 3\n', issue: { key: 'storage', origin: 'file' } },
-  { name: 'a string where the storage.postgres table is expected', file: '[storage]\npostgres = "postgresql://h/db"\n', issue: { key: 'storage.postgres', origin: 'file' } },
-  { name: 'an array where a table is expected', file: '[storage]\npostgres = [1]\n', issue: { key: 'storage.postgres', origin: 'file' } },
-  { name: 'a string where an integer is expected (pool_size = "20")', file: '[storage.postgres]\npool_size = "20"\n', issue: { key: 'storage.postgres.pool_size', origin: 'file' } },
-  { name: 'a float where an integer is expected', file: '[storage.postgres]\npool_size = 2.5\n', issue: { key: 'storage.postgres.pool_size', origin: 'file' } },
-  { name: 'a string where a boolean is expected', file: '[storage.postgres]\nauto_migrate = "yes"\n', issue: { key: 'storage.postgres.auto_migrate', origin: 'file' } },
-  { name: 'below the minimum', file: '[storage.postgres]\npool_size = 0\n', issue: { key: 'storage.postgres.pool_size', origin: 'file' } },
-  { name: 'above the maximum', file: '[storage.postgres.vector_embeddings]\nhnsw_m = 101\nhnsw_ef_construction = 1000\n', issue: { key: 'storage.postgres.vector_embeddings.hnsw_m', origin: 'file' } },
-  { name: 'a value outside an enum', file: '[storage.postgres.event_log]\npartition_strategy = "hourly"\n', issue: { key: 'storage.postgres.event_log.partition_strategy', origin: 'file' } },
-  { name: 'an unknown backend', file: '[storage]\nbackend = "sqlite"\n', issue: { key: 'storage.backend', origin: 'file' } },
+  {
+    name: 'a scalar where the storage table is expected',
+    file: 'storage = 3\n',
+    issue: { key: 'storage', origin: 'file' },
+  },
+  {
+    name: 'a string where the storage.postgres table is expected',
+    file: '[storage]\npostgres = "postgresql://h/db"\n',
+    issue: { key: 'storage.postgres', origin: 'file' },
+  },
+  {
+    name: 'an array where a table is expected',
+    file: '[storage]\npostgres = [1]\n',
+    issue: { key: 'storage.postgres', origin: 'file' },
+  },
+  {
+    name: 'a string where an integer is expected (pool_size = "20")',
+    file: '[storage.postgres]\npool_size = "20"\n',
+    issue: { key: 'storage.postgres.pool_size', origin: 'file' },
+  },
+  {
+    name: 'a float where an integer is expected',
+    file: '[storage.postgres]\npool_size = 2.5\n',
+    issue: { key: 'storage.postgres.pool_size', origin: 'file' },
+  },
+  {
+    name: 'a string where a boolean is expected',
+    file: '[storage.postgres]\nauto_migrate = "yes"\n',
+    issue: { key: 'storage.postgres.auto_migrate', origin: 'file' },
+  },
+  {
+    name: 'below the minimum',
+    file: '[storage.postgres]\npool_size = 0\n',
+    issue: { key: 'storage.postgres.pool_size', origin: 'file' },
+  },
+  {
+    name: 'above the maximum',
+    file: '[storage.postgres.vector_embeddings]\nhnsw_m = 101\nhnsw_ef_construction = 1000\n',
+    issue: { key: 'storage.postgres.vector_embeddings.hnsw_m', origin: 'file' },
+  },
+  {
+    name: 'a value outside an enum',
+    file: '[storage.postgres.event_log]\npartition_strategy = "hourly"\n',
+    issue: { key: 'storage.postgres.event_log.partition_strategy', origin: 'file' },
+  },
+  {
+    name: 'an unknown backend',
+    file: '[storage]\nbackend = "sqlite"\n',
+    issue: { key: 'storage.backend', origin: 'file' },
+  },
   {
     name: 'an env var of the wrong type',
     env: { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'many' },
@@ -68,12 +108,18 @@ const single: ErrorRow[] = [
   {
     name: 'an env var out of range',
     env: { LLMSPELL_STORAGE_POSTGRES_POOL_TIMEOUT_SECS: '0' },
-    issue: { key: 'storage.postgres.pool_timeout_secs', origin: { kind: 'env', name: 'LLMSPELL_STORAGE_POSTGRES_POOL_TIMEOUT_SECS' } },
+    issue: {
+      key: 'storage.postgres.pool_timeout_secs',
+      origin: { kind: 'env', name: 'LLMSPELL_STORAGE_POSTGRES_POOL_TIMEOUT_SECS' },
+    },
   },
   {
     name: 'a boolean env var that is not a boolean word',
     env: { LLMSPELL_STORAGE_POSTGRES_AUTO_MIGRATE: 'maybe' },
-    issue: { key: 'storage.postgres.auto_migrate', origin: { kind: 'env', name: 'LLMSPELL_STORAGE_POSTGRES_AUTO_MIGRATE' } },
+    issue: {
+      key: 'storage.postgres.auto_migrate',
+      origin: { kind: 'env', name: 'LLMSPELL_STORAGE_POSTGRES_AUTO_MIGRATE' },
+    },
   },
   {
     name: 'an unknown LLMSPELL_STORAGE_* env var, with the nearest variable suggested',
@@ -109,7 +155,10 @@ const single: ErrorRow[] = [
 describe('loadSettings errors', () => {
   it.each(single)('CONFIG_INVALID: $name', async (row) => {
     if (row.file !== undefined) await writeFile(configPath, row.file);
-    const error = await loadError({ env: { HOME: dir, ...row.env }, ...(row.file !== undefined ? { configPath } : {}) });
+    const error = await loadError({
+      env: { HOME: dir, ...row.env },
+      ...(row.file !== undefined ? { configPath } : {}),
+    });
     expect(error.code).toBe('CONFIG_INVALID');
     const origin = row.issue.origin === 'file' ? { kind: 'file', path: configPath } : row.issue.origin;
     expect(error.issues.map(shape)).toEqual([{ key: row.issue.key, origin, suggestion: row.issue.suggestion }]);
@@ -158,7 +207,9 @@ describe('loadSettings errors', () => {
     const error = await loadError({
       env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_AUTO_MIGRATE: 'maybe', LLMSPELL_STORAGE_BAKEND: 'memory' },
       configPath,
-      overrides: [{ key: 'storage.postgres.idle_timeout_secs', value: 'soon', flag: '--set storage.postgres.idle_timeout_secs' }],
+      overrides: [
+        { key: 'storage.postgres.idle_timeout_secs', value: 'soon', flag: '--set storage.postgres.idle_timeout_secs' },
+      ],
     });
     expect(error.code).toBe('CONFIG_INVALID');
     const file = { kind: 'file', path: configPath };
@@ -167,9 +218,15 @@ describe('loadSettings errors', () => {
         { key: 'storage.postgres.pool_size', origin: file },
         { key: 'storage.postgres.pool_sise', origin: file },
         { key: 'storage.postgres.event_log.partition_strategy', origin: file },
-        { key: 'storage.postgres.auto_migrate', origin: { kind: 'env', name: 'LLMSPELL_STORAGE_POSTGRES_AUTO_MIGRATE' } },
+        {
+          key: 'storage.postgres.auto_migrate',
+          origin: { kind: 'env', name: 'LLMSPELL_STORAGE_POSTGRES_AUTO_MIGRATE' },
+        },
         { key: 'LLMSPELL_STORAGE_BAKEND', origin: { kind: 'env', name: 'LLMSPELL_STORAGE_BAKEND' } },
-        { key: 'storage.postgres.idle_timeout_secs', origin: { kind: 'flag', name: '--set storage.postgres.idle_timeout_secs' } },
+        {
+          key: 'storage.postgres.idle_timeout_secs',
+          origin: { kind: 'flag', name: '--set storage.postgres.idle_timeout_secs' },
+        },
       ]),
     );
     expect(error.issues).toHaveLength(6);
@@ -198,19 +255,32 @@ describe('loadSettings errors', () => {
     });
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.issues.map(shape)).toEqual([
-      { key: 'storage.postgres.pool_sise', origin: { kind: 'flag', name: '--set storage.postgres.pool_sise' }, suggestion: 'storage.postgres.pool_size' },
+      {
+        key: 'storage.postgres.pool_sise',
+        origin: { kind: 'flag', name: '--set storage.postgres.pool_sise' },
+        suggestion: 'storage.postgres.pool_size',
+      },
     ]);
   });
 
   it('a flag naming a table is an issue, without a suggestion', async () => {
-    const error = await loadError({ env: { HOME: dir }, overrides: [{ key: 'storage.postgres', value: '3', flag: '--set storage.postgres' }] });
-    expect(error.issues.map(shape)).toEqual([{ key: 'storage.postgres', origin: { kind: 'flag', name: '--set storage.postgres' }, suggestion: undefined }]);
+    const error = await loadError({
+      env: { HOME: dir },
+      overrides: [{ key: 'storage.postgres', value: '3', flag: '--set storage.postgres' }],
+    });
+    expect(error.issues.map(shape)).toEqual([
+      { key: 'storage.postgres', origin: { kind: 'flag', name: '--set storage.postgres' }, suggestion: undefined },
+    ]);
   });
 
   it('toJSON names the code and each issue with its origin, and never the stack', async () => {
     await writeFile(configPath, '[storage.postgres]\npool_size = 0\n');
     const error = await loadError({ env: { HOME: dir }, configPath });
-    const json = JSON.parse(JSON.stringify(error)) as { code: string; stack?: unknown; issues: { key: string; origin: string }[] };
+    const json = JSON.parse(JSON.stringify(error)) as {
+      code: string;
+      stack?: unknown;
+      issues: { key: string; origin: string }[];
+    };
     expect(json.code).toBe('CONFIG_INVALID');
     expect(json.stack).toBeUndefined();
     expect(json.issues).toEqual([expect.objectContaining({ key: 'storage.postgres.pool_size', origin: configPath })]);
@@ -230,7 +300,11 @@ describe('the config file itself', () => {
   });
 
   it('a missing explicit file is accepted with allowMissingFile (config set creates it)', async () => {
-    const resolved = await loadSettings({ env: { HOME: dir }, configPath: join(dir, 'missing.toml'), allowMissingFile: true });
+    const resolved = await loadSettings({
+      env: { HOME: dir },
+      configPath: join(dir, 'missing.toml'),
+      allowMissingFile: true,
+    });
     expect(resolved.file.exists).toBe(false);
     expect(resolved.settings.storage.postgres.pool_size).toBe(16);
   });
@@ -282,39 +356,63 @@ describe('every problem at once', () => {
   const pairs = (issues: readonly ConfigIssue[]) => issues.map((i) => `${i.key}\0${i.message}`);
 
   it('a bad enum value does not hide a cross-key problem (default_tenant_id against the pattern)', async () => {
-    await writeFile(configPath, '[storage.postgres]\ndefault_tenant_id = "AB"\n[storage.postgres.event_log]\npartition_strategy = "hourly"\n');
+    await writeFile(
+      configPath,
+      '[storage.postgres]\ndefault_tenant_id = "AB"\n[storage.postgres.event_log]\npartition_strategy = "hourly"\n',
+    );
     const error = await loadError({ env: { HOME: dir }, configPath });
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.issues.map((i) => i.key).sort()).toEqual(['storage.postgres.default_tenant_id', 'storage.postgres.event_log.partition_strategy']);
+    expect(error.issues.map((i) => i.key).sort()).toEqual([
+      'storage.postgres.default_tenant_id',
+      'storage.postgres.event_log.partition_strategy',
+    ]);
     expect(new Set(pairs(error.issues)).size).toBe(error.issues.length);
     for (const issue of error.issues) expect(issue.origin).toEqual({ kind: 'file', path: configPath });
   });
 
   it('a range problem and a cross-key problem are each reported exactly once', async () => {
-    await writeFile(configPath, '[storage.postgres]\npool_size = 0\n[storage.postgres.vector_embeddings]\nhnsw_m = 100\n');
+    await writeFile(
+      configPath,
+      '[storage.postgres]\npool_size = 0\n[storage.postgres.vector_embeddings]\nhnsw_m = 100\n',
+    );
     const error = await loadError({ env: { HOME: dir }, configPath });
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.issues.map((i) => i.key).sort()).toEqual(['storage.postgres.pool_size', 'storage.postgres.vector_embeddings.hnsw_ef_construction']);
+    expect(error.issues.map((i) => i.key).sort()).toEqual([
+      'storage.postgres.pool_size',
+      'storage.postgres.vector_embeddings.hnsw_ef_construction',
+    ]);
     expect(new Set(pairs(error.issues)).size).toBe(error.issues.length);
   });
 
   it('a wrong type in the file does not hide a cross-key problem (hnsw_ef_construction below 2 × hnsw_m)', async () => {
-    await writeFile(configPath, '[storage.postgres]\npool_size = "x"\n[storage.postgres.vector_embeddings]\nhnsw_m = 100\n');
+    await writeFile(
+      configPath,
+      '[storage.postgres]\npool_size = "x"\n[storage.postgres.vector_embeddings]\nhnsw_m = 100\n',
+    );
     const error = await loadError({ env: { HOME: dir }, configPath });
-    expect(error.issues.map((i) => i.key).sort()).toEqual(['storage.postgres.pool_size', 'storage.postgres.vector_embeddings.hnsw_ef_construction']);
+    expect(error.issues.map((i) => i.key).sort()).toEqual([
+      'storage.postgres.pool_size',
+      'storage.postgres.vector_embeddings.hnsw_ef_construction',
+    ]);
     expect(new Set(pairs(error.issues)).size).toBe(error.issues.length);
   });
 
   it('validateConfigDocument (what config set checks) reports both as well, once each', () => {
     let caught: unknown;
     try {
-      validateConfigDocument({ storage: { postgres: { default_tenant_id: 'AB', event_log: { partition_strategy: 'hourly' } } } }, configPath);
+      validateConfigDocument(
+        { storage: { postgres: { default_tenant_id: 'AB', event_log: { partition_strategy: 'hourly' } } } },
+        configPath,
+      );
     } catch (error) {
       caught = error;
     }
     expect(caught).toBeInstanceOf(ConfigError);
     const error = caught as ConfigError;
-    expect(error.issues.map((i) => i.key).sort()).toEqual(['storage.postgres.default_tenant_id', 'storage.postgres.event_log.partition_strategy']);
+    expect(error.issues.map((i) => i.key).sort()).toEqual([
+      'storage.postgres.default_tenant_id',
+      'storage.postgres.event_log.partition_strategy',
+    ]);
     expect(new Set(pairs(error.issues)).size).toBe(error.issues.length);
   });
 });
@@ -325,14 +423,25 @@ describe('values echoed in errors never show a password', () => {
     ['a URL where the file expects an integer', { file: `[storage.postgres]\npool_size = "${URL}"\n` }],
     ['a URL where the file expects a table', { file: `[storage]\npostgres = "${URL}"\n` }],
     ['a URL where an env var expects an integer', { env: { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: URL } }],
-    ['a URL where a flag expects an integer', { overrides: [{ key: 'storage.postgres.pool_size', value: URL, flag: '--set storage.postgres.pool_size' }] }],
-    ['a URL whose password holds a space', { env: { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'postgresql://u:hunter2 x@h/db' } }],
+    [
+      'a URL where a flag expects an integer',
+      { overrides: [{ key: 'storage.postgres.pool_size', value: URL, flag: '--set storage.postgres.pool_size' }] },
+    ],
+    [
+      'a URL whose password holds a space',
+      { env: { LLMSPELL_STORAGE_POSTGRES_POOL_SIZE: 'postgresql://u:hunter2 x@h/db' } },
+    ],
     ['a URL as the default tenant, against the pattern', { env: { LLMSPELL_STORAGE_POSTGRES_DEFAULT_TENANT_ID: URL } }],
   ];
 
   it.each(rows)('%s', async (_name, row) => {
     if (row.file !== undefined) await writeFile(configPath, row.file);
-    const error = await loadError({ env: { HOME: dir, ...row.env }, configPath, allowMissingFile: true, ...(row.overrides ? { overrides: row.overrides } : {}) });
+    const error = await loadError({
+      env: { HOME: dir, ...row.env },
+      configPath,
+      allowMissingFile: true,
+      ...(row.overrides ? { overrides: row.overrides } : {}),
+    });
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.issues).toHaveLength(1);
     expect(`${error.message}\n${JSON.stringify(error.toJSON())}`).not.toContain('hunter2');
@@ -348,11 +457,17 @@ describe('values echoed in errors never show a password', () => {
 
 describe('timeouts beyond what a timer holds', () => {
   it('2147484 seconds (more than 2^31 − 1 ms) is refused, 2147483 accepted', async () => {
-    const refused = await loadError({ env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_MIGRATION_TIMEOUT_SECS: '2147484' } });
+    const refused = await loadError({
+      env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_MIGRATION_TIMEOUT_SECS: '2147484' },
+    });
     expect(refused.issues.map((i) => i.key)).toEqual(['storage.postgres.migration_timeout_secs']);
     await writeFile(configPath, '[storage.postgres]\npool_timeout_secs = 2592000\n');
-    expect((await loadError({ env: { HOME: dir }, configPath })).issues.map((i) => i.key)).toEqual(['storage.postgres.pool_timeout_secs']);
-    const { settings } = await loadSettings({ env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_MIGRATION_TIMEOUT_SECS: '2147483' } });
+    expect((await loadError({ env: { HOME: dir }, configPath })).issues.map((i) => i.key)).toEqual([
+      'storage.postgres.pool_timeout_secs',
+    ]);
+    const { settings } = await loadSettings({
+      env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_MIGRATION_TIMEOUT_SECS: '2147483' },
+    });
     expect(settings.storage.postgres.migration_timeout_secs).toBe(2_147_483);
   });
 });

@@ -40,7 +40,8 @@ function slotPath(slot: Slot): string {
   }
 }
 
-type ExpectedOrigin = { kind: 'default' } | { kind: 'file'; slot: Slot } | { kind: 'env'; name: string } | { kind: 'flag'; name: string };
+type ExpectedOrigin =
+  { kind: 'default' } | { kind: 'file'; slot: Slot } | { kind: 'env'; name: string } | { kind: 'flag'; name: string };
 
 interface PrecedenceRow {
   name: string;
@@ -68,11 +69,43 @@ const poolFlag = (n: number): KeyOverride => ({ key: POOL, value: String(n), fla
 
 const precedence: PrecedenceRow[] = [
   { name: 'default only', key: POOL, value: 16, origin: { kind: 'default' } },
-  { name: 'file over default', files: { home: pool(20) }, key: POOL, value: 20, origin: { kind: 'file', slot: 'home' } },
-  { name: 'env over default', env: { [POOL_ENV]: '30' }, key: POOL, value: 30, origin: { kind: 'env', name: POOL_ENV } },
-  { name: 'env over file', files: { home: pool(20) }, env: { [POOL_ENV]: '30' }, key: POOL, value: 30, origin: { kind: 'env', name: POOL_ENV } },
-  { name: 'flag over default', overrides: [poolFlag(40)], key: POOL, value: 40, origin: { kind: 'flag', name: `--set ${POOL}` } },
-  { name: 'flag over file', files: { home: pool(20) }, overrides: [poolFlag(40)], key: POOL, value: 40, origin: { kind: 'flag', name: `--set ${POOL}` } },
+  {
+    name: 'file over default',
+    files: { home: pool(20) },
+    key: POOL,
+    value: 20,
+    origin: { kind: 'file', slot: 'home' },
+  },
+  {
+    name: 'env over default',
+    env: { [POOL_ENV]: '30' },
+    key: POOL,
+    value: 30,
+    origin: { kind: 'env', name: POOL_ENV },
+  },
+  {
+    name: 'env over file',
+    files: { home: pool(20) },
+    env: { [POOL_ENV]: '30' },
+    key: POOL,
+    value: 30,
+    origin: { kind: 'env', name: POOL_ENV },
+  },
+  {
+    name: 'flag over default',
+    overrides: [poolFlag(40)],
+    key: POOL,
+    value: 40,
+    origin: { kind: 'flag', name: `--set ${POOL}` },
+  },
+  {
+    name: 'flag over file',
+    files: { home: pool(20) },
+    overrides: [poolFlag(40)],
+    key: POOL,
+    value: 40,
+    origin: { kind: 'flag', name: `--set ${POOL}` },
+  },
   {
     name: 'flag over env over file',
     files: { home: pool(20) },
@@ -89,7 +122,14 @@ const precedence: PrecedenceRow[] = [
     value: 41,
     origin: { kind: 'flag', name: `--set ${POOL}` },
   },
-  { name: 'an empty env var is ignored', files: { home: pool(20) }, env: { [POOL_ENV]: '' }, key: POOL, value: 20, origin: { kind: 'file', slot: 'home' } },
+  {
+    name: 'an empty env var is ignored',
+    files: { home: pool(20) },
+    env: { [POOL_ENV]: '' },
+    key: POOL,
+    value: 20,
+    origin: { kind: 'file', slot: 'home' },
+  },
   {
     name: '--backend flag over env',
     env: { LLMSPELL_STORAGE_BACKEND: 'postgres' },
@@ -108,7 +148,13 @@ const precedence: PrecedenceRow[] = [
     origin: { kind: 'env', name: POOL_ENV },
   },
   // DATABASE_URL: just above the default, for the URL only.
-  { name: 'DATABASE_URL when nothing else sets the URL', env: { DATABASE_URL: 'postgresql://h/from-database-url' }, key: URL_KEY, value: 'postgresql://h/from-database-url', origin: { kind: 'env', name: 'DATABASE_URL' } },
+  {
+    name: 'DATABASE_URL when nothing else sets the URL',
+    env: { DATABASE_URL: 'postgresql://h/from-database-url' },
+    key: URL_KEY,
+    value: 'postgresql://h/from-database-url',
+    origin: { kind: 'env', name: 'DATABASE_URL' },
+  },
   {
     name: 'file URL over DATABASE_URL',
     files: { home: '[storage.postgres]\nurl = "postgresql://h/from-file"\n' },
@@ -119,7 +165,10 @@ const precedence: PrecedenceRow[] = [
   },
   {
     name: 'LLMSPELL_STORAGE_POSTGRES_URL over DATABASE_URL',
-    env: { DATABASE_URL: 'postgresql://h/from-database-url', LLMSPELL_STORAGE_POSTGRES_URL: 'postgresql://h/from-llmspell-env' },
+    env: {
+      DATABASE_URL: 'postgresql://h/from-database-url',
+      LLMSPELL_STORAGE_POSTGRES_URL: 'postgresql://h/from-llmspell-env',
+    },
     key: URL_KEY,
     value: 'postgresql://h/from-llmspell-env',
     origin: { kind: 'env', name: 'LLMSPELL_STORAGE_POSTGRES_URL' },
@@ -127,13 +176,22 @@ const precedence: PrecedenceRow[] = [
   {
     name: '--database-url over everything',
     files: { home: '[storage.postgres]\nurl = "postgresql://h/from-file"\n' },
-    env: { DATABASE_URL: 'postgresql://h/from-database-url', LLMSPELL_STORAGE_POSTGRES_URL: 'postgresql://h/from-llmspell-env' },
+    env: {
+      DATABASE_URL: 'postgresql://h/from-database-url',
+      LLMSPELL_STORAGE_POSTGRES_URL: 'postgresql://h/from-llmspell-env',
+    },
     overrides: [{ key: URL_KEY, value: 'postgresql://h/from-flag', flag: '--database-url' }],
     key: URL_KEY,
     value: 'postgresql://h/from-flag',
     origin: { kind: 'flag', name: '--database-url' },
   },
-  { name: 'DATABASE_URL does not set other keys', env: { DATABASE_URL: 'postgresql://h/db' }, key: POOL, value: 16, origin: { kind: 'default' } },
+  {
+    name: 'DATABASE_URL does not set other keys',
+    env: { DATABASE_URL: 'postgresql://h/db' },
+    key: POOL,
+    value: 16,
+    origin: { kind: 'default' },
+  },
   // Which config file is read: --config > LLMSPELL_CONFIG > $XDG_CONFIG_HOME > $HOME/.config.
   {
     name: 'location: --config over LLMSPELL_CONFIG, XDG_CONFIG_HOME and HOME',
@@ -196,7 +254,8 @@ describe('loadSettings precedence', () => {
     });
 
     expect(valueAt(resolved.settings, row.key)).toEqual(row.value);
-    const expectedOrigin: Origin = row.origin.kind === 'file' ? { kind: 'file', path: slotPath(row.origin.slot) } : row.origin;
+    const expectedOrigin: Origin =
+      row.origin.kind === 'file' ? { kind: 'file', path: slotPath(row.origin.slot) } : row.origin;
     expect(resolved.origins.get(row.key)).toEqual(expectedOrigin);
   });
 });
@@ -204,7 +263,11 @@ describe('loadSettings precedence', () => {
 describe('resolveConfigFile', () => {
   it('marks --config and LLMSPELL_CONFIG as explicit and the XDG and HOME locations as not', () => {
     const env = { HOME: join(dir, 'home'), XDG_CONFIG_HOME: join(dir, 'xdg'), LLMSPELL_CONFIG: join(dir, 'env.toml') };
-    expect(resolveConfigFile(env, join(dir, 'flag.toml'))).toEqual({ path: join(dir, 'flag.toml'), source: '--config', explicit: true });
+    expect(resolveConfigFile(env, join(dir, 'flag.toml'))).toEqual({
+      path: join(dir, 'flag.toml'),
+      source: '--config',
+      explicit: true,
+    });
     expect(resolveConfigFile(env)).toEqual({ path: join(dir, 'env.toml'), source: 'LLMSPELL_CONFIG', explicit: true });
     expect(resolveConfigFile({ HOME: env.HOME, XDG_CONFIG_HOME: env.XDG_CONFIG_HOME })).toEqual({
       path: join(dir, 'xdg', 'llmspell', 'config.toml'),
@@ -231,14 +294,24 @@ const KEY_TABLE: { key: string; default: unknown; envText: string; envValue: unk
   { key: 'storage.memory.backend', default: undefined, envText: 'postgres', envValue: 'postgres' },
   { key: 'storage.state.backend', default: undefined, envText: 'memory', envValue: 'memory' },
   { key: 'storage.postgres.url', default: undefined, envText: 'postgresql://h/db', envValue: 'postgresql://h/db' },
-  { key: 'storage.postgres.migration_url', default: undefined, envText: 'postgresql://h/direct', envValue: 'postgresql://h/direct' },
+  {
+    key: 'storage.postgres.migration_url',
+    default: undefined,
+    envText: 'postgresql://h/direct',
+    envValue: 'postgresql://h/direct',
+  },
   { key: 'storage.postgres.pool_size', default: 16, envText: '8', envValue: 8 },
   { key: 'storage.postgres.pool_timeout_secs', default: 30, envText: '5', envValue: 5 },
   { key: 'storage.postgres.idle_timeout_secs', default: 600, envText: '60', envValue: 60 },
   { key: 'storage.postgres.max_lifetime_secs', default: 1800, envText: '120', envValue: 120 },
   { key: 'storage.postgres.default_tenant_id', default: 'default', envText: 'acme', envValue: 'acme' },
   { key: 'storage.postgres.enforce_tenant_isolation', default: true, envText: 'false', envValue: false },
-  { key: 'storage.postgres.tenant_id_pattern', default: '^[a-z0-9-]{3,255}$', envText: '^[a-z]+$', envValue: '^[a-z]+$' },
+  {
+    key: 'storage.postgres.tenant_id_pattern',
+    default: '^[a-z0-9-]{3,255}$',
+    envText: '^[a-z]+$',
+    envValue: '^[a-z]+$',
+  },
   { key: 'storage.postgres.auto_migrate', default: false, envText: 'true', envValue: true },
   { key: 'storage.postgres.migration_timeout_secs', default: 300, envText: '30', envValue: 30 },
   { key: 'storage.postgres.migration_lock_timeout_secs', default: 10, envText: '3', envValue: 3 },
@@ -281,7 +354,9 @@ describe('defaults and environment variables', () => {
   });
 
   it.each(['false', 'False', '0', 'no', 'off'])('a boolean env var accepts %s as false', async (text) => {
-    const resolved = await loadSettings({ env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_ENFORCE_TENANT_ISOLATION: text } });
+    const resolved = await loadSettings({
+      env: { HOME: dir, LLMSPELL_STORAGE_POSTGRES_ENFORCE_TENANT_ISOLATION: text },
+    });
     expect(resolved.settings.storage.postgres.enforce_tenant_isolation).toBe(false);
   });
 

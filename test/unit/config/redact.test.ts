@@ -1,16 +1,51 @@
 import { describe, expect, it } from 'vitest';
-import { describeValue, passwordsIn, redactConnectionString, redactConnectionStringsIn, REDACTED, scrubSecrets } from '../../../src/config/redact.js';
+import {
+  describeValue,
+  passwordsIn,
+  redactConnectionString,
+  redactConnectionStringsIn,
+  REDACTED,
+  scrubSecrets,
+} from '../../../src/config/redact.js';
 
 describe('redactConnectionString', () => {
   it.each([
-    ['URL password', 'postgresql://app:s3cret@db.example:5432/llmspell', `postgresql://app:${REDACTED}@db.example:5432/llmspell`],
-    ['URL password with an encoded @', 'postgresql://app:p%40ss@db/llmspell', `postgresql://app:${REDACTED}@db/llmspell`],
-    ['URL password holding a raw @ (masked up to the last @)', 'postgresql://app:p@ss@db/llmspell', `postgresql://app:${REDACTED}@db/llmspell`],
+    [
+      'URL password',
+      'postgresql://app:s3cret@db.example:5432/llmspell',
+      `postgresql://app:${REDACTED}@db.example:5432/llmspell`,
+    ],
+    [
+      'URL password with an encoded @',
+      'postgresql://app:p%40ss@db/llmspell',
+      `postgresql://app:${REDACTED}@db/llmspell`,
+    ],
+    [
+      'URL password holding a raw @ (masked up to the last @)',
+      'postgresql://app:p@ss@db/llmspell',
+      `postgresql://app:${REDACTED}@db/llmspell`,
+    ],
     ['empty URL password', 'postgresql://app:@db/llmspell', `postgresql://app:${REDACTED}@db/llmspell`],
-    ['?password= in the query', 'postgresql://db/llmspell?user=app&password=s3cret&sslmode=require', `postgresql://db/llmspell?user=app&password=${REDACTED}&sslmode=require`],
-    ['URL and query passwords together', 'postgresql://app:one@db/llmspell?password=two', `postgresql://app:${REDACTED}@db/llmspell?password=${REDACTED}`],
-    ['keyword form', 'host=db user=app password=s3cret dbname=llmspell', `host=db user=app password=${REDACTED} dbname=llmspell`],
-    ['keyword form, quoted with a space', "host=db password='s3 cret' dbname=llmspell", `host=db password=${REDACTED} dbname=llmspell`],
+    [
+      '?password= in the query',
+      'postgresql://db/llmspell?user=app&password=s3cret&sslmode=require',
+      `postgresql://db/llmspell?user=app&password=${REDACTED}&sslmode=require`,
+    ],
+    [
+      'URL and query passwords together',
+      'postgresql://app:one@db/llmspell?password=two',
+      `postgresql://app:${REDACTED}@db/llmspell?password=${REDACTED}`,
+    ],
+    [
+      'keyword form',
+      'host=db user=app password=s3cret dbname=llmspell',
+      `host=db user=app password=${REDACTED} dbname=llmspell`,
+    ],
+    [
+      'keyword form, quoted with a space',
+      "host=db password='s3 cret' dbname=llmspell",
+      `host=db password=${REDACTED} dbname=llmspell`,
+    ],
     ['keyword form, any case and spaces around =', 'host=db PASSWORD = s3cret', `host=db PASSWORD = ${REDACTED}`],
   ])('masks the %s', (_name, input, expected) => {
     expect(redactConnectionString(input)).toBe(expected);
@@ -33,7 +68,9 @@ describe('passwordsIn', () => {
   });
 
   it('finds ?password= and keyword-form passwords, unquoted', () => {
-    expect(passwordsIn(['postgresql://db/x?password=q1', "host=db password='k 2'", 'host=db password=k3']).sort()).toEqual(['k 2', 'k3', 'q1']);
+    expect(
+      passwordsIn(['postgresql://db/x?password=q1', "host=db password='k 2'", 'host=db password=k3']).sort(),
+    ).toEqual(['k 2', 'k3', 'q1']);
   });
 
   it('skips undefined, empty and password-less strings', () => {
@@ -86,28 +123,59 @@ describe('passwords that a URL parser would lose', () => {
 
 describe('redactConnectionStringsIn', () => {
   it.each([
-    ['a URL in a sentence', 'cannot reach postgresql://app:s3cret@db/x now', `cannot reach postgresql://app:${REDACTED}@db/x now`],
-    ['every URL of the text', 'a=postgres://a:one@h/x b=postgresql://b:two@h/y', `a=postgres://a:${REDACTED}@h/x b=postgresql://b:${REDACTED}@h/y`],
-    ['a URL quoted in a TOML excerpt', '2:  url = "postgresql://u:hunter2@h/db"', `2:  url = "postgresql://u:${REDACTED}@h/db"`],
-    ['a malformed password holding a quote', 'url = "postgresql://u:hun"ter2@h/db"', `url = "postgresql://u:${REDACTED}@h/db"`],
-    ['a ?password= query parameter', 'postgresql://h/db?password=q1&sslmode=require', `postgresql://h/db?password=${REDACTED}&sslmode=require`],
+    [
+      'a URL in a sentence',
+      'cannot reach postgresql://app:s3cret@db/x now',
+      `cannot reach postgresql://app:${REDACTED}@db/x now`,
+    ],
+    [
+      'every URL of the text',
+      'a=postgres://a:one@h/x b=postgresql://b:two@h/y',
+      `a=postgres://a:${REDACTED}@h/x b=postgresql://b:${REDACTED}@h/y`,
+    ],
+    [
+      'a URL quoted in a TOML excerpt',
+      '2:  url = "postgresql://u:hunter2@h/db"',
+      `2:  url = "postgresql://u:${REDACTED}@h/db"`,
+    ],
+    [
+      'a malformed password holding a quote',
+      'url = "postgresql://u:hun"ter2@h/db"',
+      `url = "postgresql://u:${REDACTED}@h/db"`,
+    ],
+    [
+      'a ?password= query parameter',
+      'postgresql://h/db?password=q1&sslmode=require',
+      `postgresql://h/db?password=${REDACTED}&sslmode=require`,
+    ],
     ['a keyword-form string', 'got "host=h password=k3 dbname=x"', `got "host=h password=${REDACTED} dbname=x"`],
     ['a quoted keyword-form value', "host=h password='a b' dbname=x", `host=h password=${REDACTED} dbname=x`],
-    ['a short, common password', 'postgresql://postgres:postgres@h/postgres', `postgresql://postgres:${REDACTED}@h/postgres`],
+    [
+      'a short, common password',
+      'postgresql://postgres:postgres@h/postgres',
+      `postgresql://postgres:${REDACTED}@h/postgres`,
+    ],
   ])('masks %s', (_name, input, expected) => {
     expect(redactConnectionStringsIn(input)).toBe(expected);
   });
 
   it.each([
     ['a URL without a password', 'see postgresql://app@db/x and https://example.com/docs'],
-    ['the placeholder of example URLs', 'Set it: llmspell config set storage.postgres.url "postgresql://USER:PASSWORD@HOST:5432/DATABASE"'],
+    [
+      'the placeholder of example URLs',
+      'Set it: llmspell config set storage.postgres.url "postgresql://USER:PASSWORD@HOST:5432/DATABASE"',
+    ],
     ['the word password in prose', 'percent-encode special characters in the password'],
   ])('leaves %s alone', (_name, input) => {
     expect(redactConnectionStringsIn(input)).toBe(input);
   });
 
   it('keeps a JSON document parseable', () => {
-    const document = { url: 'postgresql://u:s3cret@h/db', dsn: 'host=h password=s3cret', query: 'postgresql://h/db?password=s3cret' };
+    const document = {
+      url: 'postgresql://u:s3cret@h/db',
+      dsn: 'host=h password=s3cret',
+      query: 'postgresql://h/db?password=s3cret',
+    };
     const redacted = redactConnectionStringsIn(JSON.stringify(document, null, 2));
     expect(redacted).not.toContain('s3cret');
     expect(JSON.parse(redacted)).toEqual({
