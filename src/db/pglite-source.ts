@@ -15,8 +15,17 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 export type OpenProgress =
   { phase: 'initialising'; dataDir: string } | { phase: 'initialised'; dataDir: string; elapsedMs: number };
 
-/** Where a PGlite database lives. */
-export type PgliteLocation = { kind: 'embedded'; dataDir: string } | { kind: 'memory' };
+/**
+ * Where a PGlite database lives. A memory database may start from a snapshot taken with
+ * {@link PgliteSource.dump} (a `dumpDataDir` archive): seconds faster than a fresh initdb.
+ */
+export type PgliteLocation = { kind: 'embedded'; dataDir: string } | { kind: 'memory'; snapshot?: Blob };
+
+/** A PGlite connection source; it can also dump its data directory (for snapshots of a prepared database). */
+export interface PgliteSource extends ConnectionSource {
+  /** The data directory as a `dumpDataDir` archive, taken between transactions. */
+  dump(): Promise<Blob>;
+}
 
 /** Whether a directory holds an initialised PostgreSQL data directory. */
 export function hasDataDir(dataDir: string): boolean {
@@ -73,7 +82,7 @@ class Turnstile {
 export async function createPgliteSource(
   location: PgliteLocation,
   options: PgliteSourceOptions = {},
-): Promise<ConnectionSource> {
+): Promise<PgliteSource> {
   let lock: DataDirLock | undefined;
   let db: PGlite | undefined;
   let client: pg.Client | undefined;
@@ -88,7 +97,10 @@ export async function createPgliteSource(
       if (firstRun)
         options.onProgress?.({ phase: 'initialised', dataDir: location.dataDir, elapsedMs: Date.now() - started });
     } else {
-      db = new PGlite('memory://', { extensions: EXTENSIONS });
+      db = new PGlite('memory://', {
+        extensions: EXTENSIONS,
+        ...(location.snapshot ? { loadDataDir: location.snapshot } : {}),
+      });
       await db.waitReady;
     }
     client = new pg.Client(createPgConfig(db) as unknown as pg.ClientConfig);
@@ -114,6 +126,15 @@ export async function createPgliteSource(
       return { client: session, release: () => leave() };
     },
     stats: () => ({ total: 1, idle: turnstile.busy ? 0 : 1, waiting: turnstile.waiting, max: 1 }),
+    async dump(): Promise<Blob> {
+      if (closing) throw new Error('the database is closed');
+      const leave = await turnstile.enter();
+      try {
+        return await pglite.dumpDataDir('none');
+      } finally {
+        leave();
+      }
+    },
     close: () =>
       (closing ??= (async () => {
         const leave = await turnstile.enter();
