@@ -36,6 +36,8 @@ export const MAX_TIMEOUT_SECS = Math.floor((2 ** 31 - 1) / 1000);
 
 const backendName = z.enum(BACKEND_NAMES);
 const seconds = (fallback: number) => z.int().min(1).max(MAX_TIMEOUT_SECS).default(fallback);
+/** A server-side timeout, where 0 turns it off (as PostgreSQL's own settings do). */
+const serverTimeout = (fallback: number) => z.int().min(0).max(MAX_TIMEOUT_SECS).default(fallback);
 
 const componentOverride = (component: string) =>
   z
@@ -67,6 +69,18 @@ const postgresSchema = z
     }),
     idle_timeout_secs: key(seconds(600), { description: 'Close connections idle for this long.' }),
     max_lifetime_secs: key(seconds(1800), { description: 'Recycle connections older than this.' }),
+    statement_timeout_secs: key(serverTimeout(30), {
+      description:
+        'statement_timeout of every application transaction (SET LOCAL): a statement running longer is cancelled; 0 = no limit.',
+    }),
+    idle_in_transaction_timeout_secs: key(serverTimeout(60), {
+      description:
+        'idle_in_transaction_session_timeout of every application transaction (SET LOCAL): the server ends a transaction left idle this long (and its connection); 0 = no limit.',
+    }),
+    maintenance_lock_timeout_secs: key(seconds(2), {
+      description:
+        'lock_timeout of maintenance DDL (event-log partitions): writers queue behind a waiting lock for this long at most, then maintenance backs off and retries later.',
+    }),
     default_tenant_id: key(z.string().min(1).default('default'), {
       description: 'Tenant used when the caller names none (single-tenant use).',
     }),

@@ -1,12 +1,52 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { DatabaseError, isDriverError, toDatabaseError } from './errors.js';
+import { LlmspellError } from '../errors.js';
+import {
+  connectionLostError,
+  DatabaseError,
+  isConnectionFailure,
+  isDriverError,
+  toDatabaseError,
+  type LostDuring,
+} from './errors.js';
 import { APP_ROLE, TENANT_SETTING } from './tenant.js';
 import type { Database, DriverKind, PoolStats, Queryable } from './types.js';
 
-/** A connection lent by a {@link ConnectionSource}; `release(true)` discards a broken one. */
+/**
+ * A connection lent by a {@link ConnectionSource}. `lost` is set (to the driver's first error)
+ * when the connection broke while lent; `release(true)` discards a broken one.
+ */
 export interface Lease {
   client: pg.ClientBase;
+  readonly lost?: unknown;
   release(discard?: boolean): void;
+}
+
+/**
+ * Lends `client`: until released it has an `'error'` listener (a `pg` client lent by a pool has
+ * none, and a connection the server ends while lent would otherwise crash the process with an
+ * unhandled 'error' event), which records the first error as `lost`. `giveBack(discard)` returns
+ * the client to its owner, discarding it when it broke.
+ */
+export function lend(client: pg.ClientBase, giveBack: (discard: boolean) => void): Lease {
+  let lost: unknown;
+  let released = false;
+  const onError = (error: unknown) => {
+    lost ??= error;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    get lost() {
+      return lost;
+    },
+    release(discard = false) {
+      if (released) return;
+      released = true;
+      client.off('error', onError);
+      giveBack(discard || lost !== undefined);
+    },
+  };
 }
 
 /** What a driver provides: connections on loan, counts, and shutdown. Everything else is shared. */
@@ -18,26 +58,49 @@ export interface ConnectionSource {
   close(): Promise<void>;
 }
 
-/** Tenant rules a database applies in `withTenant`. */
-export interface TenantPolicy {
+/** Rules a database applies to the transactions it opens. */
+export interface TransactionPolicy {
   /** Returns the id if valid, throws `TENANT_INVALID` otherwise. */
   validate: (tenantId: unknown) => string;
-  /** Switch to the application role when the login role is another one. */
+  /** Switch to the application role in `withTenant` when the login role is another one. */
   enforceAppRole: boolean;
+  /** `SET LOCAL statement_timeout` of every transaction, in ms; 0 = none. */
+  statementTimeoutMs: number;
+  /** `SET LOCAL idle_in_transaction_session_timeout` of every transaction, in ms; 0 = none. */
+  idleInTransactionTimeoutMs: number;
 }
+
+/** What a lending of a connection is for. */
+interface ScopeMode {
+  transaction: boolean;
+  /** The (validated) tenant of a `withTenant` transaction. */
+  tenant?: string;
+}
+
+/** One lending of a connection: the handle given to the callback is valid while `open`. */
+interface Scope {
+  readonly db: SourceDatabase;
+  open: boolean;
+}
+
+/** The scope the current async context runs in, to refuse nested calls (they would deadlock or escape the tenant). */
+const currentScope = new AsyncLocalStorage<Scope>();
 
 /**
  * The one implementation of {@link Database}, over any {@link ConnectionSource}: transactions,
- * tenant scoping and error mapping are written once for all three drivers.
+ * tenant scoping, handle revocation and error mapping are written once for all three drivers.
  */
 export class SourceDatabase implements Database {
   /** Per physical client: is its login role already the application role? */
   private readonly loginIsAppRole = new WeakMap<pg.ClientBase, boolean>();
+  private readonly timeouts: readonly [string, string];
 
   constructor(
     private readonly source: ConnectionSource,
-    private readonly tenants: TenantPolicy,
-  ) {}
+    private readonly policy: TransactionPolicy,
+  ) {
+    this.timeouts = [String(policy.statementTimeoutMs), String(policy.idleInTransactionTimeoutMs)];
+  }
 
   get kind(): DriverKind {
     return this.source.kind;
@@ -55,34 +118,21 @@ export class SourceDatabase implements Database {
   }
 
   withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
-    return this.borrow((client) => fn(client));
+    return this.borrow({ transaction: false }, fn);
   }
 
   withTransaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
-    return this.borrow(async (client, discard) => {
-      await client.query('BEGIN');
-      try {
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        // BEGIN succeeded, so a ROLLBACK is due; a connection that cannot roll back is not reused.
-        await client.query('ROLLBACK').catch(discard);
-        throw error;
-      }
-    });
+    return this.borrow({ transaction: true }, fn);
   }
 
-  async withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
-    const id = this.tenants.validate(tenantId);
-    return this.withTransaction(async (client) => {
-      // Separate statements, not one multi-statement string: Citus forwards each parsed SET LOCAL (DESIGN.md §5).
-      if (this.tenants.enforceAppRole && !(await this.isAppRole(client))) {
-        await client.query(`SET LOCAL ROLE ${pg.escapeIdentifier(APP_ROLE)}`);
-      }
-      await client.query(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(id)}`);
-      return fn(client);
-    });
+  withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
+    let tenant: string;
+    try {
+      tenant = this.policy.validate(tenantId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.borrow({ transaction: true, tenant }, fn);
   }
 
   stats(): PoolStats {
@@ -93,55 +143,166 @@ export class SourceDatabase implements Database {
     return this.source.close();
   }
 
-  /** Lends a connection to `fn`; it goes back to the source afterwards, or is discarded if broken. */
-  private async borrow<T>(fn: (client: Queryable, discard: () => void) => Promise<T>): Promise<T> {
+  /**
+   * Lends a connection to `fn` through a handle that is revoked once `fn` settles. In a
+   * transaction: BEGIN, the timeouts and the tenant prologue first, COMMIT (or ROLLBACK) after,
+   * and a statement of the callback that ends the transaction fails the call. The connection goes
+   * back to the source, or is discarded when it broke or its session state is in doubt.
+   */
+  private async borrow<T>(mode: ScopeMode, fn: (handle: Queryable) => Promise<T>): Promise<T> {
+    const outer = currentScope.getStore();
+    if (outer?.open && outer.db === this) throw nestedError();
     let lease: Lease;
     try {
       lease = await this.source.acquire();
     } catch (error) {
-      const { total, max } = this.source.stats();
-      if (total >= max && /timeout/i.test(String((error as Error).message))) {
-        throw new DatabaseError(
-          'DB_POOL_TIMEOUT',
-          `no connection came free within storage.postgres.pool_timeout_secs: all ${max} pooled connections stayed in use`,
-          {
-            hint: "Raise storage.postgres.pool_size (and the server's max_connections), or hold connections for less time.",
-            cause: error,
-          },
-        );
-      }
-      throw toDatabaseError(error, this.target);
+      throw this.acquireError(error);
     }
-    let broken = false;
+    const { client } = lease;
+    const scope: Scope = { db: this, open: true };
+    let ended = false; // a statement of the callback ended the transaction
+    let during: LostDuring = mode.transaction ? 'transaction' : 'autocommit';
+    let began = false;
+    let discard = false;
+    const handle: Queryable = {
+      query: async (text, values) => {
+        if (!scope.open) throw closedError();
+        if (ended) throw endedError();
+        if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
+        const result = await client.query(text, values as unknown[]);
+        if (mode.transaction && (await this.endedBy(client, result, mode.tenant))) {
+          ended = true;
+          throw endedError();
+        }
+        return result as never;
+      },
+    };
     try {
-      return await fn(lease.client as Queryable, () => {
-        broken = true;
-      });
+      if (mode.transaction) {
+        await client.query('BEGIN');
+        began = true;
+        await this.prologue(client, mode.tenant);
+      }
+      let result: T;
+      try {
+        result = await currentScope.run(scope, () => fn(handle));
+      } finally {
+        scope.open = false;
+      }
+      if (ended) throw endedError(); // the callback caught the error and returned anyway
+      if (mode.transaction) {
+        if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
+        during = 'commit';
+        await client.query('COMMIT');
+      } else if (client.getTransactionStatus() !== 'I') {
+        // withClient's callback left a transaction open: never hand that to the next borrower.
+        await client.query('ROLLBACK');
+      }
+      return result;
     } catch (error) {
-      broken ||= isConnectionFailure(error);
+      const broken = lease.lost !== undefined || isConnectionFailure(error);
+      const open = began || (!mode.transaction && client.getTransactionStatus() !== 'I');
+      if (open && !ended && !broken && during !== 'commit') {
+        // BEGIN succeeded, so a ROLLBACK is due; a connection that cannot roll back is not reused.
+        await client.query('ROLLBACK').catch(() => (discard = true));
+      }
+      discard ||= broken;
+      if (broken) throw connectionLostError(lease.lost ?? error, this.target, during);
       // The caller's own errors pass through untouched; only the driver's are translated.
       throw isDriverError(error) ? toDatabaseError(error, this.target) : error;
     } finally {
-      lease.release(broken);
+      scope.open = false;
+      lease.release(discard || ended || lease.lost !== undefined);
     }
   }
 
-  private async isAppRole(client: Queryable): Promise<boolean> {
-    const key = client as pg.ClientBase;
-    let known = this.loginIsAppRole.get(key);
+  /**
+   * The statements every transaction starts with, each sent on its own (Citus forwards each
+   * parsed SET LOCAL, not a multi-statement string: DESIGN.md §5): the timeouts, then for a
+   * tenant the application role and the tenant id.
+   */
+  private async prologue(client: pg.ClientBase, tenant: string | undefined): Promise<void> {
+    await client.query(
+      "SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)",
+      [...this.timeouts],
+    );
+    if (tenant === undefined) return;
+    if (this.policy.enforceAppRole && !(await this.isAppRole(client))) {
+      await client.query(`SET LOCAL ROLE ${pg.escapeIdentifier(APP_ROLE)}`);
+    }
+    await client.query(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
+  }
+
+  /**
+   * Whether the statement just run ended the scope's transaction. The ReadyForQuery status says
+   * so at no cost ('I': no transaction); COMMIT AND CHAIN leaves a new one ('T') but reports
+   * `COMMIT`. Only a `ROLLBACK` tag inside a transaction is ambiguous (ROLLBACK TO SAVEPOINT, or
+   * ROLLBACK AND CHAIN): for a tenant scope one query tells whether the tenant is still set.
+   */
+  private async endedBy(client: pg.ClientBase, result: unknown, tenant: string | undefined): Promise<boolean> {
+    if (client.getTransactionStatus() === 'I') return true;
+    const tags = (Array.isArray(result) ? result : [result]).map((r) => (r as pg.QueryResult | undefined)?.command);
+    if (tags.includes('COMMIT')) return true;
+    if (tenant === undefined || !tags.includes('ROLLBACK')) return false;
+    const { rows } = await client.query<{ same: boolean }>(
+      `SELECT current_setting('${TENANT_SETTING}', true) IS NOT DISTINCT FROM $1 AS same`,
+      [tenant],
+    );
+    return rows[0]?.same !== true;
+  }
+
+  private acquireError(error: unknown): LlmspellError {
+    const { total, max } = this.source.stats();
+    if (total >= max && /timeout/i.test(String((error as Error).message))) {
+      return new DatabaseError(
+        'DB_POOL_TIMEOUT',
+        `no connection came free within storage.postgres.pool_timeout_secs: all ${max} pooled connections stayed in use`,
+        {
+          hint: "Raise storage.postgres.pool_size (and the server's max_connections), or hold connections for less time.",
+          cause: error,
+        },
+      );
+    }
+    return toDatabaseError(error, this.target);
+  }
+
+  private async isAppRole(client: pg.ClientBase): Promise<boolean> {
+    let known = this.loginIsAppRole.get(client);
     if (known === undefined) {
       const { rows } = await client.query<{ is_app: boolean }>('SELECT session_user = $1 AS is_app', [APP_ROLE]);
       known = rows[0]?.is_app === true;
-      this.loginIsAppRole.set(key, known);
+      this.loginIsAppRole.set(client, known);
     }
     return known;
   }
 }
 
-/** A failure after which the connection must not go back to the pool. */
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^(08|57P)/.test(code)) return true;
-  const message = String((error as { message?: unknown } | null)?.message ?? '');
-  return /Connection terminated|not queryable|ECONNRESET/.test(message);
+function closedError(): LlmspellError {
+  return new LlmspellError(
+    'SCOPE_CLOSED',
+    'a database handle was used after its withClient/withTransaction/withTenant callback had returned',
+    {
+      hint: 'Use the handle only inside its callback, and await every query before the callback returns; its connection has gone back to the pool, maybe to another tenant.',
+    },
+  );
+}
+
+function nestedError(): LlmspellError {
+  return new LlmspellError(
+    'SCOPE_NESTED',
+    'the database was called from inside a withClient/withTransaction/withTenant callback of the same database',
+    {
+      hint: 'Use the handle the callback received (tx.query), not the database: a second connection would run outside the transaction and its tenant (and PGlite, with one session, would wait for itself forever).',
+    },
+  );
+}
+
+function endedError(): LlmspellError {
+  return new LlmspellError(
+    'TRANSACTION_ENDED',
+    "a statement of the callback ended the scope's transaction (COMMIT, ROLLBACK, or the like): the rest would run outside it, and outside its tenant",
+    {
+      hint: 'Let withTransaction/withTenant commit or roll back: return from the callback to commit, throw to roll back; use SAVEPOINT for partial rollbacks. What that statement committed stays committed.',
+    },
+  );
 }

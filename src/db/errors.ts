@@ -129,6 +129,54 @@ export function isDriverError(error: unknown): boolean {
   );
 }
 
+/** SQLSTATEs of the FATAL errors with which a server ends a session, and what each means. */
+const SESSION_ENDED: Readonly<Record<string, string>> = {
+  '57P01': 'the server ended the session (pg_terminate_backend, or a shutdown)',
+  '57P02': 'the server crashed',
+  '57P05': 'the session was idle longer than idle_session_timeout',
+  '25P03': 'the transaction was idle longer than idle_in_transaction_session_timeout',
+  '25P04': 'the transaction ran longer than transaction_timeout',
+};
+
+/**
+ * Whether an error means the connection itself is gone (the server ended the session, the
+ * socket broke, or the client saw that earlier), so that it must not be reused.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  const raw = (typeof error === 'object' && error !== null ? error : {}) as RawError;
+  const code = str(raw.code);
+  if (code && (/^08/.test(code) || code in SESSION_ENDED || code === 'ECONNRESET' || code === 'EPIPE')) return true;
+  return /Connection terminated|not queryable|ECONNRESET|EPIPE|server conn crashed/i.test(String(raw.message ?? ''));
+}
+
+/** Where a call was when its connection broke: it decides what may have been committed. */
+export type LostDuring = 'transaction' | 'commit' | 'autocommit';
+
+/**
+ * The error for a connection lost while lent: `cause` is what the driver reported first (the
+ * server's FATAL message when there was one). The hint says what was committed and what to do.
+ */
+export function connectionLostError(cause: unknown, target: string, during: LostDuring): DatabaseError {
+  const raw = (typeof cause === 'object' && cause !== null ? cause : { message: String(cause) }) as RawError;
+  const code = str(raw.code);
+  const why = code ? SESSION_ENDED[code] : undefined;
+  const said = str(raw.message) ?? 'connection closed';
+  const outcome = {
+    transaction: 'Nothing of the transaction was committed.',
+    commit: 'It broke while committing: the transaction may or may not have been committed; check before you retry.',
+    autocommit: 'Statements that had completed before it broke are committed; the one running was not.',
+  }[during];
+  const advice =
+    code === '25P03'
+      ? 'Do not keep a transaction open while waiting for something else (an LLM call, a file), or raise storage.postgres.idle_in_transaction_timeout_secs.'
+      : 'The broken connection was discarded; the next call opens a new one, so the call can be retried.';
+  return new DatabaseError('DB_CONNECTION_LOST', `lost the connection to ${target}${why ? `: ${why}` : ''} (${said})`, {
+    hint: `${outcome}\n${advice}`,
+    fields: isServerError(raw) ? serverFields(raw) : {},
+    cause,
+  });
+}
+
 /**
  * Turns whatever a driver threw into a {@link DatabaseError} that keeps SQLSTATE, detail and hint,
  * and adds the troubleshooting advice users expect for refused connections, failed
@@ -188,7 +236,8 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
             cause: error,
           });
         }
-        if (code === '42704' && /role "llmspell_app" does not exist/.test(message)) {
+        // SET ROLE of a missing role is 22023 (invalid_parameter_value); GRANT and the like say 42704.
+        if ((code === '42704' || code === '22023') && /role "llmspell_app" does not exist/.test(message)) {
           return new DatabaseError('DB_ROLE_MISSING', message, {
             hint: 'The application role is created by `llmspell database migrate` when the migrating user has CREATEROLE. Otherwise an administrator runs: CREATE ROLE llmspell_app NOLOGIN NOSUPERUSER NOBYPASSRLS; GRANT llmspell_app TO <migrating user>; and then `llmspell database migrate` again.',
             fields,

@@ -1,6 +1,6 @@
 import type { Settings, StorageBackend } from '../config/schema.js';
 import { defaultEmbeddedDataDir, type Env } from '../config/paths.js';
-import { SourceDatabase } from './database.js';
+import { SourceDatabase, type TransactionPolicy } from './database.js';
 import { toDatabaseError } from './errors.js';
 import { LlmspellError } from '../errors.js';
 import {
@@ -65,9 +65,11 @@ export function embeddedDatabaseExists(settings: Settings, env: Env = process.en
 export async function openDatabase(settings: Settings, options: OpenDatabaseOptions = {}): Promise<Database> {
   const backend = options.backend ?? settings.storage.backend;
   const postgres = settings.storage.postgres;
-  const tenants = {
+  const tenants: TransactionPolicy = {
     validate: tenantIdValidator(postgres.tenant_id_pattern),
     enforceAppRole: postgres.enforce_tenant_isolation,
+    statementTimeoutMs: postgres.statement_timeout_secs * 1000,
+    idleInTransactionTimeoutMs: postgres.idle_in_transaction_timeout_secs * 1000,
   };
   switch (backend) {
     case 'postgres':

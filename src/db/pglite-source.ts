@@ -8,7 +8,7 @@ import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { vector } from '@electric-sql/pglite-pgvector';
 import pg from 'pg';
-import type { ConnectionSource, Lease } from './database.js';
+import { lend, type ConnectionSource, type Lease } from './database.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 /** Progress of opening the embedded database, for a CLI to show. The first open runs initdb (seconds). */
@@ -104,6 +104,7 @@ export async function createPgliteSource(
       await db.waitReady;
     }
     client = new pg.Client(createPgConfig(db) as unknown as pg.ClientConfig);
+    client.on('error', () => undefined); // between leases nobody else listens; a lease records its own
     await client.connect();
   } catch (error) {
     await client?.end().catch(() => undefined);
@@ -123,7 +124,7 @@ export async function createPgliteSource(
       if (closing) throw new Error('the database is closed');
       const leave = await turnstile.enter();
       // A discarded lease cannot be replaced (there is one session); the next statement tells.
-      return { client: session, release: () => leave() };
+      return lend(session, () => leave());
     },
     stats: () => ({ total: 1, idle: turnstile.busy ? 0 : 1, waiting: turnstile.waiting, max: 1 }),
     async dump(): Promise<Blob> {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Settings } from '../config/schema.js';
 import { redactConnectionString } from '../config/redact.js';
 import { checkPostgresUrl } from '../config/urls.js';
-import type { ConnectionSource, Lease } from './database.js';
+import { lend, type ConnectionSource, type Lease } from './database.js';
 
 /** Pool settings taken from `[storage.postgres]`. */
 export type PostgresPoolSettings = Pick<
@@ -33,7 +33,7 @@ export function createPostgresSource(settings: PostgresPoolSettings): Connection
     target: redactConnectionString(url),
     async acquire(): Promise<Lease> {
       const client = await pool.connect();
-      return { client, release: (discard) => client.release(discard === true) };
+      return lend(client, (discard) => client.release(discard));
     },
     stats: () => ({
       total: pool.totalCount,

@@ -304,6 +304,9 @@ const KEY_TABLE: { key: string; default: unknown; envText: string; envValue: unk
   { key: 'storage.postgres.pool_timeout_secs', default: 30, envText: '5', envValue: 5 },
   { key: 'storage.postgres.idle_timeout_secs', default: 600, envText: '60', envValue: 60 },
   { key: 'storage.postgres.max_lifetime_secs', default: 1800, envText: '120', envValue: 120 },
+  { key: 'storage.postgres.statement_timeout_secs', default: 30, envText: '0', envValue: 0 },
+  { key: 'storage.postgres.idle_in_transaction_timeout_secs', default: 60, envText: '15', envValue: 15 },
+  { key: 'storage.postgres.maintenance_lock_timeout_secs', default: 2, envText: '5', envValue: 5 },
   { key: 'storage.postgres.default_tenant_id', default: 'default', envText: 'acme', envValue: 'acme' },
   { key: 'storage.postgres.enforce_tenant_isolation', default: true, envText: 'false', envValue: false },
   {
