@@ -23,7 +23,14 @@ export interface PoolStats {
   max: number;
 }
 
-/** One database, whichever driver is behind it. Every method scopes its connection: nothing leaks. */
+/**
+ * One database, whichever driver is behind it. Every method scopes its connection: the handle a
+ * callback receives works only until the callback settles (then every use throws `SCOPE_CLOSED`),
+ * and calling the same database from inside a callback throws `SCOPE_NESTED` (it would run on
+ * another connection, outside the transaction and its tenant; PGlite would wait for itself). A
+ * connection the server drops while lent fails the call with `DB_CONNECTION_LOST` and is
+ * discarded; the next call gets a new one.
+ */
 export interface Database {
   readonly kind: DriverKind;
   /** Where it points, safe to print: a URL without its password, or a data directory. */
@@ -31,17 +38,30 @@ export interface Database {
   /** Runs one statement on its own (autocommit). */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
   /**
-   * Lends one connection to `fn` and takes it back afterwards, even when `fn` throws. Do not nest
-   * (PGlite has one session), and change no session state in it (a `SET` without `LOCAL`, `SET
-   * ROLE`): the connection goes back to the pool and the next caller would inherit it.
+   * Lends one connection to `fn` and takes it back afterwards, even when `fn` throws; a
+   * transaction `fn` left open is rolled back. Change no session state in it (a `SET` without
+   * `LOCAL`, `SET ROLE`): the connection goes back to the pool and the next caller would inherit it.
    */
   withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
-  /** Runs `fn` inside `BEGIN … COMMIT`; rolls back if `fn` throws. */
+  /**
+   * Runs `fn` inside `BEGIN … COMMIT`; rolls back if `fn` throws. Every transaction starts with
+   * `statement_timeout` and `idle_in_transaction_session_timeout` set for it alone
+   * (`storage.postgres.statement_timeout_secs`, `idle_in_transaction_timeout_secs`). A statement of
+   * `fn` that ends the transaction (`COMMIT`, `ROLLBACK`, `… AND CHAIN`) fails the call with
+   * `TRANSACTION_ENDED`, and nothing more runs through the handle.
+   */
   withTransaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   /**
    * Runs `fn` in a transaction scoped to one tenant: the id is checked against
-   * `storage.postgres.tenant_id_pattern`, the transaction runs as `llmspell_app` and sets
-   * `app.current_tenant_id` with `SET LOCAL`, so the context ends with the transaction.
+   * `storage.postgres.tenant_id_pattern` before any SQL, then the transaction runs as
+   * `llmspell_app` (`SET LOCAL ROLE`, unless the login already is it or
+   * `enforce_tenant_isolation = false`) with `app.current_tenant_id` set by `SET LOCAL`, so the
+   * context ends with the transaction and never reaches the next user of a pooled connection.
+   *
+   * What the scope cannot stop: raw SQL that changes the context inside the transaction —
+   * `RESET ROLE` or `SET LOCAL ROLE` to another role, `set_config('app.current_tenant_id', …, true)`,
+   * `SET LOCAL app.current_tenant_id` — runs as written. The storage modules send only their own
+   * statements; code that sends raw SQL through this handle must not send those.
    */
   withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T>;
   /** Connection counts now. */
