@@ -4,11 +4,12 @@
 -- btree row-size limit; the two digests are concatenated, so no separator can be forged. The text's
 -- bytes come from decode(…, 'escape') with backslashes doubled: immutable (a generated column needs
 -- that; convert_to is only stable), and unlike text::bytea it reads no escape sequences, so 'A' and
--- '\x41' stay distinct and a Windows path is accepted.
+-- '\x41' stay distinct and a Windows path is accepted. The scope is bounded (1 to 512 bytes)
+-- because it stands in the unique btree and the frequency index as it is.
 CREATE TABLE llmspell.procedural_memory (
   tenant_id     text NOT NULL CHECK (tenant_id <> ''),
   id            uuid NOT NULL DEFAULT gen_random_uuid(),
-  scope         text NOT NULL,
+  scope         text NOT NULL CONSTRAINT procedural_memory_scope_size CHECK (octet_length(scope) BETWEEN 1 AND 512),
   pattern_key   text NOT NULL,
   pattern_value text NOT NULL,
   pattern_hash  bytea NOT NULL GENERATED ALWAYS AS

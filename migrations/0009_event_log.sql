@@ -6,7 +6,7 @@
 -- directly would skip the parent's policies), and no UPDATE, DELETE or TRUNCATE anywhere.
 CREATE TABLE llmspell.event_log (
   tenant_id      text NOT NULL CHECK (tenant_id <> ''),
-  event_id       uuid NOT NULL DEFAULT uuidv7(),
+  event_id       uuid NOT NULL DEFAULT llmspell.uuid_v7(),
   event_type     text NOT NULL,
   source         text,
   correlation_id uuid,
@@ -69,6 +69,7 @@ DECLARE
   cutoff timestamptz;
   old record;
   moved bigint;
+  locked boolean := false;
 BEGIN
   IF unit IS NULL THEN
     RAISE EXCEPTION 'unknown event_log partition strategy "%"', strategy USING HINT = 'Use daily, weekly or monthly.';
@@ -92,18 +93,25 @@ BEGIN
     SELECT coalesce(min(p.range_start), ensure_event_partitions.range_end) INTO range_end FROM llmspell.event_log_partitions() p
      WHERE NOT p.is_default AND p.range_start > ensure_event_partitions.range_start AND p.range_start < ensure_event_partitions.range_end;
     partition_name := 'event_log_' || to_char(range_start, 'YYYYMMDD') || CASE WHEN range_start = date_trunc('day', range_start) THEN '' ELSE to_char(range_start, '"T"HH24MISS') END;
-    CREATE TEMP TABLE IF NOT EXISTS llmspell_event_log_moving (LIKE llmspell.event_log) ON COMMIT DROP;
-    WITH taken AS (
-      DELETE FROM llmspell.event_log_default d
-       WHERE d.emitted_at >= ensure_event_partitions.range_start AND d.emitted_at < ensure_event_partitions.range_end
-      RETURNING d.*)
-    INSERT INTO llmspell_event_log_moving SELECT * FROM taken;
+    IF NOT locked THEN
+      -- Events of a period without a partition land in the DEFAULT partition: keep writers out of
+      -- it until the new partition is attached, or a row committed between the move and ATTACH
+      -- would make ATTACH fail (23514). Callers bound this wait with lock_timeout.
+      LOCK TABLE llmspell.event_log_default IN ACCESS EXCLUSIVE MODE;
+      locked := true;
+    END IF;
+    -- Built beside the table and then attached: ATTACH takes only SHARE UPDATE EXCLUSIVE on
+    -- event_log, so readers and writers of the other partitions carry on (CREATE TABLE …
+    -- PARTITION OF would take ACCESS EXCLUSIVE on all of it).
+    EXECUTE format('CREATE TABLE llmspell.%I (LIKE llmspell.event_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', partition_name);
+    -- Straight into the new table: the parent's FORCE'd policies would refuse an owner without a tenant.
+    EXECUTE format($move$WITH taken AS (
+                     DELETE FROM llmspell.event_log_default d WHERE d.emitted_at >= $1 AND d.emitted_at < $2 RETURNING d.*)
+                   INSERT INTO llmspell.%I SELECT * FROM taken$move$, partition_name)
+      USING range_start, range_end;
     GET DIAGNOSTICS moved = ROW_COUNT;
-    EXECUTE format('CREATE TABLE llmspell.%I PARTITION OF llmspell.event_log FOR VALUES FROM (%L) TO (%L)',
+    EXECUTE format('ALTER TABLE llmspell.event_log ATTACH PARTITION llmspell.%I FOR VALUES FROM (%L) TO (%L)',
                    partition_name, range_start, range_end);
-    -- Straight into the new partition: the parent's FORCE'd policies would refuse an owner without a tenant.
-    EXECUTE format('INSERT INTO llmspell.%I SELECT * FROM llmspell_event_log_moving', partition_name);
-    TRUNCATE llmspell_event_log_moving;
     action := 'created';
     rows_moved := moved;
     RETURN NEXT;

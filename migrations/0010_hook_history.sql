@@ -3,7 +3,7 @@
 -- profiling; retention_priority (0 = first to go … 9 = keep longest) for pruning.
 CREATE TABLE llmspell.hook_history (
   tenant_id          text NOT NULL CHECK (tenant_id <> ''),
-  execution_id       uuid NOT NULL DEFAULT uuidv7(),
+  execution_id       uuid NOT NULL DEFAULT llmspell.uuid_v7(),
   hook_id            text NOT NULL,
   hook_type          text NOT NULL,
   correlation_id     uuid,

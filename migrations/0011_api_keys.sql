@@ -4,7 +4,8 @@
 -- index allows at most one active key per (tenant, service). The secret is encrypted by the
 -- library before it is sent (AES-256-GCM: ciphertext, nonce and tag as bytea parameters), so key
 -- material never appears in SQL text, server logs or pg_stat_statements; key_hint keeps the last
--- characters for people to recognise a key.
+-- characters for people to recognise a key. Stamps follow the status: a rotated key has rotated_at,
+-- a revoked one revoked_at, an active one neither; a key revoked after its rotation keeps both.
 CREATE TABLE llmspell.api_keys (
   tenant_id        text NOT NULL CHECK (tenant_id <> ''),
   key_id           uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -22,8 +23,10 @@ CREATE TABLE llmspell.api_keys (
   expires_at       timestamptz,
   PRIMARY KEY (tenant_id, key_id),
   FOREIGN KEY (tenant_id, replaces_key_id) REFERENCES llmspell.api_keys (tenant_id, key_id),
-  CONSTRAINT api_keys_rotation_stamped CHECK ((status = 'rotated') = (rotated_at IS NOT NULL)),
-  CONSTRAINT api_keys_revocation_stamped CHECK ((status = 'revoked') = (revoked_at IS NOT NULL))
+  CONSTRAINT api_keys_rotation_stamped CHECK (status <> 'rotated' OR rotated_at IS NOT NULL),
+  CONSTRAINT api_keys_revocation_stamped CHECK ((status = 'revoked') = (revoked_at IS NOT NULL)),
+  CONSTRAINT api_keys_active_unstamped CHECK (status <> 'active' OR rotated_at IS NULL),
+  CONSTRAINT api_keys_stamps_in_order CHECK (rotated_at IS NULL OR revoked_at IS NULL OR rotated_at <= revoked_at)
 );
 CREATE UNIQUE INDEX api_keys_one_active ON llmspell.api_keys (tenant_id, service) WHERE status = 'active';
 CREATE INDEX api_keys_history ON llmspell.api_keys (tenant_id, service, created_at DESC);

@@ -15,6 +15,7 @@ export const VECTOR_DIMENSIONS = [384, 768, 1536, 3072] as const;
 
 /** The tenant tables of the core track, in an order that respects their foreign keys. */
 export const CORE_TENANT_TABLES = [
+  'entity_identities',
   'entities',
   'relationships',
   'procedural_memory',
@@ -80,27 +81,32 @@ function content(tenantId: string): { hash: Buffer; data: Buffer; statement: Sta
 export function sampleRow(table: TenantTable, tenantId: string): SampleRow {
   const id = randomUUID();
   const byId = (column: string, value: unknown = id): Statement => ({ text: `${column} = $1`, values: [value] });
+  const identity = (entityId: string) => insert('entity_identities', { tenant_id: tenantId, entity_id: entityId });
   switch (table) {
+    case 'entity_identities':
+      return { table, prerequisites: [], insert: identity(id), where: byId('entity_id') };
     case 'entities':
       return {
         table,
-        prerequisites: [],
+        prerequisites: [identity(id)],
         insert: insert(table, { tenant_id: tenantId, entity_id: id, entity_type: 'person', name: 'Ada' }),
         where: byId('entity_id'),
       };
-    case 'relationships':
+    case 'relationships': {
+      const [from, to] = [randomUUID(), randomUUID()];
       return {
         table,
-        prerequisites: [],
+        prerequisites: [identity(from), identity(to)],
         insert: insert(table, {
           tenant_id: tenantId,
           relationship_id: id,
-          from_entity_id: randomUUID(),
-          to_entity_id: randomUUID(),
+          from_entity_id: from,
+          to_entity_id: to,
           relationship_type: 'knows',
         }),
         where: byId('relationship_id'),
       };
+    }
     case 'procedural_memory':
       return {
         table,

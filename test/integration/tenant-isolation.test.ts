@@ -39,6 +39,7 @@ interface TableRules {
 const VECTOR_RULES: TableRules = { set: 'scope = scope', update: true, delete: true };
 
 const RULES: Record<TenantTable, TableRules> = {
+  entity_identities: { set: 'created_at = created_at', update: false, delete: false },
   entities: { set: 'transaction_time = transaction_time', update: true, delete: false },
   relationships: { set: 'transaction_time = transaction_time', update: true, delete: false },
   procedural_memory: { set: 'frequency = frequency + 1', update: true, delete: true },
@@ -363,6 +364,27 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
       expect(chain.rows[0]!.n).toBe(6);
     });
 
+    it('revokes a rotated key and keeps both stamps; an active key carries no stamp (23514)', async () => {
+      const stamps = await db.withTenant(tenant, async (tx) => {
+        await tx.query("UPDATE llmspell.api_keys SET status = 'revoked', revoked_at = now() WHERE key_id = $1", [
+          first,
+        ]);
+        return (
+          await tx.query<{ status: string; rotated: boolean; revoked: boolean }>(
+            'SELECT status, rotated_at IS NOT NULL AS rotated, revoked_at IS NOT NULL AS revoked FROM llmspell.api_keys WHERE key_id = $1',
+            [first],
+          )
+        ).rows[0];
+      });
+      expect(stamps).toEqual({ status: 'revoked', rotated: true, revoked: true });
+      expect(
+        await sqlstateOf(db.withTenant(tenant, (tx) => run(tx, key({ service: 'stamped', rotated_at: new Date() })))),
+      ).toBe('23514');
+      expect(
+        await sqlstateOf(db.withTenant(tenant, (tx) => run(tx, key({ service: 'unstamped', status: 'rotated' })))),
+      ).toBe('23514');
+    });
+
     it('never rewrites key material or deletes a key (42501)', async () => {
       expect(
         await sqlstateOf(
@@ -388,7 +410,13 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     it('closes a version (UPDATE transaction_time) and adds the next one', async () => {
-      await db.withTenant(tenant, (tx) => run(tx, version('Ada')));
+      await db.withTenant(tenant, async (tx) => {
+        await tx.query('INSERT INTO llmspell.entity_identities (tenant_id, entity_id) VALUES ($1, $2)', [
+          tenant,
+          entityId,
+        ]);
+        await run(tx, version('Ada'));
+      });
       await db.withTenant(tenant, async (tx) => {
         // The boundary is now(), or 1 µs after the version began if that is later: PGlite's clock
         // ticks in milliseconds, so two transactions can share a now(), and an empty range is refused.
@@ -435,7 +463,86 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
   });
 
+  describe('graph identity: versions and edges reference an entity that exists', () => {
+    const tenant = 'tenant-graph';
+    it('refuses a version or an edge of an entity without identity (23503), in this tenant only', async () => {
+      const [known, unknown] = [randomUUID(), randomUUID()];
+      await db.withTenant(tenant, (tx) =>
+        tx.query('INSERT INTO llmspell.entity_identities (tenant_id, entity_id) VALUES ($1, $2)', [tenant, known]),
+      );
+      const versionOf = (entity: string) =>
+        db.withTenant(tenant, (tx) =>
+          tx.query(
+            "INSERT INTO llmspell.entities (tenant_id, entity_id, entity_type, name) VALUES ($1, $2, 'x', 'y')",
+            [tenant, entity],
+          ),
+        );
+      const edge = (from: string, to: string, as = tenant) =>
+        db.withTenant(as, (tx) =>
+          tx.query(
+            "INSERT INTO llmspell.relationships (tenant_id, relationship_id, from_entity_id, to_entity_id, relationship_type) VALUES ($1, $2, $3, $4, 'knows')",
+            [as, randomUUID(), from, to],
+          ),
+        );
+      expect(await sqlstateOf(versionOf(known))).toBeUndefined();
+      expect(await sqlstateOf(versionOf(unknown))).toBe('23503');
+      expect(await sqlstateOf(edge(known, known))).toBeUndefined();
+      expect(await sqlstateOf(edge(known, unknown))).toBe('23503');
+      expect(await sqlstateOf(edge(unknown, known))).toBe('23503');
+      // Another tenant cannot point at this tenant's entity: the key is (tenant_id, entity_id).
+      expect(await sqlstateOf(edge(known, known, 'tenant-graph-other'))).toBe('23503');
+    });
+  });
+
+  describe('workflow_states: lifecycle rules', () => {
+    const tenant = 'tenant-workflows';
+    const create = (id: string) =>
+      db.withTenant(tenant, (tx) =>
+        tx.query("INSERT INTO llmspell.workflow_states (tenant_id, workflow_id, name) VALUES ($1, $2, 'w')", [
+          tenant,
+          id,
+        ]),
+      );
+    const update = (id: string, set: string) =>
+      db.withTenant(tenant, (tx) =>
+        tx.query(`UPDATE llmspell.workflow_states SET ${set} WHERE workflow_id = $1`, [id]),
+      );
+
+    it.each([['cancelled'], ['failed']])('lets a pending workflow end as %s without ever starting', async (status) => {
+      const id = `wf-${status}-${randomUUID()}`;
+      await create(id);
+      expect(await sqlstateOf(update(id, `status = '${status}', completed_at = now()`))).toBeUndefined();
+    });
+
+    it('refuses running, paused or completed without started_at (23514), and starts at version 1', async () => {
+      const id = `wf-${randomUUID()}`;
+      await create(id);
+      for (const status of ['running', 'paused'])
+        expect(await sqlstateOf(update(id, `status = '${status}'`))).toBe('23514');
+      expect(await sqlstateOf(update(id, "status = 'completed', completed_at = now()"))).toBe('23514');
+      const { rows } = await db.withTenant(tenant, (tx) =>
+        tx.query<{ version: string }>('SELECT version FROM llmspell.workflow_states WHERE workflow_id = $1', [id]),
+      );
+      expect(rows).toEqual([{ version: '1' }]);
+    });
+  });
+
   describe('procedural_memory', () => {
+    it('refuses a scope over 512 bytes with a clear check (23514), not an index-size error', async () => {
+      const tenant = 'tenant-procedural-scope';
+      const record = (scope: string) =>
+        db.withTenant(tenant, (tx) =>
+          tx.query(
+            "INSERT INTO llmspell.procedural_memory (tenant_id, scope, pattern_key, pattern_value) VALUES ($1, $2, 'k', 'v')",
+            [tenant, scope],
+          ),
+        );
+      expect(await sqlstateOf(record('s'.repeat(512)))).toBeUndefined();
+      expect(await sqlstateOf(record('s'.repeat(3000)))).toBe('23514');
+      expect(await sqlstateOf(record('é'.repeat(257)))).toBe('23514'); // 514 bytes
+      expect(await sqlstateOf(record(''))).toBe('23514');
+    });
+
     it('keeps (scope, pattern) unique for a 1 MB pattern_value (23505 on the second insert, no index-size error)', async () => {
       const tenant = 'tenant-patterns';
       const value = randomBytes(512 * 1024).toString('hex');
