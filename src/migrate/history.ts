@@ -40,9 +40,18 @@ export async function readHistory(client: Queryable, track: string): Promise<App
   return rows.map((row) => ({ name: row.name, appliedOn: row.run_on, checksum: row.sha256 }));
 }
 
-/** Creates the bookkeeping schema and the checksum ledger (node-pg-migrate creates its own tables). */
-export async function ensureLedger(client: Queryable): Promise<void> {
+/**
+ * Creates the bookkeeping schema, the checksum ledger and each track's history table (in the
+ * shape node-pg-migrate reads and writes), if missing. Run it under the migration lock: two
+ * concurrent `CREATE TABLE IF NOT EXISTS` of one table can still collide.
+ */
+export async function ensureBookkeeping(client: Queryable, tracks: readonly string[]): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${MIGRATIONS_SCHEMA}`);
+  for (const track of tracks) {
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_SCHEMA}.${historyTable(track)} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)`,
+    );
+  }
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_SCHEMA}.${LEDGER_TABLE} (
        track text NOT NULL,

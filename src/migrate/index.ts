@@ -18,6 +18,6 @@ export {
   type MigrationState,
 } from './status.js';
 export { loadMigrationFiles, DEFAULT_MIGRATIONS_DIR, type MigrationFile, type MigrationTrack } from './catalog.js';
-export { openMigrationDatabase, migrationLimits, migrationSource, looksLikePooler } from './connect.js';
+export { openMigrationDatabase, migrationLimits, migrationSource } from './connect.js';
 export { MIGRATION_LOCK_KEY } from './lock.js';
 export { MIGRATIONS_SCHEMA, LEDGER_TABLE, historyTable } from './history.js';

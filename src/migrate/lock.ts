@@ -1,8 +1,12 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
 
-/** The advisory-lock key of llmspell migrations: "llmspell" in ASCII, as a bigint. */
+/**
+ * The advisory-lock key of llmspell migrations: "llmspell" in ASCII, as a bigint. Each migration
+ * takes it for its own transaction (`pg_advisory_xact_lock`), so it works through a transaction
+ * pooler and can never be left behind; a `--! no-transaction` migration holds it at session level
+ * for its duration, on a direct connection only.
+ */
 export const MIGRATION_LOCK_KEY = 0x6c6c6d7370656c6cn;
 
 /** Who holds the migration lock, from pg_locks and pg_stat_activity. */
@@ -15,7 +19,8 @@ export interface LockHolder {
   state: string;
 }
 
-async function findHolder(client: Queryable): Promise<LockHolder | undefined> {
+/** The session holding the migration lock now, if any. */
+export async function findLockHolder(client: Queryable): Promise<LockHolder | undefined> {
   // A bigint advisory key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
   const high = Number(MIGRATION_LOCK_KEY >> 32n);
   const low = Number(MIGRATION_LOCK_KEY & 0xffffffffn);
@@ -51,35 +56,54 @@ function formatDuration(secs: number): string {
 }
 
 /**
- * Runs `fn` holding the session-level migration lock of this connection. Waits for another
- * migrator at most `timeoutMs`; then fails with `LOCK_HELD`, naming the holder (pid,
- * application_name, user, how long it has been connected).
+ * The `LOCK_HELD` error after waiting `waitedMs` for another migrator: names the holder (pid,
+ * application_name, user, how long it has been connected) when it still holds the lock.
  */
-export async function withMigrationLock<T>(client: Queryable, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
-      MIGRATION_LOCK_KEY.toString(),
-    ]);
-    if (rows[0]?.locked) break;
-    if (Date.now() >= deadline) {
-      const holder = await findHolder(client);
-      const who = holder
-        ? `pid ${holder.pid} (application_name "${holder.applicationName}", user ${holder.user}, connected for ${formatDuration(holder.connectedSecs)}, ${holder.state})`
-        : 'another session';
-      throw new LlmspellError(
-        'LOCK_HELD',
-        `another migration holds the lock: ${who}; waited ${formatDuration(Math.round(timeoutMs / 1000))}`,
-        {
-          hint: `Let it finish, or stop it (SELECT pg_terminate_backend(${holder?.pid ?? 'PID'});). storage.postgres.migration_timeout_secs sets how long to wait.`,
-        },
-      );
-    }
-    await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
-  }
+export async function lockHeldError(client: Queryable, waitedMs: number): Promise<LlmspellError> {
+  const holder = await findLockHolder(client).catch(() => undefined);
+  const who = holder
+    ? `pid ${holder.pid} (application_name "${holder.applicationName}", user ${holder.user}, connected for ${formatDuration(holder.connectedSecs)}, ${holder.state})`
+    : 'another session';
+  return new LlmspellError(
+    'LOCK_HELD',
+    `another migration holds the lock: ${who}; waited ${formatDuration(Math.round(waitedMs / 1000))}`,
+    {
+      hint: `Let it finish, or stop it (SELECT pg_terminate_backend(${holder?.pid ?? 'PID'});). storage.postgres.migration_timeout_secs sets how long to wait.`,
+    },
+  );
+}
+
+/**
+ * Runs `fn` in a transaction holding the migration lock (`pg_advisory_xact_lock`), waiting for
+ * another migrator at most `waitMs` (then `LOCK_HELD`, naming the holder). Transaction-scoped, so
+ * it is released by COMMIT or ROLLBACK whatever stands in front of the server.
+ */
+export async function withMigrationTransaction<T>(client: Queryable, waitMs: number, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
   try {
-    return await fn();
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch(() => undefined);
+    await client.query(`SET LOCAL lock_timeout = ${lockWait(waitMs)}`);
+    await client.query('SET LOCAL statement_timeout = 0');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
+      await client.query('ROLLBACK');
+      throw await lockHeldError(client, waitMs);
+    }
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
+}
+
+/** SQLSTATE of a lock wait that ran past lock_timeout. */
+export const LOCK_NOT_AVAILABLE = '55P03';
+
+/** A lock wait in ms as SQL text: checked to be an integer PostgreSQL accepts (at least 1: 0 means forever). */
+export function lockWait(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2_147_483_647) throw new Error(`invalid lock wait ${ms} ms`);
+  return String(Math.max(1, ms));
 }

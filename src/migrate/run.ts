@@ -1,18 +1,9 @@
-import { resolve } from 'node:path';
-import pg from 'pg';
-import { runner, type MigrationBuilder } from 'node-pg-migrate';
-import { DatabaseError, toDatabaseError } from '../db/errors.js';
-import type { Database, Queryable } from '../db/types.js';
+import { assertSupportedServer, serverVersion, type ServerVersion } from '../db/server-version.js';
+import type { Database } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
-import {
-  DEFAULT_MIGRATIONS_DIR,
-  MIGRATION_FILE,
-  type MigrationFile,
-  type MigrationSection,
-  type MigrationTrack,
-} from './catalog.js';
-import { ensureLedger, grantHistoryReadAccess, historyTable, LEDGER_TABLE, MIGRATIONS_SCHEMA } from './history.js';
-import { withMigrationLock } from './lock.js';
+import { DEFAULT_MIGRATIONS_DIR, type MigrationFile, type MigrationTrack } from './catalog.js';
+import { ensureBookkeeping, grantHistoryReadAccess } from './history.js';
+import { withMigrationTransaction } from './lock.js';
 import {
   loadTracks,
   readTracks,
@@ -20,8 +11,12 @@ import {
   summarize,
   type LoadedTracks,
   type MigrationStatus,
+  type MigrationStatusEntry,
   type TrackState,
 } from './status.js';
+import { runStep } from './step.js';
+
+export { MigrationError, type NoTransactionCleanup } from './step.js';
 
 /** Limits every migration run obeys; from `[storage.postgres]`. */
 export interface MigrationLimits {
@@ -55,6 +50,15 @@ export type MigrationProgress =
       index: number;
       total: number;
       durationMs: number;
+    }
+  | {
+      /** Another migrator applied it meanwhile: this run skips it. */
+      phase: 'skipped';
+      direction: 'up' | 'down';
+      track: string;
+      name: string;
+      index: number;
+      total: number;
     };
 
 /** Options of {@link migrate}. */
@@ -82,8 +86,12 @@ export interface MigrationRunResult {
   planned: MigrationStep[];
   /** What it did (empty on a dry run). */
   done: MigrationStep[];
+  /** Planned migrations another migrator applied while this run was under way (it skipped them). */
+  skipped: MigrationStep[];
   /** Status after the run. */
   status: MigrationStatus;
+  /** The server migrated: `support` is `supported` for PostgreSQL 15–17 (a warning: 18 is recommended). */
+  server: { version: string; versionNum: number; support: ServerVersion['support'] };
 }
 
 /** Options of {@link rollback}. */
@@ -95,6 +103,11 @@ export interface RollbackOptions extends MigrationLimits, MigrationSource {
    */
   to: number | string;
   dryRun?: boolean;
+  /**
+   * The plan the caller showed and had confirmed (a dry run's `planned`): when the database moved
+   * meanwhile and the plan differs, nothing is rolled back (`MIGRATION_PLAN_CHANGED`).
+   */
+  expect?: readonly MigrationStep[];
   onProgress?: (event: MigrationProgress) => void;
 }
 
@@ -125,7 +138,13 @@ function resolveTarget(
   });
 }
 
-function assertNoDrift(status: MigrationStatus): void {
+/** Where a drift check happens: which tracks are llmspell's own, and which database it is. */
+interface DriftContext {
+  loaded: LoadedTracks;
+  db: Pick<Database, 'kind' | 'target'>;
+}
+
+function assertNoDrift(status: MigrationStatus, context: DriftContext): void {
   if (status.drift.length === 0) return;
   const lines = status.drift.map((e) =>
     e.state === 'unknown'
@@ -133,8 +152,28 @@ function assertNoDrift(status: MigrationStatus): void {
       : `  ${e.name}: ${e.recordedChecksum ? 'the file changed after it was applied' : 'applied without a recorded checksum'}`,
   );
   throw new LlmspellError('MIGRATION_DRIFT', `the database and the migration files disagree:\n${lines.join('\n')}`, {
-    hint: 'Applied migrations must never be edited: restore the file as it was and put the change in a new migration. A database ahead of this build needs a newer llmspell.',
+    hint: driftHint(status.drift, context),
   });
+}
+
+/**
+ * What to do about drift. Changed files of llmspell's own tracks are not the user's edits: the
+ * package reworked them before its first release, and a database built from the earlier files
+ * cannot be upgraded in place (README, "Changelog").
+ */
+function driftHint(drift: readonly MigrationStatusEntry[], { loaded, db }: DriftContext): string {
+  const own = new Set(loaded.filter((l) => l.track.dir.startsWith(DEFAULT_MIGRATIONS_DIR)).map((l) => l.track.id));
+  const changed = drift.filter((e) => e.state === 'changed');
+  if (changed.length > 0 && changed.every((e) => own.has(e.track))) {
+    const recreate =
+      db.kind === 'embedded'
+        ? `recreate it: move ${db.target} aside (mv ${db.target} ${db.target}.pre-release) and run \`llmspell database migrate\`, which creates it anew`
+        : db.kind === 'memory'
+          ? 'open a new one'
+          : 'recreate it: drop the schemas llmspell and llmspell_migrations (or the whole database) and run `llmspell database migrate`';
+    return `These are llmspell's own migrations: a pre-release build changed them (the schema was reworked before the first release; see the README's changelog), so a database made by an earlier build cannot be upgraded in place. Copy out what you need, then ${recreate}.`;
+  }
+  return 'Applied migrations must never be edited: restore the file as it was and put the change in a new migration. A database ahead of this build needs a newer llmspell.';
 }
 
 function assertInOrder(status: MigrationStatus): void {
@@ -148,254 +187,6 @@ function assertInOrder(status: MigrationStatus): void {
   );
 }
 
-/**
- * The statement a failure happened in, and the file line of the error within it. `sentIndex` is
- * the position, among the statements sent for the current migration, of the one that failed:
- * node-pg-migrate sends `BEGIN`, then the prologue, then the section's statements in order.
- */
-function locateError(
-  section: MigrationSection,
-  statementIndex: number,
-  error: unknown,
-): { line: number; text: string } {
-  const statement = section.statements[statementIndex] ?? { sql: '', line: section.line };
-  const position = Number((error as { position?: unknown }).position);
-  let line = statement.line;
-  if (Number.isFinite(position) && position >= 1) {
-    for (let i = 0; i < position - 1 && i < statement.sql.length; i++) if (statement.sql.charCodeAt(i) === 10) line++;
-  }
-  const text = (statement.sql.split('\n')[line - statement.line] ?? '').trim();
-  return { line, text };
-}
-
-const PARAMETER_NAME = /^[a-z][a-z0-9_]*$/;
-const TRACK_ID = /^[a-z][a-z0-9_]*$/;
-const CHECKSUM = /^[0-9a-f]{64}$/;
-
-/**
- * The few values that do go into SQL text here (statement timeouts, ledger rows, track names):
- * checked against their shapes first, on top of quoting, so that nothing else can get there.
- */
-function assertSafe(options: RunFilesOptions, files: readonly MigrationFile[]): void {
-  const bad = (what: string) => new LlmspellError('INTERNAL', `refusing to run migrations: ${what}`);
-  if (!TRACK_ID.test(options.track.id)) throw bad(`invalid track id ${JSON.stringify(options.track.id)}`);
-  for (const ms of [options.lockTimeoutMs, options.statementTimeoutMs]) {
-    if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2_147_483_647)
-      throw bad(`timeout ${ms} ms is not an integer from 0 to 2147483647`);
-  }
-  for (const file of files) {
-    if (!MIGRATION_FILE.test(`${file.name}.sql`) || !CHECKSUM.test(file.checksum))
-      throw bad(`unexpected migration file ${JSON.stringify(file.name)}`);
-  }
-}
-
-/** `SET LOCAL` statements for migration parameters (names checked, values quoted). */
-function parameterStatements(parameters: Readonly<Record<string, string | number | boolean>>): string[] {
-  return Object.entries(parameters).map(([name, value]) => {
-    if (!PARAMETER_NAME.test(name))
-      throw new LlmspellError('INTERNAL', `invalid migration parameter name ${JSON.stringify(name)}`);
-    return `SET LOCAL llmspell.${name} = ${pg.escapeLiteral(String(value))}`;
-  });
-}
-
-interface RunFilesOptions extends MigrationLimits {
-  track: MigrationTrack;
-  parameters: Readonly<Record<string, string | number | boolean>>;
-  onProgress?: (event: MigrationProgress) => void;
-  /** Where this track's migrations stand in the whole run, for progress: how many came before, and the total. */
-  progress: { before: number; total: number };
-}
-
-/**
- * Runs the planned migrations of one track in `direction` through node-pg-migrate on one
- * connection, one transaction per migration. Each transaction starts with `SET LOCAL
- * lock_timeout`, `statement_timeout` and the migration parameters, and records (or removes) the
- * file's checksum in the ledger, so the ledger never disagrees with the history table.
- */
-async function runFiles(
-  client: Queryable,
-  files: readonly MigrationFile[],
-  direction: 'up' | 'down',
-  planned: readonly MigrationStep[],
-  options: RunFilesOptions,
-): Promise<MigrationStep[]> {
-  assertSafe(options, files);
-  const { track } = options;
-  const byPath = new Map(files.map((file) => [file.path, file]));
-  const done: MigrationStep[] = [];
-  let current: { file: MigrationFile; section: MigrationSection; started: number } | undefined;
-  const finishCurrent = () => {
-    if (!current) return;
-    const durationMs = Date.now() - current.started;
-    done.push({ track: track.id, version: current.file.version, name: current.file.name, durationMs });
-    options.onProgress?.({
-      phase: 'done',
-      direction,
-      track: track.id,
-      name: current.file.name,
-      index: options.progress.before + done.length,
-      total: options.progress.total,
-      durationMs,
-    });
-    current = undefined;
-  };
-  const prologue = [
-    `SET LOCAL lock_timeout = ${options.lockTimeoutMs}`,
-    `SET LOCAL statement_timeout = ${options.statementTimeoutMs}`,
-    ...parameterStatements(options.parameters),
-  ];
-  const ledger = `${MIGRATIONS_SCHEMA}.${LEDGER_TABLE}`;
-  const trackLiteral = pg.escapeLiteral(track.id);
-  const action = (file: MigrationFile, section: MigrationSection, record: string) => (pgm: MigrationBuilder) => {
-    finishCurrent();
-    current = { file, section, started: Date.now() };
-    sent = 0;
-    options.onProgress?.({
-      phase: 'start',
-      direction,
-      track: track.id,
-      name: file.name,
-      index: options.progress.before + done.length + 1,
-      total: options.progress.total,
-    });
-    for (const statement of prologue) pgm.sql(statement);
-    for (const statement of section.statements) pgm.sql(statement.sql);
-    pgm.sql(record);
-  };
-
-  // Counts what is sent for the current migration, to name the statement that failed.
-  let sent = 0;
-  const counting = {
-    query: (text: string, values?: unknown[]) => {
-      sent++;
-      return client.query(text, values);
-    },
-  };
-  try {
-    await runner({
-      dbClient: counting as unknown as pg.ClientBase,
-      dir: resolve(track.dir), // absolute, like the catalog's paths
-      ignorePattern: `(?!${MIGRATION_FILE.source.slice(1, -1)}$).*`,
-      migrationsSchema: MIGRATIONS_SCHEMA,
-      migrationsTable: historyTable(track.id),
-      direction,
-      count: planned.length,
-      singleTransaction: false,
-      noLock: true, // we hold our own lock, with a bounded wait (lock.ts)
-      checkOrder: true,
-      log: () => undefined,
-      migrationLoaderStrategies: [
-        {
-          extensions: ['.sql'],
-          loader: async (paths: string[]) =>
-            paths.map((path) => {
-              const file = byPath.get(path)!;
-              const name = pg.escapeLiteral(file.name);
-              const up = action(
-                file,
-                file.up,
-                `INSERT INTO ${ledger} (track, name, sha256) VALUES (${trackLiteral}, ${name}, ${pg.escapeLiteral(file.checksum)})`,
-              );
-              const down = file.down
-                ? action(file, file.down, `DELETE FROM ${ledger} WHERE track = ${trackLiteral} AND name = ${name}`)
-                : false;
-              return { id: path, filePaths: [path], actions: { up, down } };
-            }),
-        },
-      ],
-    });
-    finishCurrent();
-    return done;
-  } catch (error) {
-    // node-pg-migrate leaves the failed migration's transaction open: end it, so nothing of it stays.
-    await client.query('ROLLBACK').catch(() => undefined);
-    if (!current) {
-      // node-pg-migrate's own errors (loading files, its history table) can embed a whole stack: keep the first line.
-      const cause = toDatabaseError(error, 'the migration history');
-      throw new LlmspellError(cause.code, cause.message.split('\n')[0]!, {
-        cause: error,
-        ...(cause.hint ? { hint: cause.hint } : {}),
-      });
-    }
-    const { file, section } = current;
-    // Sent: BEGIN, the prologue, then statements; the failing one is the last sent.
-    const { line, text } = locateError(section, sent - 2 - prologue.length, error);
-    throw new MigrationError({
-      track: track.id,
-      file,
-      direction,
-      line,
-      statement: text,
-      appliedBefore: done.length,
-      cause: toDatabaseError(error, file.name),
-    });
-  }
-}
-
-/** A migration that failed and was rolled back: where (track, file, line, statement) and why (SQLSTATE). */
-export class MigrationError extends LlmspellError {
-  readonly track: string;
-  readonly migration: string;
-  readonly file: string;
-  readonly line: number;
-  readonly sqlstate: string | undefined;
-
-  constructor(failure: {
-    track: string;
-    file: MigrationFile;
-    direction: 'up' | 'down';
-    line: number;
-    statement: string;
-    appliedBefore: number;
-    cause: LlmspellError;
-  }) {
-    const { track, file, direction, line, statement, appliedBefore, cause } = failure;
-    const name = track === 'core' ? file.name : `${track}/${file.name}`;
-    const sqlstate = cause instanceof DatabaseError ? cause.sqlstate : undefined;
-    const where =
-      cause instanceof DatabaseError && cause.fields.where ? `\n  in ${cause.fields.where.split('\n')[0]}` : '';
-    // A lock or statement timeout is about the moment, not the file: retrying is the fix.
-    const timedOut = sqlstate === '55P03' || sqlstate === '57014';
-    const before = appliedBefore > 0 ? ` (the ${appliedBefore} migration(s) before it in this run were)` : '';
-    const alreadyThere =
-      sqlstate === '42P07' || sqlstate === '42710'
-        ? 'The database already has an object this migration creates: made by hand, or by another tool. `llmspell database migration-status` shows what is recorded; drop the stray object, or roll back to before this migration, then migrate again.'
-        : undefined;
-    const serverHint = (cause instanceof DatabaseError ? cause.fields.serverHint : undefined) ?? alreadyThere;
-    super(
-      'MIGRATION_FAILED',
-      `migration ${name}.sql (${direction}) failed at line ${line}: ${cause.message}${statement ? `\n  ${line} | ${statement}` : ''}${where}`,
-      {
-        hint: [
-          serverHint,
-          timedOut
-            ? `Nothing of ${name} was applied${before}: it waited too long for a lock or ran too long. Run the command again when the database is quieter, or raise storage.postgres.${sqlstate === '55P03' ? 'migration_lock_timeout_secs' : 'migration_timeout_secs'}.`
-            : `Nothing of ${name} was applied${before}; the database is at the previous version. ${serverHint ? `Once that is dealt with (in ${file.path} or on the server)` : `Fix ${file.path} and`} run the command again.`,
-        ]
-          .filter(Boolean)
-          .join('\n'),
-        cause,
-      },
-    );
-    this.track = track;
-    this.migration = file.name;
-    this.file = file.path;
-    this.line = line;
-    this.sqlstate = sqlstate;
-  }
-
-  override toJSON(): Record<string, unknown> {
-    return {
-      ...super.toJSON(),
-      track: this.track,
-      migration: this.migration,
-      file: this.file,
-      line: this.line,
-      ...(this.sqlstate ? { sqlstate: this.sqlstate } : {}),
-    };
-  }
-}
-
 /** The package's own core migrations, when no tracks are given. */
 const CORE_ONLY: readonly MigrationTrack[] = [{ id: 'core', dir: DEFAULT_MIGRATIONS_DIR }];
 
@@ -406,52 +197,122 @@ interface Plan {
 }
 
 /**
- * The one way a plan is carried out: a dry run only reports it; otherwise it is re-made under the
- * migration lock (another migrator may have moved the database meanwhile) and run track by track.
+ * The one way a plan is carried out. A dry run only reports it. Otherwise each planned migration
+ * runs in its own transaction, which takes the migration lock and checks the history again
+ * (another migrator may have moved the database since the plan was made): one applied meanwhile
+ * is skipped. Nothing is held between migrations, so this works through a transaction pooler and
+ * leaves no lock behind; only `--! no-transaction` migrations need a direct connection.
  */
-function execute(
+async function execute(
   db: Database,
   direction: 'up' | 'down',
   loaded: LoadedTracks,
-  options: MigrationLimits & MigrationSource & { dryRun?: boolean; onProgress?: (event: MigrationProgress) => void },
-  plan: (states: TrackState[]) => Promise<Plan> | Plan,
+  options: MigrationLimits &
+    MigrationSource & {
+      dryRun?: boolean;
+      expect?: readonly MigrationStep[];
+      onProgress?: (event: MigrationProgress) => void;
+    },
+  plan: (states: TrackState[]) => Plan,
 ): Promise<MigrationRunResult> {
+  const pooled = options.dryRun ? false : await db.detectPooler();
   return db.withClient(async (client) => {
-    const make = async () => {
-      const made = await plan(await readTracks(client, loaded));
-      for (const { state, planned } of made.perTrack)
-        if (planned.length > 0 && direction === 'up') await state.track.preflight?.(client);
-      return { ...made, planned: made.perTrack.flatMap((t) => t.planned) };
-    };
-    if (options.dryRun) {
-      const { status, planned } = await make();
-      return { dryRun: true, direction, planned, done: [], status };
+    // Before anything else: a server below 15 is refused with nothing applied.
+    const server = await serverVersion(client);
+    assertSupportedServer(server, db.target);
+    const made = plan(await readTracks(client, loaded));
+    const planned = made.perTrack.flatMap((t) => t.planned);
+    if (options.expect) assertSamePlan(options.expect, planned);
+    if (direction === 'up') {
+      for (const { state, planned: steps } of made.perTrack)
+        if (steps.length > 0) await state.track.preflight?.(client);
     }
-    return withMigrationLock(client, options.lockWaitMs, async () => {
-      const { perTrack, planned } = await make();
-      if (direction === 'up' && planned.length > 0) await ensureLedger(client);
-      const done: MigrationStep[] = [];
-      for (const { state, planned: steps } of perTrack) {
-        if (steps.length === 0) continue;
-        const progress = { before: done.length, total: planned.length };
-        done.push(
-          ...(await runFiles(client, state.files, direction, steps, {
-            ...options,
-            track: state.track,
-            parameters: options.parameters ?? {},
-            progress,
-          })),
-        );
+    const fileOf = (state: TrackState, name: string) => state.files.find((f) => f.name === name)!;
+    if (pooled) assertNoSessionNeeded(made.perTrack.flatMap((t) => t.planned.map((p) => fileOf(t.state, p.name))));
+    const about = { server: { version: server.version, versionNum: server.num, support: server.support } };
+    if (options.dryRun)
+      return { dryRun: true, direction, planned, done: [], skipped: [], status: made.status, ...about };
+
+    if (direction === 'up' && planned.length > 0) {
+      await withMigrationTransaction(client, options.lockWaitMs, () =>
+        ensureBookkeeping(
+          client,
+          loaded.map((l) => l.track.id),
+        ),
+      );
+    }
+    const done: MigrationStep[] = [];
+    const skipped: MigrationStep[] = [];
+    for (const { state, planned: steps } of made.perTrack) {
+      for (const planned_ of steps) {
+        const index = done.length + skipped.length + 1;
+        const event = { direction, track: state.track.id, name: planned_.name, index, total: planned.length };
+        const started = Date.now();
+        const outcome = await runStep(client, fileOf(state, planned_.name), {
+          track: state.track,
+          direction,
+          lockWaitMs: options.lockWaitMs,
+          lockTimeoutMs: options.lockTimeoutMs,
+          statementTimeoutMs: options.statementTimeoutMs,
+          parameters: options.parameters ?? {},
+          appliedBefore: done.length,
+          onStart: () => options.onProgress?.({ phase: 'start', ...event }),
+        });
+        if (outcome === 'concurrent') {
+          skipped.push(planned_);
+          options.onProgress?.({ phase: 'skipped', ...event });
+          continue;
+        }
+        const durationMs = Date.now() - started;
+        done.push({ ...planned_, durationMs });
+        options.onProgress?.({ phase: 'done', ...event, durationMs });
       }
-      if (direction === 'up') await grantHistoryReadAccess(client);
-      return { dryRun: false, direction, planned, done, status: statusOf(await readTracks(client, loaded)) };
-    });
+    }
+    if (direction === 'up' && planned.length > 0) {
+      // Concurrent GRANTs of one object fail ("tuple concurrently updated"): under the lock too.
+      await withMigrationTransaction(client, options.lockWaitMs, () => grantHistoryReadAccess(client));
+    }
+    return {
+      dryRun: false,
+      direction,
+      planned,
+      done,
+      skipped,
+      status: statusOf(await readTracks(client, loaded)),
+      ...about,
+    };
   });
 }
 
+/** Refuses a run whose plan is not the one the caller confirmed. */
+function assertSamePlan(expected: readonly MigrationStep[], planned: readonly MigrationStep[]): void {
+  const names = (steps: readonly MigrationStep[]) => steps.map((s) => `${s.track}/${s.name}`).join(', ');
+  if (names(expected) === names(planned)) return;
+  throw new LlmspellError(
+    'MIGRATION_PLAN_CHANGED',
+    `the database changed since the plan was shown: it was to roll back ${names(expected) || 'nothing'}, now it would be ${names(planned) || 'nothing'}`,
+    {
+      hint: 'Another migrator ran meanwhile. Nothing was rolled back; run the command again to see the new plan.',
+    },
+  );
+}
+
+/** Refuses `--! no-transaction` migrations through a pooler: they hold the migration lock for a whole session. */
+function assertNoSessionNeeded(files: readonly MigrationFile[]): void {
+  const sessionBound = files.filter((f) => f.noTransaction);
+  if (sessionBound.length === 0) return;
+  throw new LlmspellError(
+    'POOLER_NOT_SUPPORTED',
+    `${sessionBound.map((f) => f.name).join(', ')} run${sessionBound.length === 1 ? 's' : ''} outside a transaction (--! no-transaction) and need a direct connection, but a connection pooler answers this URL (its backend key is not the server's)`,
+    {
+      hint: 'Set storage.postgres.migration_url to the server itself (not the pooler), for example: llmspell config set storage.postgres.migration_url "postgresql://USER:PASSWORD@HOST:5432/DATABASE". Nothing was migrated.',
+    },
+  );
+}
+
 /**
- * Applies pending migrations, track by track and in order, each in its own transaction, holding
- * the migration lock. Refuses to run when an applied migration's file changed, the database has
+ * Applies pending migrations, track by track and in order, each in its own transaction holding
+ * the migration lock (safe with concurrent migrators, through a pooler too). Refuses to run when an applied migration's file changed, the database has
  * applied migrations this build does not know, or a track's preflight fails; all of that is
  * checked before anything is applied. A dry run only reads.
  */
@@ -459,7 +320,7 @@ export async function migrate(db: Database, options: MigrateOptions): Promise<Mi
   const loaded = await loadTracks(options.tracks ?? CORE_ONLY);
   return execute(db, 'up', loaded, options, (states) => {
     const status = statusOf(states);
-    assertNoDrift(status);
+    assertNoDrift(status, { loaded, db });
     const core = states[0];
     const target = resolveTarget(options.to, core?.files ?? [], summarize(core?.entries ?? []));
     assertInOrder(status);
@@ -477,9 +338,10 @@ export async function migrate(db: Database, options: MigrateOptions): Promise<Mi
 }
 
 /**
- * Rolls back core migrations above `to`, newest first, each in its own transaction, under the
+ * Rolls back core migrations above `to`, newest first, each in its own transaction holding the
  * migration lock; the optional tracks first and entirely when any core migration goes. Refuses
- * when one of them has no down section or its file changed.
+ * when one of them has no down section or its file changed, when the database moved away from
+ * `expect` (the plan the caller confirmed), and stops when it moves during the run.
  */
 export async function rollback(db: Database, options: RollbackOptions): Promise<MigrationRunResult> {
   const loaded = await loadTracks(options.tracks ?? CORE_ONLY);
@@ -494,7 +356,7 @@ export async function rollback(db: Database, options: RollbackOptions): Promise<
       ...(core ? [{ state: core, entries: coreSteps }] : []),
     ];
     const all = perTrack.flatMap((t) => t.entries);
-    assertNoDrift({ ...summarize(all), drift: all.filter((e) => e.state !== 'applied') });
+    assertNoDrift({ ...summarize(all), drift: all.filter((e) => e.state !== 'applied') }, { loaded, db });
     const noDown = perTrack.flatMap((t) =>
       t.entries.filter((e) => !t.state.files.find((f) => f.name === e.name)?.down),
     );

@@ -16,6 +16,8 @@ export interface CliRunOptions {
   env?: Record<string, string>;
   /** Whether stdout/stderr look like terminals (colour, progress). */
   tty?: boolean | { stdout: boolean; stderr: boolean };
+  /** Answers the CLI's yes/no questions (as a terminal user would); without it, there is no terminal to ask. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 /** Runs the CLI in process (no child process), with a private HOME and XDG_CONFIG_HOME plus `env`. */
@@ -33,6 +35,7 @@ export async function runCliInProcess(argv: string[], options: CliRunOptions): P
     env: { HOME: join(options.dir, 'home'), XDG_CONFIG_HOME: join(options.dir, 'xdg'), ...options.env },
     stdoutIsTTY: typeof tty === 'boolean' ? tty : tty.stdout,
     stderrIsTTY: typeof tty === 'boolean' ? tty : tty.stderr,
+    ...(options.confirm ? { confirm: options.confirm } : {}),
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
