@@ -162,6 +162,30 @@ export class Output {
   }
 
   /**
+   * With `--verbose`, what lies behind a failure on stderr: each error of the cause chain with its
+   * stack, and the server's fields (SQLSTATE, detail, hint, where); nothing otherwise.
+   */
+  details(error: unknown): void {
+    if (!this.options.verbose) return;
+    let current: unknown = error;
+    for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+      if (depth > 0) this.io.stderr('caused by: ');
+      const fields = (current as { fields?: Record<string, unknown> }).fields;
+      const raw = current as { code?: unknown; detail?: unknown; where?: unknown };
+      const facts = {
+        ...(fields ?? {}),
+        ...(typeof raw.code === 'string' && !fields ? { code: raw.code } : {}),
+        ...(typeof raw.detail === 'string' && !fields ? { detail: raw.detail } : {}),
+      };
+      const stack = current instanceof Error ? (current.stack ?? String(current)) : String(current);
+      this.io.stderr(
+        this.scrub(`${stack}${Object.keys(facts).length > 0 ? `\n  ${JSON.stringify(facts)}` : ''}`) + '\n',
+      );
+      current = current instanceof Error ? current.cause : undefined;
+    }
+  }
+
+  /**
    * Masks secrets in text: first the password of every connection string (URL or keyword form),
    * then each registered secret wherever it appears. Also for text written elsewhere
    * (commander's own messages).

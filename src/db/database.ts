@@ -135,6 +135,16 @@ export class SourceDatabase implements Database {
     return this.borrow({ transaction: true, tenant }, fn);
   }
 
+  detectPooler(): Promise<boolean> {
+    if (this.kind !== 'postgres') return Promise.resolve(false);
+    return this.borrow({ transaction: false }, async (handle, raw) => {
+      // The server announces its backend pid in BackendKeyData; a pooler announces a key of its own.
+      const announced = (raw as { processID?: unknown }).processID;
+      const { rows } = await handle.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      return typeof announced !== 'number' || rows[0]?.pid !== announced;
+    });
+  }
+
   stats(): PoolStats {
     return this.source.stats();
   }
@@ -149,7 +159,7 @@ export class SourceDatabase implements Database {
    * and a statement of the callback that ends the transaction fails the call. The connection goes
    * back to the source, or is discarded when it broke or its session state is in doubt.
    */
-  private async borrow<T>(mode: ScopeMode, fn: (handle: Queryable) => Promise<T>): Promise<T> {
+  private async borrow<T>(mode: ScopeMode, fn: (handle: Queryable, raw: pg.ClientBase) => Promise<T>): Promise<T> {
     const outer = currentScope.getStore();
     if (outer?.open && outer.db === this) throw nestedError();
     let lease: Lease;
@@ -185,7 +195,7 @@ export class SourceDatabase implements Database {
       }
       let result: T;
       try {
-        result = await currentScope.run(scope, () => fn(handle));
+        result = await currentScope.run(scope, () => fn(handle, client));
       } finally {
         scope.open = false;
       }

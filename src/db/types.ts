@@ -64,6 +64,13 @@ export interface Database {
    * statements; code that sends raw SQL through this handle must not send those.
    */
   withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Whether a connection pooler (PgBouncer and the like) stands between this handle and
+   * PostgreSQL, told by behaviour, not by port: the backend key announced at connection differs
+   * from `pg_backend_pid()`, since a pooler announces a key of its own. Always false for PGlite.
+   * Session-level state (a session advisory lock, `SET`) does not survive a transaction there.
+   */
+  detectPooler(): Promise<boolean>;
   /** Connection counts now. */
   stats(): PoolStats;
   /** Closes every connection (and, for the embedded driver, releases the data-directory lock). */

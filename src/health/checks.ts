@@ -1,4 +1,5 @@
 import type { Settings } from '../config/schema.js';
+import { olderServerWarning, serverVersion } from '../db/server-version.js';
 import { APP_ROLE } from '../db/tenant.js';
 import type { Database, Queryable } from '../db/types.js';
 import type { MigrationTrack } from '../migrate/catalog.js';
@@ -18,6 +19,8 @@ export interface CheckResult {
   hint?: string;
   /** Figures behind the summary, for `--json`. */
   data?: Record<string, unknown>;
+  /** What a check that could not run threw (`--verbose` prints it: stack, SQLSTATE, detail). */
+  error?: unknown;
 }
 
 /** What a check may read. */
@@ -39,8 +42,6 @@ const check = (id: string, run: Check['run']): Check => ({ id, run });
 
 /** pgvector releases before this can corrupt HNSW indexes during VACUUM. */
 export const PGVECTOR_MIN_SAFE = '0.8.4';
-/** The server major version the schema is written for. */
-export const SERVER_VERSION_MIN = 180000;
 /** The schema every tenant table lives in. */
 export const APP_SCHEMA = 'llmspell';
 
@@ -57,34 +58,40 @@ export function compareVersions(a: string, b: string): number {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** The server answers; its version is PostgreSQL 18 or later. */
+/** The server answers, and runs a supported PostgreSQL (15 or later; below 18 a warning). */
 export const connectionCheck = check('connection', async ({ client, db }) => {
-  const { rows } = await client.query<{ version: string; num: number; db: string; user: string }>(
-    "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num, current_database() AS db, session_user AS user",
+  const server = await serverVersion(client);
+  const { rows } = await client.query<{ db: string; user: string }>(
+    'SELECT current_database() AS db, session_user AS user',
   );
   const row = rows[0]!;
   const data = {
-    serverVersion: row.version,
-    serverVersionNum: row.num,
+    serverVersion: server.version,
+    serverVersionNum: server.num,
     database: row.db,
     user: row.user,
     backend: db.kind,
   };
-  if (row.num < SERVER_VERSION_MIN) {
+  const healthy = `PostgreSQL connection healthy (PostgreSQL ${server.version}, database ${row.db}, user ${row.user})`;
+  if (server.support === 'unsupported') {
     return {
       id: 'connection',
-      status: 'warn',
-      summary: `PostgreSQL connection healthy, but the server is PostgreSQL ${row.version} (18 or later expected)`,
-      hint: 'The schema and VectorChord 0.5 are built for PostgreSQL 18; upgrade the server.',
+      status: 'fail',
+      summary: `PostgreSQL ${server.version} is not supported: llmspell needs PostgreSQL 15 or later`,
+      hint: 'Upgrade the server to PostgreSQL 15–18 (18 recommended).',
       data,
     };
   }
-  return {
-    id: 'connection',
-    status: 'ok',
-    summary: `PostgreSQL connection healthy (PostgreSQL ${row.version.split(' ')[0]}, database ${row.db}, user ${row.user})`,
-    data,
-  };
+  if (server.support === 'supported') {
+    return {
+      id: 'connection',
+      status: 'warn',
+      summary: `${healthy}; 18 recommended`,
+      hint: olderServerWarning(server),
+      data,
+    };
+  }
+  return { id: 'connection', status: 'ok', summary: healthy, data };
 });
 
 async function extension(client: Queryable, name: string): Promise<{ installed?: string; available?: string }> {
@@ -209,19 +216,44 @@ export const migrationsCheck = check('migrations', async ({ client, tracks }) =>
   return { id: 'migrations', status: 'ok', summary: `All ${total} migrations applied`, data };
 });
 
-/** Every table of `llmspell` with a `tenant_id` column: RLS enabled and forced, and policies covering every command. */
+/** `tenant_id = current_setting('app.current_tenant_id', true)` as pg_get_expr prints it, either way round, and nothing else. */
+const SETTING = String.raw`current_setting\('app\.current_tenant_id'::text, true\)`;
+const TENANT_PREDICATE = new RegExp(String.raw`^\((?:tenant_id = ${SETTING}|${SETTING} = tenant_id)\)$`);
+
+/**
+ * Every table of `llmspell` with a `tenant_id` column: RLS enabled and forced, policies covering
+ * every command, and every permissive policy that binds the application role saying exactly the
+ * tenant comparison. Permissive policies are OR-ed, so a single `USING (true)` added by hand would
+ * open the table to every tenant: counting policies is not enough, their expressions are read.
+ */
 export const rlsCheck = check('rls', async ({ client }) => {
-  const { rows } = await client.query<{ table: string; enabled: boolean; forced: boolean; commands: string[] }>(
+  const { rows } = await client.query<{
+    table: string;
+    enabled: boolean;
+    forced: boolean;
+    policies: Array<{
+      name: string;
+      cmd: string;
+      permissive: boolean;
+      binds: boolean;
+      using: string | null;
+      check: string | null;
+    }>;
+  }>(
     `SELECT c.relname AS table, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
-            coalesce(array_agg(DISTINCT p.polcmd::text) FILTER (WHERE p.polcmd IS NOT NULL), '{}') AS commands
+            coalesce(json_agg(json_build_object(
+              'name', p.polname, 'cmd', p.polcmd::text, 'permissive', p.polpermissive,
+              'binds', (0::oid = ANY (p.polroles) OR to_regrole($2) = ANY (p.polroles)),
+              'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid))
+              ORDER BY p.polname) FILTER (WHERE p.oid IS NOT NULL), '[]') AS policies
        FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
-       LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polpermissive
+       LEFT JOIN pg_policy p ON p.polrelid = c.oid
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
       GROUP BY c.relname, c.relrowsecurity, c.relforcerowsecurity
       ORDER BY c.relname`,
-    [APP_SCHEMA],
+    [APP_SCHEMA, APP_ROLE],
   );
   if (rows.length === 0) {
     return {
@@ -241,12 +273,19 @@ export const rlsCheck = check('rls', async ({ client }) => {
   ];
   const problems: string[] = [];
   for (const row of rows) {
-    const commands = new Set(row.commands);
+    const binding = row.policies.filter((p) => p.permissive && p.binds);
+    const commands = new Set(binding.map((p) => p.cmd));
     const missing = commands.has('*') ? [] : needed.filter(([cmd]) => !commands.has(cmd)).map(([, name]) => name);
+    const widened = binding.flatMap((p) =>
+      [p.using, p.check]
+        .filter((expression): expression is string => expression !== null && !TENANT_PREDICATE.test(expression))
+        .map((expression) => `policy ${p.name} allows ${expression}`),
+    );
     const reasons = [
       ...(!row.enabled ? ['RLS disabled'] : []),
       ...(!row.forced ? ['RLS not forced'] : []),
       ...(missing.length > 0 ? [`no policy for ${missing.join('/')}`] : []),
+      ...widened,
     ];
     if (reasons.length > 0) problems.push(`${row.table} (${reasons.join(', ')})`);
   }
@@ -256,12 +295,18 @@ export const rlsCheck = check('rls', async ({ client }) => {
       id: 'rls',
       status: 'fail',
       summary: `RLS not in force on ${plural(problems.length, 'table')}: ${problems.join('; ')}`,
-      hint: 'Tenant isolation is broken for these tables: re-run the migrations that define them, or restore their policies.',
+      hint: "Tenant isolation is broken for these tables: a permissive policy other than tenant_id = current_setting('app.current_tenant_id', true) opens rows to every tenant (policies are OR-ed). Drop the extra policies (DROP POLICY name ON llmspell.table), or re-run the migrations that define the table.",
       data,
     };
   }
   return { id: 'rls', status: 'ok', summary: `RLS policies active (${plural(rows.length, 'table')})`, data };
 });
+
+/** What membership lets a role `SET ROLE` to another: the SET option from PostgreSQL 16, plain membership before. */
+async function membershipPrivilege(client: Queryable): Promise<'SET' | 'MEMBER'> {
+  const { rows } = await client.query<{ num: number }>("SELECT current_setting('server_version_num')::int AS num");
+  return (rows[0]?.num ?? 0) >= 160000 ? 'SET' : 'MEMBER';
+}
 
 /** The application role: exists, is neither superuser nor BYPASSRLS, owns nothing, and the login role can become it. */
 export const appRoleCheck = check('app-role', async ({ client, settings }) => {
@@ -277,12 +322,12 @@ export const appRoleCheck = check('app-role', async ({ client, settings }) => {
     `SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS super, coalesce(r.rolbypassrls, false) AS bypass,
             coalesce((SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                        WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')), '{}') AS owned,
-            -- SET LOCAL ROLE needs the SET option of the membership (PostgreSQL 16+), not only MEMBER.
-            r.oid IS NOT NULL AND (session_user = $1 OR pg_has_role(session_user, r.oid, 'SET')) AS usable,
+            -- SET LOCAL ROLE needs the SET option of the membership from PostgreSQL 16 ($2 = 'SET'); MEMBER before.
+            r.oid IS NOT NULL AND (session_user = $1 OR pg_has_role(session_user, r.oid, $2)) AS usable,
             session_user AS login,
             (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = session_user) AS login_bypasses
        FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1`,
-    [APP_ROLE],
+    [APP_ROLE, await membershipPrivilege(client)],
   );
   const row = rows[0]!;
   const data = {

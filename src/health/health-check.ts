@@ -3,6 +3,7 @@ import { embeddedDataDir, embeddedDatabaseExists, openDatabase, type OpenDatabas
 import type { Database } from '../db/types.js';
 import { redactConnectionString } from '../config/redact.js';
 import { LlmspellError } from '../errors.js';
+import { isDriverError, toDatabaseError } from '../db/errors.js';
 import { migrationSource } from '../migrate/connect.js';
 import { HEALTH_CHECKS, type Check, type CheckContext, type CheckResult } from './checks.js';
 
@@ -169,6 +170,8 @@ async function runCheck(check: Check, ctx: CheckContext): Promise<CheckResult> {
       id: check.id,
       status: 'fail',
       summary: `The ${check.id} check could not run: ${message}`,
+      // The server's fields (SQLSTATE, detail) kept, for --verbose.
+      error: isDriverError(error) ? toDatabaseError(error, ctx.db.target) : error,
       hint: /permission denied/i.test(message)
         ? 'The login role lacks a privilege this check needs: run the health check as the migrating (owner) role, or re-run `llmspell database migrate`, which grants the application role read access to the migration history.'
         : 'Run with --verbose for details.',

@@ -1,6 +1,7 @@
 import type { Settings } from '../config/schema.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open.js';
 import type { Database } from '../db/types.js';
+import { maintain, type MaintenanceReport } from '../maintenance/maintain.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
 
@@ -10,18 +11,27 @@ export interface OpenStorageOptions extends OpenDatabaseOptions {
   migrationsDir?: string;
 }
 
-/** An open storage layer: the database handle, and what `auto_migrate` applied on open. */
+/** An open storage layer: the database handle, and what `auto_migrate` did on open. */
 export interface Storage {
   readonly db: Database;
   /** The migration run of `auto_migrate = true`, if it ran. */
   readonly migrated?: MigrationRunResult;
+  /** The maintenance that followed `auto_migrate`'s migration run, if it ran. */
+  readonly maintenance?: MaintenanceReport;
+  /**
+   * Runs maintenance now (event-log partitions for the coming periods, retention), for a
+   * long-running process: call it daily, or use `llmspell database maintain` from cron. It needs
+   * the schema owner: on `postgres` it connects with `migration_url` (else `url`) for the run.
+   */
+  maintain(): Promise<MaintenanceReport>;
   close(): Promise<void>;
 }
 
 /**
  * Opens the storage layer the settings describe. With `storage.postgres.auto_migrate = true` it
- * first applies pending migrations (over a direct connection for `postgres`, the same handle for
- * the embedded and memory backends, which allow one).
+ * first applies pending migrations and then runs maintenance (over the migration connection for
+ * `postgres`, the same handle for the embedded and memory backends, which allow one); a
+ * maintenance that meets a lock held too long reports `busy` and does not stop the open.
  *
  * @example
  * const storage = await openStorage((await loadSettings()).settings);
@@ -31,23 +41,35 @@ export async function openStorage(settings: Settings, options: OpenStorageOption
   const backend = options.backend ?? settings.storage.backend;
   const autoMigrate = settings.storage.postgres.auto_migrate;
   const limits = { ...migrationLimits(settings), ...migrationSource(settings, options.migrationsDir) };
-  let migrated: MigrationRunResult | undefined;
-  if (autoMigrate && backend === 'postgres') {
+  const upkeep = async (db: Database) => {
+    const migrated = await migrate(db, limits);
+    return { migrated, maintenance: await maintain(db, settings) };
+  };
+  /** Runs `fn` on the owner's connection: a short-lived one for postgres, the storage's own for PGlite. */
+  const asOwner = async <T>(db: Database | undefined, fn: (owner: Database) => Promise<T>): Promise<T> => {
+    if (backend !== 'postgres' && db) return fn(db);
     const direct = await openMigrationDatabase(settings, options);
     try {
-      migrated = await migrate(direct, limits);
+      return await fn(direct);
     } finally {
       await direct.close();
     }
-  }
+  };
+  let done: Awaited<ReturnType<typeof upkeep>> | undefined;
+  if (autoMigrate && backend === 'postgres') done = await asOwner(undefined, upkeep);
   const db = await openDatabase(settings, options);
   if (autoMigrate && backend !== 'postgres') {
     try {
-      migrated = await migrate(db, limits);
+      done = await upkeep(db);
     } catch (error) {
       await db.close();
       throw error;
     }
   }
-  return { db, ...(migrated ? { migrated } : {}), close: () => db.close() };
+  return {
+    db,
+    ...(done ?? {}),
+    maintain: () => asOwner(db, (owner) => maintain(owner, settings)),
+    close: () => db.close(),
+  };
 }

@@ -8,6 +8,8 @@
  * ahead of the partitions the migration made (around now) that nothing else touches it.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Settings } from '../../src/config/schema.js';
 import type { Database } from '../../src/db/types.js';
@@ -48,10 +50,13 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
   });
   afterAll(() => m?.dispose());
 
-  const maintain = (settings: Settings, at: Date, periodsAhead?: number): Promise<PartitionChange[]> =>
-    db.withClient((client) =>
+  const maintain = async (settings: Settings, at: Date, periodsAhead?: number): Promise<PartitionChange[]> => {
+    const result = await db.withClient((client) =>
       ensureEventPartitions(client, settings, { at, ...(periodsAhead === undefined ? {} : { periodsAhead }) }),
     );
+    expect(result.status).toBe('done');
+    return result.changes;
+  };
 
   async function partitions(): Promise<Partition[]> {
     const { rows } = await db.query<{
@@ -262,12 +267,15 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
   }
 
   it('cuts UTC months that meet, whatever the session time zone', async () => {
-    const changes = await db.withTransaction(async (tx) => {
-      await tx.query("SET LOCAL TimeZone = 'America/New_York'");
-      return ensureEventPartitions(tx, withLog({ partition_strategy: 'monthly', retention_days: 36_500 }), {
-        at: utc('2032-10-15T12:00:00'),
-        periodsAhead: 3,
-      });
+    const changes = await db.withClient(async (client) => {
+      await client.query("SET TimeZone = 'America/New_York'");
+      try {
+        const settings = withLog({ partition_strategy: 'monthly', retention_days: 36_500 });
+        return (await ensureEventPartitions(client, settings, { at: utc('2032-10-15T12:00:00'), periodsAhead: 3 }))
+          .changes;
+      } finally {
+        await client.query('RESET TimeZone');
+      }
     });
     expect(changes.map((c) => [c.partition, c.rangeStart?.toISOString(), c.rangeEnd?.toISOString()])).toEqual([
       ['event_log_20321001', '2032-10-01T00:00:00.000Z', '2032-11-01T00:00:00.000Z'],
@@ -287,5 +295,91 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('event-log ma
     expect(changes.map((c) => c.partition)).toEqual(['event_log_20330201', 'event_log_20330207']);
     expect(changes[0]!.rangeStart!.toISOString()).toBe('2033-02-01T00:00:00.000Z');
     expect(await coveredWithoutGaps(utc('2032-10-01T00:00:00'), utc('2033-02-14T00:00:00'))).toBe(true);
+  });
+});
+
+/**
+ * Maintenance against live traffic (PostgreSQL 18: it takes several sessions). It must never hold
+ * event writers up for longer than `maintenance_lock_timeout_secs`, and never fail on an event
+ * that a writer commits while it works.
+ */
+describe('event-log maintenance under traffic (PostgreSQL 18)', () => {
+  let m: MigratedDatabase;
+  let owner: pg.Client;
+  beforeAll(async () => {
+    m = await migratedPostgres();
+    owner = new pg.Client({ connectionString: m.url! });
+    await owner.connect();
+  });
+  afterAll(async () => {
+    await owner?.end();
+    await m?.dispose();
+  });
+
+  const insertEvent = (client: pg.Client, tenant: string, at: Date) =>
+    client.query("INSERT INTO llmspell.event_log (tenant_id, event_type, emitted_at) VALUES ($1, 'test.event', $2)", [
+      tenant,
+      at,
+    ]);
+
+  it('gives up as busy behind a long reader, and writers are not held up meanwhile', async () => {
+    const reader = new pg.Client({ connectionString: m.url! });
+    const writer = new pg.Client({ connectionString: m.url! });
+    await Promise.all([reader.connect(), writer.connect()]);
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM llmspell.event_log'); // ACCESS SHARE on every partition, kept
+      const settings = testSettings({ postgres: { event_log: { retention_days: 36_500 } } });
+      const maintaining = m.db.withClient((client) =>
+        ensureEventPartitions(client, settings, {
+          at: utc('2036-03-10T00:00:00'),
+          periodsAhead: 0,
+          lockTimeoutMs: 400,
+          attempts: 3,
+          backoffMs: 50,
+        }),
+      );
+      await sleep(100); // maintenance is now waiting for its lock
+      const started = Date.now();
+      await writer.query("SELECT set_config('app.current_tenant_id', 'tenant-w', false)");
+      await writer.query('SET ROLE llmspell_app');
+      await insertEvent(writer, 'tenant-w', new Date());
+      const writerMs = Date.now() - started;
+      const result = await maintaining;
+      expect(result).toEqual({ status: 'busy', changes: [], attempts: 3 });
+      expect(writerMs).toBeLessThan(400); // not queued behind the waiting maintenance
+    } finally {
+      await reader.end();
+      await writer.end();
+    }
+  });
+
+  it('moves an event committed by a writer in flight instead of failing (23514)', async () => {
+    const writer = new pg.Client({ connectionString: m.url! });
+    await writer.connect();
+    try {
+      const at = utc('2037-05-20T12:00:00');
+      await writer.query('BEGIN');
+      await writer.query("SELECT set_config('app.current_tenant_id', 'tenant-w', true)");
+      await writer.query('SET LOCAL ROLE llmspell_app');
+      await insertEvent(writer, 'tenant-w', at); // into DEFAULT: May 2037 has no partition yet
+      const settings = testSettings({ postgres: { event_log: { retention_days: 36_500 } } });
+      const maintaining = m.db.withClient((client) =>
+        ensureEventPartitions(client, settings, { at, periodsAhead: 0, lockTimeoutMs: 5_000 }),
+      );
+      await sleep(300);
+      await writer.query('COMMIT'); // while maintenance works on May 2037
+      const result = await maintaining;
+      expect(result.status).toBe('done');
+      expect(result.changes).toEqual([
+        expect.objectContaining({ action: 'created', partition: 'event_log_20370501', rows: 1 }),
+      ]);
+      const { rows } = await owner.query<{ part: string }>(
+        'SELECT tableoid::regclass::text AS part FROM llmspell.event_log_20370501',
+      );
+      expect(rows).toEqual([{ part: 'llmspell.event_log_20370501' }]);
+    } finally {
+      await writer.end();
+    }
   });
 });

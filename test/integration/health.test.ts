@@ -7,6 +7,7 @@ import type { Database } from '../../src/db/types.js';
 import { HEALTH_CHECKS, type Check } from '../../src/health/checks.js';
 import { healthCheck, type HealthReport } from '../../src/health/health-check.js';
 import { migrate } from '../../src/migrate/run.js';
+import { runCliInProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { testSettings } from '../helpers/settings.js';
 
@@ -80,6 +81,58 @@ describe('health-check on PostgreSQL 18', () => {
       );
     }
     expect(check(await run(), 'rls')?.status).toBe('ok');
+  });
+
+  it('fails naming table and policy when a permissive policy says something else (USING (true))', async () => {
+    await db.query('CREATE POLICY open_all ON llmspell.notes FOR SELECT USING (true)');
+    await db.query("CREATE POLICY lax_insert ON llmspell.tags FOR INSERT WITH CHECK (tenant_id <> '')");
+    try {
+      const rls = check(await run(), 'rls')!;
+      expect(rls.status).toBe('fail');
+      expect(rls.data).toMatchObject({
+        failing: [
+          expect.stringMatching(/^notes .*policy open_all allows true/),
+          expect.stringMatching(/^tags .*policy lax_insert allows/),
+        ],
+      });
+      // A policy for another role does not bind llmspell_app: not this check's concern.
+      await db.query('DROP POLICY open_all ON llmspell.notes');
+      await db.query('DROP POLICY lax_insert ON llmspell.tags');
+      await db.query('CREATE POLICY auditor ON llmspell.notes FOR SELECT TO pg_read_all_data USING (true)');
+      expect(check(await run(), 'rls')?.status).toBe('ok');
+    } finally {
+      await db.query('DROP POLICY IF EXISTS open_all ON llmspell.notes');
+      await db.query('DROP POLICY IF EXISTS lax_insert ON llmspell.tags');
+      await db.query('DROP POLICY IF EXISTS auditor ON llmspell.notes');
+    }
+  });
+
+  it('with --verbose, shows what a check that could not run threw (stack, SQLSTATE)', async () => {
+    // A partition listing that fails: the event-partitions check cannot run.
+    await db.query(`CREATE FUNCTION llmspell.event_log_partitions()
+      RETURNS TABLE (partition_name text, range_start timestamptz, range_end timestamptz, is_default boolean)
+      LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'catalog unreadable' USING ERRCODE = 'XX001'; END $$`);
+    const cliDir = await mkdtemp(join(tmpdir(), 'llmspell-test-cli-'));
+    try {
+      const env = { LLMSPELL_STORAGE_BACKEND: 'postgres', LLMSPELL_STORAGE_POSTGRES_URL: database.url };
+      const args = ['database', 'health-check', '--migrations-dir', dir];
+      const quiet = await runCliInProcess(args, { dir: cliDir, env });
+      expect(quiet.stdout).toMatch(/event-partitions check could not run: catalog unreadable/);
+      expect(quiet.stdout).toMatch(/--verbose/);
+      expect(quiet.stderr).not.toMatch(/XX001|at .*checks\.(ts|js)/);
+      const verbose = await runCliInProcess(['--verbose', ...args], { dir: cliDir, env });
+      expect(verbose.stderr).toMatch(/catalog unreadable/);
+      expect(verbose.stderr).toMatch(/"sqlstate":"XX001"/);
+      expect(verbose.stderr).toMatch(/\n\s+at /); // a stack trace
+      const json = await runCliInProcess(['--json', '--verbose', ...args], { dir: cliDir, env });
+      const failed = (
+        JSON.parse(json.stdout) as { checks: Array<{ id: string; error?: { stack: string } }> }
+      ).checks.find((c) => c.id === 'event-partitions');
+      expect(failed?.error?.stack).toMatch(/catalog unreadable/);
+    } finally {
+      await db.query('DROP FUNCTION llmspell.event_log_partitions()');
+      await rm(cliDir, { recursive: true, force: true });
+    }
   });
 
   it('fails when the application role owns a table or may bypass RLS', async () => {

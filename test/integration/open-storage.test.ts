@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { migrationStatus } from '../../src/migrate/status.js';
+import { migratedPostgres } from '../helpers/schema.js';
 import { openStorage } from '../../src/storage/open-storage.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { testSettings } from '../helpers/settings.js';
@@ -38,6 +40,43 @@ describe('openStorage with auto_migrate', () => {
       expect(rows.rows[0]).toEqual({ n: 0 });
     } finally {
       await storage.close();
+    }
+  });
+});
+
+describe('openStorage keeps the event log maintained', () => {
+  it('maintains after migrating on open, and storage.maintain() on demand (postgres)', async () => {
+    const m = await migratedPostgres();
+    try {
+      // Time passes: the partition of the next month is missing (as three months after a migrate).
+      const admin = new pg.Client({ connectionString: m.url! });
+      await admin.connect();
+      const next = await admin.query<{ name: string }>(
+        `SELECT partition_name AS name FROM llmspell.event_log_partitions()
+          WHERE range_start = date_trunc('month', now(), 'UTC') + interval '1 month'`,
+      );
+      expect(next.rows).toHaveLength(1);
+      await admin.query(`DROP TABLE llmspell.${pg.escapeIdentifier(next.rows[0]!.name)}`);
+      await admin.end();
+      const settings = testSettings({
+        backend: 'postgres',
+        url: m.url!,
+        postgres: { auto_migrate: true, vector_embeddings: { enabled: false } },
+      });
+      const storage = await openStorage(settings);
+      try {
+        expect(storage.migrated?.done).toEqual([]);
+        expect(storage.maintenance?.eventLog.status).toBe('done');
+        expect(storage.maintenance?.eventLog.changes.map((c) => `${c.action} ${c.partition}`)).toEqual([
+          `created ${next.rows[0]!.name}`,
+        ]);
+        const again = await storage.maintain();
+        expect(again).toEqual({ eventLog: { status: 'done', changes: [], attempts: 1 } });
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      await m.dispose();
     }
   });
 });

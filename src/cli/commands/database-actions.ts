@@ -8,7 +8,10 @@ import { embeddedDataDir, embeddedDatabaseExists } from '../../db/open.js';
 import type { Database } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { healthCheck, type HealthReport } from '../../health/health-check.js';
-import { ensureEventPartitions, hasEventLog, type PartitionChange } from '../../maintenance/event-partitions.js';
+import type { PartitionChange } from '../../maintenance/event-partitions.js';
+import { maintain, type MaintenanceReport } from '../../maintenance/maintain.js';
+import { toDatabaseError } from '../../db/errors.js';
+import { olderServerWarning } from '../../db/server-version.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../../migrate/connect.js';
 import { migrate, rollback, type MigrationProgress, type MigrationRunResult } from '../../migrate/run.js';
 import { migrationStatus, type MigrationStatus } from '../../migrate/status.js';
@@ -35,6 +38,8 @@ function showMigrationProgress(out: Output): (event: MigrationProgress) => void 
       out.progress(
         `[${event.index}/${event.total}] ${event.direction === 'up' ? 'applying' : 'rolling back'} ${shown(event)}…`,
       );
+    else if (event.phase === 'skipped')
+      out.progress(`[${event.index}/${event.total}] ${shown(event)}: applied meanwhile by another migrator, skipped.`);
   };
 }
 
@@ -75,14 +80,28 @@ const stamp = (date: Date | null) =>
         .replace(/\.\d+Z$/, 'Z')
     : '';
 
+/** Maintenance after a migration run: what it did, or why it could not. */
+type MaintenanceOutcome = MaintenanceReport | { failed: LlmspellError };
+
 function reportRun(
   ctx: CommandContext,
   target: string,
   result: MigrationRunResult,
-  partitions: readonly PartitionChange[] = [],
+  maintenance?: MaintenanceOutcome,
 ): number {
   const { out } = ctx;
-  out.json({ target, ...result, ...(result.direction === 'up' && !result.dryRun ? { partitions } : {}) });
+  const maintained =
+    maintenance === undefined
+      ? {}
+      : 'failed' in maintenance
+        ? { maintenance: { status: 'failed', error: maintenance.failed.toJSON() } }
+        : { maintenance };
+  out.json({ target, ...result, ...maintained });
+  if (result.server.support === 'supported') {
+    out.warn(
+      olderServerWarning({ version: result.server.version, num: result.server.versionNum, support: 'supported' }),
+    );
+  }
   const verb = result.direction === 'up' ? 'apply' : 'roll back';
   const total = result.status.entries.filter((e) => e.state !== 'unknown').length;
   if (result.dryRun) {
@@ -105,11 +124,34 @@ function reportRun(
     for (const step of result.done) out.line(`  ${out.style.green('✓')} ${shown(step)} (${step.durationMs ?? 0} ms)`);
     out.line(`${result.status.applied} of ${total} migrations applied.`);
   }
-  if (partitions.length > 0) {
-    out.line('Event log partitions:');
-    reportPartitions(ctx, partitions);
+  if (result.skipped.length > 0) {
+    out.line(`Applied meanwhile by another migrator (skipped here): ${result.skipped.map(shown).join(', ')}.`);
   }
+  if (maintenance && 'failed' in maintenance) {
+    // The migrations stand: say so, then the failure (in --json mode the document above holds both).
+    out.line('Event-log maintenance failed after the migrations; the migrations above are applied.');
+    if (!out.options.json) out.error(maintenance.failed);
+    return exitCodeFor(maintenance.failed);
+  }
+  if (maintenance) reportMaintenance(ctx, maintenance, 'after');
   return EXIT.OK;
+}
+
+/** Prints what maintenance did; `busy` is a warning (try again later), not a failure. */
+function reportMaintenance(ctx: CommandContext, report: MaintenanceReport, when: 'after' | 'alone'): void {
+  const { eventLog } = report;
+  if (eventLog.status === 'busy') {
+    ctx.out.warn(
+      `Event-log maintenance skipped: busy (a lock stayed held past storage.postgres.maintenance_lock_timeout_secs in ${eventLog.attempts} attempts); nothing was changed. Run \`llmspell database maintain\` again later.`,
+    );
+    return;
+  }
+  if (eventLog.changes.length === 0) {
+    if (when === 'alone') ctx.out.line('Event log partitions are up to date.');
+    return;
+  }
+  ctx.out.line('Event log partitions:');
+  reportPartitions(ctx, eventLog.changes);
 }
 
 export async function runMigrate(
@@ -124,13 +166,13 @@ export async function runMigrate(
       dryRun: opts.dryRun === true,
       onProgress: showMigrationProgress(ctx.out),
     });
-    // Keep the event-log partitions current after every real run; one report (one JSON document) for both.
-    const partitions = result.dryRun
-      ? []
-      : await db.withClient(async (client) =>
-          (await hasEventLog(client)) ? ensureEventPartitions(client, settings) : [],
-        );
-    return reportRun(ctx, target, result, partitions);
+    if (result.dryRun) return reportRun(ctx, target, result);
+    // Keep the event-log partitions current after every real run; one report (one JSON document) for
+    // both, and a failed maintenance never hides the migrations that were applied.
+    const maintenance: MaintenanceOutcome = await maintain(db, settings).catch((error: unknown) => ({
+      failed: toDatabaseError(error, target),
+    }));
+    return reportRun(ctx, target, result, maintenance);
   });
 }
 
@@ -148,20 +190,17 @@ function reportPartitions(ctx: CommandContext, changes: readonly PartitionChange
 
 export async function runMaintain(ctx: CommandContext): Promise<number> {
   return withMigrationDatabase(ctx, false, async (db, settings, target) => {
-    const changes = await db.withClient(async (client) => {
-      if (!(await hasEventLog(client))) {
-        throw new LlmspellError('MIGRATION_PENDING', `no event log in ${target} yet`, {
-          hint: 'Run `llmspell database migrate` first.',
-        });
-      }
-      return ensureEventPartitions(client, settings);
-    });
-    ctx.out.json({ target, changes });
-    if (changes.length === 0) ctx.out.line(`Event log partitions are up to date (${target}).`);
-    else {
-      ctx.out.line(`Event log maintenance on ${target}:`);
-      reportPartitions(ctx, changes);
+    const report = await maintain(db, settings);
+    if (report.eventLog.status === 'skipped') {
+      throw new LlmspellError('MIGRATION_PENDING', `no event log in ${target} yet`, {
+        hint: 'Run `llmspell database migrate` first.',
+      });
     }
+    ctx.out.json({ target, ...report });
+    if (report.eventLog.status === 'done' && report.eventLog.changes.length > 0) {
+      ctx.out.line(`Event log maintenance on ${target}:`);
+    }
+    reportMaintenance(ctx, report, 'alone');
     return EXIT.OK;
   });
 }
@@ -217,6 +256,7 @@ export async function runRollback(
       to: opts.to!,
       onProgress: showMigrationProgress(ctx.out),
     };
+    let confirmed: MigrationRunResult['planned'] | undefined;
     if (!opts.dryRun && !opts.yes) {
       const preview = await rollback(db, { ...base, dryRun: true });
       if (preview.planned.length === 0) return reportRun(ctx, db.target, preview);
@@ -239,24 +279,44 @@ export async function runRollback(
         ctx.out.line('Nothing was changed.');
         return EXIT.FAILURE;
       }
+      confirmed = preview.planned; // what was confirmed is what runs, or nothing does
     }
-    return reportRun(ctx, db.target, await rollback(db, { ...base, dryRun: opts.dryRun === true }));
+    return reportRun(
+      ctx,
+      db.target,
+      await rollback(db, { ...base, dryRun: opts.dryRun === true, ...(confirmed ? { expect: confirmed } : {}) }),
+    );
   });
 }
 
 const MARK = { ok: '✓', warn: '⚠', fail: '✗', skip: '–' } as const;
+
+/** A check's failure for `--json --verbose`: what the error says, and its stack. */
+function failureJSON(error: unknown): Record<string, unknown> {
+  const known = error instanceof LlmspellError ? error.toJSON() : {};
+  const raw = error as { code?: unknown; message?: unknown; stack?: unknown };
+  return {
+    message: String(raw?.message ?? error),
+    ...(typeof raw?.code === 'string' ? { code: raw.code } : {}),
+    ...known,
+    stack: String(raw?.stack ?? ''),
+  };
+}
 
 function reportHealth(ctx: CommandContext, report: HealthReport, strict: boolean): number {
   const { out } = ctx;
   out.json({
     status: report.status,
     target: report.target,
-    checks: report.checks,
+    checks: report.checks.map(({ error, ...check }) =>
+      error !== undefined && out.options.verbose ? { ...check, error: failureJSON(error) } : check,
+    ),
     ...(report.error ? { error: report.error.toJSON() } : {}),
   });
   const colour = { ok: out.style.green, warn: out.style.yellow, fail: out.style.red, skip: out.style.dim };
   for (const check of report.checks) {
     out.line(`${colour[check.status](MARK[check.status])} ${check.summary}`);
+    if (check.error !== undefined) out.details(check.error);
     if (check.hint && check.status !== 'ok')
       out.line(
         out.style.dim(
@@ -267,6 +327,7 @@ function reportHealth(ctx: CommandContext, report: HealthReport, strict: boolean
         ),
       );
   }
+  if (report.error) out.details(report.error);
   const warnings = report.checks.filter((c) => c.status === 'warn').length;
   const verdict = report.status === 'healthy' ? out.style.green('healthy') : out.style.red(report.status);
   out.line(`${verdict} (${report.target})${warnings > 0 && !strict ? `, ${warnings} warning(s)` : ''}`);
