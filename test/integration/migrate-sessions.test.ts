@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
 import type { Database } from '../../src/db/types.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { LlmspellError } from '../../src/errors.js';
+import type { LlmspellError } from '../../src/errors.js';
 import type { MigrationTrack } from '../../src/migrate/catalog.js';
 import { migrationLimits, migrationSource } from '../../src/migrate/connect.js';
 import { MIGRATION_LOCK_KEY } from '../../src/migrate/lock.js';
