@@ -1,23 +1,125 @@
 /**
- * llmspell: the PostgreSQL storage layer of an LLM-agent framework, as a library.
+ * llmspell: the PostgreSQL storage layer of an LLM-agent framework, as a library. This is the whole
+ * public surface; everything else in the package is internal and may change.
  *
  * @example
- * import { loadSettings, openDatabase } from 'llmspell';
+ * import { loadSettings, openStorage } from 'llmspell';
  * const { settings } = await loadSettings();
- * const db = await openDatabase(settings);
+ * const storage = await openStorage(settings);
+ * try {
+ *   await storage.db.withTenant('acme', (tx) => tx.query('SELECT 1'));
+ * } finally {
+ *   await storage.close();
+ * }
  */
-export * from './config/index.js';
-export * from './db/index.js';
+
+// Configuration: one validated `Settings` object from file, environment and overrides.
 export {
+  /** Reads the config file, the `LLMSPELL_*` environment and overrides into validated `Settings` (every problem reported at once). */
+  loadSettings,
+  type LoadOptions,
+  type KeyOverride,
+  type ResolvedConfig,
+} from './config/load.js';
+export {
+  /** Sets one key in the config file, keeping its comments and layout; atomic, and nothing written on error. */
+  setConfigValue,
+  /** Removes one key from the config file. */
+  unsetConfigValue,
+  type EditOptions,
+  type EditResult,
+} from './config/edit.js';
+export {
+  /** Checks a config file and the environment without opening anything; returns every issue. */
+  validateConfig,
+  type ValidationReport,
+} from './config/validate.js';
+export {
+  /** Every configuration key: its path, type, default, environment variable and meaning. */
+  CONFIG_KEYS,
+  type KeySpec,
+} from './config/keys.js';
+export {
+  /** A connection string with its password masked, safe to log. */
+  redactConnectionString,
+} from './config/redact.js';
+export type { Settings, StorageBackend } from './config/schema.js';
+
+// The storage layer and the database under it.
+export {
+  /** Opens the storage layer; with `auto_migrate` it migrates and maintains first. */
+  openStorage,
+  type OpenStorageOptions,
+  type Storage,
+} from './storage/open-storage.js';
+export {
+  /** Opens the configured database (embedded PGlite, memory, or a PostgreSQL pool) behind one interface. */
+  openDatabase,
+  type OpenDatabaseOptions,
+} from './db/open.js';
+export {
+  /** The application role row-level security binds (`llmspell_app`). */
+  APP_ROLE,
+  /** The setting every tenant policy compares `tenant_id` with (`app.current_tenant_id`). */
+  TENANT_SETTING,
+} from './db/tenant.js';
+export type { Database, DriverKind, PoolStats, Queryable } from './db/types.js';
+
+// Migrations, health and maintenance: what the CLI's `database` commands do, as functions.
+export {
+  /** Applies pending migrations (each in its own transaction, safe with concurrent migrators). */
+  migrate,
+  /** Rolls back migrations above a version, newest first. */
+  rollback,
+  type MigrateOptions,
+  type RollbackOptions,
+  type MigrationRunResult,
+  type MigrationStep,
+  type MigrationProgress,
+} from './migrate/run.js';
+export {
+  /** Compares the migration files with what a database applied (read-only). */
+  migrationStatus,
+  type MigrationStatus,
+  type MigrationStatusEntry,
+  type MigrationState,
+} from './migrate/status.js';
+export {
+  /** The options `migrate`/`rollback`/`migrationStatus` need from the settings. */
+  migrationOptions,
+  /** Opens the database migrations run on (`migration_url`, else `url`). */
+  openMigrationDatabase,
+} from './migrate/connect.js';
+export {
+  /** Runs every health check within a time bound; returns a report, never throws for a finding. */
+  healthCheck,
+  type HealthReport,
+  type HealthStatus,
+  type HealthCheckOptions,
+} from './health/health-check.js';
+export type { CheckResult, CheckStatus } from './health/checks.js';
+export {
+  /** Maintenance (event-log partitions): bounded, reports `busy` rather than stalling traffic. */
+  maintain,
+  type MaintenanceReport,
+} from './maintenance/maintain.js';
+export type { EventLogMaintenance, PartitionChange } from './maintenance/event-partitions.js';
+
+// Errors: every error llmspell throws on purpose is an LlmspellError with a stable `code`.
+export {
+  /** The base class: `code` (stable), `message`, `hint` (what to do next). */
   LlmspellError,
+  /** A configuration problem, with every issue and where its value came from. */
   ConfigError,
-  describeOrigin,
-  formatConfigIssue,
   type ErrorCode,
   type ConfigIssue,
-  type Origin,
 } from './errors.js';
-export * from './migrate/index.js';
-export * from './health/index.js';
-export * from './storage/index.js';
-export * from './maintenance/index.js';
+export {
+  /** A database failure, keeping the server's SQLSTATE, detail and hint. */
+  DatabaseError,
+  type PostgresErrorFields,
+} from './db/errors.js';
+export {
+  /** A failed migration: track, file, line, statement and SQLSTATE. */
+  MigrationError,
+} from './migrate/run.js';

@@ -75,3 +75,18 @@ export function migrationSource(settings: Settings, migrationsDir?: string): Req
     tracks.push({ id: 'vector', dir: join(DEFAULT_MIGRATIONS_DIR, 'vector'), preflight: vectorPreflight });
   return { tracks, parameters };
 }
+
+/**
+ * Everything {@link migrate} and {@link rollback} need from the settings: the limits and the
+ * migration source (tracks and parameters). `migrationsDir` replaces the package's migrations.
+ *
+ * @example
+ * const db = await openMigrationDatabase(settings);
+ * try { await migrate(db, migrationOptions(settings)); } finally { await db.close(); }
+ */
+export function migrationOptions(
+  settings: Settings,
+  migrationsDir?: string,
+): MigrationLimits & Required<MigrationSource> {
+  return { ...migrationLimits(settings), ...migrationSource(settings, migrationsDir) };
+}

@@ -1,1 +1,0 @@
-export { openStorage, type OpenStorageOptions, type Storage } from './open-storage.js';
