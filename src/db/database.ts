@@ -179,7 +179,14 @@ export class SourceDatabase implements Database {
         if (!scope.open) throw closedError();
         if (ended) throw endedError();
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
-        const result = await client.query(text, values as unknown[]);
+        let result: unknown;
+        try {
+          result = await client.query(text, values as unknown[]);
+        } catch (error) {
+          // `COMMIT; SELECT broken` fails after ending the transaction: nothing more may run either.
+          if (mode.transaction && lease.lost === undefined && client.getTransactionStatus() === 'I') ended = true;
+          throw error;
+        }
         if (mode.transaction && (await this.endedBy(client, result, mode.tenant))) {
           ended = true;
           throw endedError();
@@ -211,8 +218,9 @@ export class SourceDatabase implements Database {
       return result;
     } catch (error) {
       const broken = lease.lost !== undefined || isConnectionFailure(error);
-      const open = began || (!mode.transaction && client.getTransactionStatus() !== 'I');
-      if (open && !ended && !broken && during !== 'commit') {
+      // Open: what BEGIN started, what withClient's callback left, or the transaction an AND CHAIN began.
+      const open = (began && !ended) || client.getTransactionStatus() !== 'I';
+      if (open && !broken && during !== 'commit') {
         // BEGIN succeeded, so a ROLLBACK is due; a connection that cannot roll back is not reused.
         await client.query('ROLLBACK').catch(() => (discard = true));
       }

@@ -123,8 +123,17 @@ export async function createPgliteSource(
     async acquire(): Promise<Lease> {
       if (closing) throw new Error('the database is closed');
       const leave = await turnstile.enter();
-      // A discarded lease cannot be replaced (there is one session); the next statement tells.
-      return lend(session, () => leave());
+      // There is one session, so a lease given back as broken cannot be replaced: its session state
+      // (a SET ROLE, a setting) is reset instead before the next caller gets it.
+      return lend(session, (discard) => {
+        if (!discard) return leave();
+        session
+          .query('ROLLBACK') // a transaction left open (only warns when there is none)
+          .catch(() => undefined)
+          .then(() => session.query('DISCARD ALL'))
+          .catch(() => undefined)
+          .finally(leave);
+      });
     },
     stats: () => ({ total: 1, idle: turnstile.busy ? 0 : 1, waiting: turnstile.waiting, max: 1 }),
     async dump(): Promise<Blob> {

@@ -225,25 +225,40 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('the scope of
     expect(after).toBe('later');
   });
 
-  it.each([['COMMIT'], ['ROLLBACK'], ['END'], ['COMMIT AND CHAIN'], ['ROLLBACK AND CHAIN'], ['COMMIT; SELECT 1']])(
-    'fails the call when the callback sends %s, and runs nothing after it',
-    async (statement) => {
-      await db.withTenant('tenant-b', (tx) => tx.query("INSERT INTO llmspell.scope_notes (body) VALUES ('b1')"));
-      let afterwards: string[] | string = 'not run';
-      const error = await db
-        .withTenant('tenant-a', async (tx) => {
-          await tx.query(statement).catch(() => undefined); // a caller that swallows the error
-          afterwards = await bodies(tx).catch((e: unknown) => (e as LlmspellError).code);
-          return 'returned';
-        })
-        .catch((e: unknown) => e);
-      expect((error as LlmspellError).code).toBe('TRANSACTION_ENDED');
-      expect(afterwards).toBe('TRANSACTION_ENDED');
-      expect(await db.withTenant('tenant-a', (tx) => tx.query('SELECT 1 AS one')).then((r) => r.rows)).toEqual([
-        { one: 1 },
-      ]);
-    },
-  );
+  it.each([
+    ['COMMIT'],
+    ['ROLLBACK'],
+    ['END'],
+    ['COMMIT AND CHAIN'],
+    ['ROLLBACK AND CHAIN'],
+    ['COMMIT; SELECT 1'],
+    ['COMMIT; SELECT no_such_column'],
+    ['COMMIT; SET ROLE llmspell_app'],
+  ])('fails the call when the callback sends %s, and runs nothing after it', async (statement) => {
+    await db.withTenant('tenant-b', (tx) => tx.query("INSERT INTO llmspell.scope_notes (body) VALUES ('b1')"));
+    let afterwards: string[] | string = 'not run';
+    const error = await db
+      .withTenant('tenant-a', async (tx) => {
+        await tx.query(statement).catch(() => undefined); // a caller that swallows the error
+        afterwards = await bodies(tx).catch((e: unknown) => (e as LlmspellError).code);
+        return 'returned';
+      })
+      .catch((e: unknown) => e);
+    expect((error as LlmspellError).code).toBe('TRANSACTION_ENDED');
+    expect(afterwards).toBe('TRANSACTION_ENDED');
+    // The next user of the connection (PGlite: the same session) starts clean.
+    const next = await db.withClient(async (c) => {
+      const { rows } = await c.query<{ role: string; tenant: string | null }>(
+        "SELECT current_user AS role, nullif(current_setting('app.current_tenant_id', true), '') AS tenant",
+      );
+      return rows[0];
+    });
+    expect(next?.tenant ?? null).toBeNull();
+    expect(next?.role).not.toBe('llmspell_app');
+    expect(await db.withTenant('tenant-a', (tx) => tx.query('SELECT 1 AS one')).then((r) => r.rows)).toEqual([
+      { one: 1 },
+    ]);
+  });
 
   it('lets savepoints be rolled back inside the tenant', async () => {
     const seen = await db.withTenant('tenant-c', async (tx) => {
