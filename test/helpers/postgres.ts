@@ -1,13 +1,16 @@
 /**
- * Per-test-file PostgreSQL databases on the run's server (started by `./global-setup.ts`).
+ * Per-test-file PostgreSQL databases on the run's servers (started by `./global-setup.ts`, one per
+ * major in `LLMSPELL_TEST_PG_MAJORS`, default 15–18; 18 unless a test asks for another).
  *
- * Every database is a `CREATE DATABASE … TEMPLATE` clone (tens of milliseconds) of the run's
- * template, so test files are isolated from each other and can run in parallel. Roles are
- * cluster-wide, so role names must be unique across test files.
+ * Every database is a `CREATE DATABASE … TEMPLATE` clone (tens of milliseconds) of one of the
+ * run's templates (empty, or migrated), so test files are isolated from each other and can run in
+ * parallel. Roles are cluster-wide, so role names must be unique across test files.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
+import type { TestServerInfo } from './global-setup.js';
+import { DEFAULT_MAJOR } from './postgres-server.js';
 
 /** The environment variable that turns the PostgreSQL server off for a run. */
 export const NO_POSTGRES_ENV = 'LLMSPELL_TEST_NO_POSTGRES';
@@ -20,17 +23,28 @@ export interface TestDatabase {
   readonly url: string;
   /** Superuser URL of the server's `postgres` database (for CREATE ROLE and the like). */
   readonly adminUrl: string;
+  /** The server's major version. */
+  readonly major: number;
   /** Drops the database, disconnecting its remaining sessions (`WITH (FORCE)`). Idempotent. */
   drop(): Promise<void>;
 }
 
 /** Options of {@link createTestDatabase}. */
 export interface CreateTestDatabaseOptions {
-  /** The database to clone; default: the run's template (`llmspell_template`). */
+  /** The server to create it on, by major (one of {@link testMajors}). Default 18. */
+  major?: number;
+  /** The database to clone; default: the run's template (`llmspell_template`) of that server. */
   template?: string;
   /**
-   * `CREATE DATABASE … STRATEGY`; default PostgreSQL's (`WAL_LOG`). With fsync off, `FILE_COPY`
-   * measured a little faster here for small templates and about the same for a 40-table one.
+   * Clone the server's migrated template (`llmspell_template_migrated`: every core migration
+   * applied, vector track disabled) instead of the empty one. Throws the migration error recorded
+   * in global setup when that template could not be built on this major.
+   */
+  migrated?: boolean;
+  /**
+   * `CREATE DATABASE … STRATEGY` (PostgreSQL 15+); default PostgreSQL's (`WAL_LOG`). With fsync
+   * off, `FILE_COPY` measured a little faster here for small templates and about the same for a
+   * 40-table one.
    */
   strategy?: 'WAL_LOG' | 'FILE_COPY';
 }
@@ -61,27 +75,67 @@ export interface LoginRole {
   readonly url: string;
 }
 
-/**
- * The superuser URL of the run's server (its `postgres` database).
- * @throws when the run started without a server (`LLMSPELL_TEST_NO_POSTGRES=1`).
- */
-export function serverAdminUrl(): string {
-  const url = inject('pgAdminUrl');
-  if (!url) {
-    throw new Error(
-      `no PostgreSQL server in this run: ${NO_POSTGRES_ENV}=1 is set (unset it to run tests that need PostgreSQL)`,
-    );
-  }
-  return url;
+function noPostgres(): Error {
+  return new Error(
+    `no PostgreSQL server in this run: ${NO_POSTGRES_ENV}=1 is set (unset it to run tests that need PostgreSQL)`,
+  );
 }
 
 /**
- * The name of the run's template database.
- * @throws when the run started without a server (`LLMSPELL_TEST_NO_POSTGRES=1`).
+ * What global setup recorded about the run's server of `major`.
+ * @throws when the run started without servers, or without that major.
  */
-export function templateDatabase(): string {
-  serverAdminUrl();
-  return inject('pgTemplateDatabase');
+export function testServer(major: number = DEFAULT_MAJOR): TestServerInfo {
+  const servers = inject('pgServers');
+  if (Object.keys(servers).length === 0) throw noPostgres();
+  const server = servers[String(major)];
+  if (!server) {
+    throw new Error(
+      `no PostgreSQL ${major} server in this run: LLMSPELL_TEST_PG_MAJORS is ${inject('pgMajorsSetting')} (add ${major} to it, or start one in the test with startPostgresServer({ major: ${major} }))`,
+    );
+  }
+  return server;
+}
+
+/** The majors whose servers this run started (`LLMSPELL_TEST_PG_MAJORS`), ascending; `[]` without PostgreSQL. */
+export function testMajors(): number[] {
+  return Object.values(inject('pgServers'))
+    .map((server) => server.major)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * The superuser URL of the run's server of `major` (default 18; its `postgres` database).
+ * @throws when the run started without a server (`LLMSPELL_TEST_NO_POSTGRES=1`) or without that major.
+ */
+export function serverAdminUrl(major: number = DEFAULT_MAJOR): string {
+  if (major === DEFAULT_MAJOR) {
+    const url = inject('pgAdminUrl');
+    if (url) return url;
+  }
+  return testServer(major).adminUrl;
+}
+
+/**
+ * The name of the run's (empty) template database on the server of `major` (default 18).
+ * @throws when the run started without a server (`LLMSPELL_TEST_NO_POSTGRES=1`) or without that major.
+ */
+export function templateDatabase(major: number = DEFAULT_MAJOR): string {
+  return testServer(major).templateDatabase;
+}
+
+/**
+ * The name of the migrated template database on the server of `major` (default 18).
+ * @throws the migration error recorded in global setup when it could not be built on that major.
+ */
+export function migratedTemplateDatabase(major: number = DEFAULT_MAJOR): string {
+  const server = testServer(major);
+  if (server.migratedTemplateError !== null || !server.migratedTemplateDatabase) {
+    throw new Error(
+      `PostgreSQL ${major} (${server.version}): the migrated template could not be built in global setup, the migrations failed: ${server.migratedTemplateError ?? 'unknown error'}`,
+    );
+  }
+  return server.migratedTemplateDatabase;
 }
 
 /** `url` pointing at `database` instead (credentials, host and options kept). */
@@ -117,14 +171,21 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 const OBJECT_IN_USE = '55006';
 
 /**
- * Creates a database `llmspell_test_<random>` as a clone of the run's template (or of
- * `options.template`). The caller drops it with `drop()` (or {@link useTestDatabase} does).
+ * Creates a database `llmspell_test_<random>` on the run's server of `options.major` (default 18)
+ * as a clone of its empty template, its migrated template (`migrated: true`) or
+ * `options.template`. The caller drops it with `drop()` (or {@link useTestDatabase} does).
  * Retries briefly while the template has other sessions (error 55006).
- * @throws when the run started without a server (`LLMSPELL_TEST_NO_POSTGRES=1`).
+ * @throws when the run started without that server (`LLMSPELL_TEST_NO_POSTGRES=1`, or a major not
+ *   in `LLMSPELL_TEST_PG_MAJORS`), or with the recorded migration error when `migrated` is asked
+ *   for a major whose migrated template could not be built.
  */
 export async function createTestDatabase(options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
-  const admin = serverAdminUrl();
-  const template = options.template ?? templateDatabase();
+  const major = options.major ?? DEFAULT_MAJOR;
+  if (options.migrated && options.template !== undefined) {
+    throw new Error('createTestDatabase: pass either template or migrated, not both');
+  }
+  const admin = serverAdminUrl(major);
+  const template = options.template ?? (options.migrated ? migratedTemplateDatabase(major) : templateDatabase(major));
   const name = `llmspell_test_${randomBytes(6).toString('hex')}`;
   await withClient(admin, async (client) => {
     const strategy = options.strategy ? ` STRATEGY ${options.strategy === 'FILE_COPY' ? 'FILE_COPY' : 'WAL_LOG'}` : '';
@@ -144,6 +205,7 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
     name,
     url: databaseUrl(admin, name),
     adminUrl: admin,
+    major,
     drop: () =>
       (dropped ??= withClient(admin, async (client) => {
         await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
@@ -177,6 +239,9 @@ export function useTestDatabase(options: CreateTestDatabaseOptions = {}): TestDa
     },
     get adminUrl() {
       return current().adminUrl;
+    },
+    get major() {
+      return current().major;
     },
     drop: () => current().drop(),
   };

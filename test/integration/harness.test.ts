@@ -10,9 +10,18 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithContainers, detectContainerRuntime } from '../helpers/containers.js';
-import { createLoginRole, createTestDatabase, roleUrl, useTestDatabase } from '../helpers/postgres.js';
+import { DEFAULT_TEST_MAJORS, requestedMajors } from '../helpers/global-setup.js';
+import {
+  createLoginRole,
+  createTestDatabase,
+  roleUrl,
+  testMajors,
+  testServer,
+  useTestDatabase,
+} from '../helpers/postgres.js';
 import type { TestDatabase } from '../helpers/postgres.js';
 import { SERVER_DIR_PREFIX, startPostgresServer } from '../helpers/postgres-server.js';
+import { migratedPglite, migratedPostgres } from '../helpers/schema.js';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -126,6 +135,96 @@ describe('createTestDatabase', () => {
   });
 });
 
+describe('the run’s servers, one per major', () => {
+  it('parses LLMSPELL_TEST_PG_MAJORS (default 15–18; sorted, deduplicated, checked)', () => {
+    expect(requestedMajors('')).toEqual([...DEFAULT_TEST_MAJORS]);
+    expect(requestedMajors(' 18, 15,15 ')).toEqual([15, 18]);
+    expect(() => requestedMajors('13,18')).toThrow(/"13" is not one of 14, 15, 16, 17, 18/);
+  });
+
+  it('started the majors asked for, PostgreSQL 18 among them by default', () => {
+    expect(testMajors()).toEqual(requestedMajors());
+  });
+
+  it('answers on each major with that major’s server_version_num', async () => {
+    await Promise.all(
+      testMajors().map(async (major) => {
+        const database = await createTestDatabase({ major });
+        try {
+          expect(database.major).toBe(major);
+          const [row] = await query<{ num: string }>(
+            database.url,
+            `SELECT current_setting('server_version_num') AS num`,
+          );
+          expect(Math.floor(Number(row?.num) / 10_000), `PostgreSQL ${major}`).toBe(major);
+          expect(testServer(major).version.startsWith(`${major}.`)).toBe(true);
+        } finally {
+          await database.drop();
+        }
+      }),
+    );
+  });
+
+  it('clones each major’s migrated template, or throws the migration error recorded for that major', async () => {
+    await Promise.all(
+      testMajors().map(async (major) => {
+        const recorded = testServer(major).migratedTemplateError;
+        if (recorded !== null) {
+          const attempt = createTestDatabase({ major, migrated: true });
+          await expect(attempt).rejects.toThrow(`PostgreSQL ${major}`);
+          await expect(attempt).rejects.toThrow(recorded);
+          return;
+        }
+        const database = await createTestDatabase({ major, migrated: true });
+        try {
+          const [row] = await query<{ n: number }>(
+            database.url,
+            `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'llmspell'`,
+          );
+          expect(row?.n, `PostgreSQL ${major}`).toBeGreaterThan(5);
+        } finally {
+          await database.drop();
+        }
+      }),
+    );
+  });
+
+  it('gives migratedPostgres a clone (no migration run of its own) unless asked for a fresh one', async () => {
+    if (testServer().migratedTemplateError !== null) return; // covered by the test above
+    const clone = await migratedPostgres({ pool_size: 2 });
+    try {
+      expect(clone.migrated).toBeUndefined();
+      expect(clone.major).toBe(18);
+      expect((await clone.migrate()).done).toEqual([]);
+    } finally {
+      await clone.dispose();
+    }
+    const fresh = await migratedPostgres({ event_log: { retention_days: 30 } });
+    try {
+      expect(fresh.migrated?.done.length).toBeGreaterThan(0);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+});
+
+describe('the run’s PGlite snapshot', () => {
+  // createTestPglite('memory') (the empty snapshot) is what migrate.test.ts and database.test.ts start from.
+  it('gives migratedPglite a migrated database without a migration run of its own', async () => {
+    const migrated = await migratedPglite();
+    try {
+      expect(migrated.migrated).toBeUndefined();
+      expect((await migrated.migrate()).done).toEqual([]);
+      const { rows } = await migrated.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'llmspell'`,
+      );
+      expect(rows[0]?.n).toBeGreaterThan(5);
+    } finally {
+      await migrated.dispose();
+    }
+  });
+});
+
 describe('createLoginRole', () => {
   const db = useTestDatabase();
   const roleName = `harness_app_${process.pid}`;
@@ -209,6 +308,28 @@ describe('startPostgresServer', () => {
     } finally {
       await fs.rm(liveDir, { recursive: true, force: true });
     }
+  });
+
+  it('starts PostgreSQL 14 (from its own copy of the binaries) and stops it', async () => {
+    const server = await startPostgresServer({ major: 14, copyBinaries: true });
+    const runDir = path.dirname(server.dataDir);
+    try {
+      expect(server.major).toBe(14);
+      expect(Math.floor(server.versionNum / 10_000)).toBe(14);
+      const [row] = await query<{ num: string }>(server.url(), `SELECT current_setting('server_version_num') AS num`);
+      expect(Number(row?.num)).toBe(server.versionNum);
+      if (process.platform === 'linux') {
+        expect(await fs.readlink(`/proc/${server.pid}/exe`)).toBe(path.join(runDir, 'native', 'bin', 'postgres'));
+      }
+    } finally {
+      await server.stop();
+    }
+    expect(isAlive(server.pid)).toBe(false);
+    expect(existsSync(runDir)).toBe(false);
+  });
+
+  it('refuses a major it has no binaries for', async () => {
+    await expect(startPostgresServer({ major: 13 })).rejects.toThrow(/PostgreSQL 13 is not installed for tests/);
   });
 
   it('fails with the server log when the server cannot start', async () => {

@@ -52,6 +52,7 @@ const ALL_DML: readonly Dml[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
 
 /** Table-level grants to llmspell_app, from the migrations' GRANT statements. */
 const CORE_TABLE_GRANTS: Readonly<Record<(typeof CORE_TABLES)[number], readonly Dml[]>> = {
+  entity_identities: ['SELECT', 'INSERT'],
   entities: ['SELECT', 'INSERT'],
   relationships: ['SELECT', 'INSERT'],
   procedural_memory: ALL_DML,
@@ -77,7 +78,11 @@ const COLUMN_GRANTS: Readonly<Record<string, readonly Dml[]>> = {
   'api_keys.revoked_at': ['UPDATE'],
 };
 /** Grants on the schema and its functions. ensure_event_partitions is the owner's alone. */
-const OTHER_GRANTS = [`${LLMSPELL_SCHEMA}:USAGE`, `${LLMSPELL_SCHEMA}.event_log_partitions:EXECUTE`];
+const OTHER_GRANTS = [
+  `${LLMSPELL_SCHEMA}:USAGE`,
+  `${LLMSPELL_SCHEMA}.event_log_partitions:EXECUTE`,
+  `${LLMSPELL_SCHEMA}.uuid_v7:EXECUTE`,
+];
 
 /** Read access to the migration history (health-check as the application role counts migrations). */
 function historyReadGrants(vectors: boolean): string[] {
@@ -238,8 +243,8 @@ function expectHnswIndexes(indexes: readonly VectorIndexInfo[], m: number, efCon
 // --- one migrated database per target ----------------------------------------------------------
 
 const targets = [
-  { kind: 'postgres', vectors: false, open: () => migratedPostgres() },
-  { kind: 'pglite', vectors: true, open: () => migratedPglite() },
+  { kind: 'postgres', vectors: false, open: () => migratedPostgres({}, { fresh: true }) },
+  { kind: 'pglite', vectors: true, open: () => migratedPglite({}, { fresh: true }) },
 ] as const;
 
 describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open }) => {
@@ -253,7 +258,7 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
   it(`applied every migration of the ${vectors ? 'core and vector tracks' : 'core track (vector track disabled)'}`, async () => {
     expect(m.settings.storage.postgres.vector_embeddings.enabled).toBe(vectors);
     const files = await migrationFilesFor(m.settings);
-    expect(stepNames(m.migrated.done)).toEqual(files);
+    expect(stepNames(m.migrated!.done)).toEqual(files);
     expect(files.some((f) => f.startsWith('vector/'))).toBe(vectors);
   });
 
@@ -391,7 +396,7 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
   it('rolls every migration back to an empty schema and history, then migrates again to the same schema', async () => {
     const tracks = migrationSource(m.settings).tracks;
     const down = await m.rollbackAll();
-    expect(stepNames(down.done).sort()).toEqual(stepNames(m.migrated.done).sort());
+    expect(stepNames(down.done).sort()).toEqual(stepNames(m.migrated!.done).sort());
     expect(await tablesOf(m.db)).toEqual([]);
     expect(await schemaExists(m.db, LLMSPELL_SCHEMA)).toBe(false);
     for (const track of tracks) expect(await readHistory(m.db, track.id), track.id).toEqual([]);
