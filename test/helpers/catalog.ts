@@ -368,7 +368,10 @@ export async function effectiveTablePrivileges(
     `SELECT n.nspname::text || '.' || c.relname::text || ':' || p.privilege AS grant
        FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']) AS p(privilege)
+      CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']
+                        -- MAINTAIN exists from PostgreSQL 17.
+                        || CASE WHEN current_setting('server_version_num')::int >= 170000 THEN ARRAY['MAINTAIN'] ELSE '{}' END)
+                 AS p(privilege)
       WHERE n.nspname = ANY ($2) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
         AND CASE WHEN c.relkind = 'S' THEN p.privilege = 'SELECT' AND has_sequence_privilege($1, c.oid, 'SELECT, USAGE, UPDATE')
                  ELSE has_table_privilege($1, c.oid, p.privilege) END

@@ -11,7 +11,7 @@ import { migrate, rollback, type MigrationLimits } from '../../src/migrate/run.j
 import type { MigrationTrack } from '../../src/migrate/catalog.js';
 import { migrationStatus } from '../../src/migrate/status.js';
 import { createTestPglite } from '../helpers/pglite.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, testMajors, type TestDatabase } from '../helpers/postgres.js';
 import { testSettings } from '../helpers/settings.js';
 import { codeOf } from '../helpers/outcome.js';
 
@@ -43,29 +43,34 @@ interface Target {
   url?: string;
 }
 
-const targets: Record<'postgres' | 'pglite', () => Promise<Target>> = {
-  async postgres() {
-    const database: TestDatabase = await createTestDatabase();
-    const db = await openDatabase(testSettings({ backend: 'postgres', url: database.url, postgres: { pool_size: 1 } }));
-    return {
-      db,
-      url: database.url,
-      async dispose() {
-        await db.close();
-        await database.drop();
-      },
-    };
-  },
+async function postgresTarget(major: number): Promise<Target> {
+  const database: TestDatabase = await createTestDatabase({ major });
+  const db = await openDatabase(testSettings({ backend: 'postgres', url: database.url, postgres: { pool_size: 1 } }));
+  return {
+    db,
+    url: database.url,
+    async dispose() {
+      await db.close();
+      await database.drop();
+    },
+  };
+}
+
+/** Every PostgreSQL major of the run ("postgres" is 18), and PGlite. */
+const targets: Record<string, () => Promise<Target>> = {
+  ...Object.fromEntries(
+    testMajors().map((major) => [major === 18 ? 'postgres' : `postgres ${major}`, () => postgresTarget(major)]),
+  ),
   pglite: () => createTestPglite('memory'),
 };
 
-describe.each(Object.keys(targets) as Array<keyof typeof targets>)('migrations on %s', (kind) => {
+describe.each(Object.keys(targets))('migrations on %s', (kind) => {
   let target: Target;
   let db: Database;
   let dir: string;
 
   beforeAll(async () => {
-    target = await targets[kind]();
+    target = await targets[kind]!();
     db = target.db;
   });
   afterAll(() => target?.dispose());

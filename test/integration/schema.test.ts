@@ -35,7 +35,7 @@ import {
   type PolicyInfo,
   type VectorIndexInfo,
 } from '../helpers/catalog.js';
-import { createTestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, testMajors } from '../helpers/postgres.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../helpers/schema.js';
 import { testSettings } from '../helpers/settings.js';
 import { codeOf } from '../helpers/outcome.js';
@@ -242,10 +242,15 @@ function expectHnswIndexes(indexes: readonly VectorIndexInfo[], m: number, efCon
 
 // --- one migrated database per target ----------------------------------------------------------
 
+/** Every PostgreSQL major of the run (15 to 18), then PGlite, which alone has the vector track. */
 const targets = [
-  { kind: 'postgres', vectors: false, open: () => migratedPostgres({}, { fresh: true }) },
+  ...testMajors().map((major) => ({
+    kind: major === 18 ? 'postgres' : `postgres ${major}`,
+    vectors: false,
+    open: () => migratedPostgres({}, { fresh: true, major }),
+  })),
   { kind: 'pglite', vectors: true, open: () => migratedPglite({}, { fresh: true }) },
-] as const;
+];
 
 describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open }) => {
   let m: MigratedDatabase;

@@ -19,6 +19,7 @@ import {
   type Statement,
   type TenantTable,
 } from '../helpers/rows.js';
+import { testMajors } from '../helpers/postgres.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../helpers/schema.js';
 import { testSettings } from '../helpers/settings.js';
 import { sqlstateOf } from '../helpers/outcome.js';
@@ -77,10 +78,16 @@ function withoutTenant<T>(db: Database, fn: (client: Queryable) => Promise<T>): 
   });
 }
 
-const targets = {
-  postgres: () => migratedPostgres(),
+/** Every PostgreSQL major of the run (15 to 18; "postgres" is 18), then PGlite, which alone has the vector track. */
+const targets: Record<string, () => Promise<MigratedDatabase>> = {
+  ...Object.fromEntries(
+    testMajors().map((major) => [
+      major === 18 ? 'postgres' : `postgres ${major}`,
+      () => migratedPostgres({}, { major }),
+    ]),
+  ),
   pglite: () => migratedPglite(),
-} satisfies Record<string, () => Promise<MigratedDatabase>>;
+};
 
 describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isolation on %s', (kind) => {
   const tables: TenantTable[] =
@@ -92,9 +99,9 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
   let loginDb: Database | undefined;
 
   beforeAll(async () => {
-    m = await targets[kind]();
+    m = await targets[kind]!();
     db = m.db;
-    if (kind === 'postgres') {
+    if (kind !== 'pglite') {
       login = await createLoginRole(
         m.url!,
         `llmspell_it_rls_${randomBytes(4).toString('hex')}`,
@@ -200,7 +207,7 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
     });
 
     // PGlite has one built-in superuser and no logins: only PostgreSQL can show this.
-    if (kind === 'postgres')
+    if (kind !== 'pglite')
       it('holds the same for a NOSUPERUSER LOGIN role that is a member of llmspell_app', async () => {
         const ldb = loginDb!;
         const { rows } = await ldb.query<{ who: string; rolsuper: boolean; rolbypassrls: boolean }>(
