@@ -127,3 +127,30 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   }
   return { port, url, stop };
 }
+
+/** A PgBouncer in front of one database, and the URL of that database through it. */
+export interface BouncedDatabase {
+  bouncer: PgBouncer;
+  /** `directUrl` with host and port replaced by PgBouncer's (same user, password and database). */
+  url: string;
+}
+
+/**
+ * Starts PgBouncer in front of the server of `directUrl` (a test server URL with credentials),
+ * knowing that URL's user, and returns the same database's URL through it.
+ */
+export async function pgBouncerFor(
+  directUrl: string,
+  options: Pick<PgBouncerOptions, 'poolMode' | 'defaultPoolSize'> = {},
+): Promise<BouncedDatabase> {
+  const direct = new URL(directUrl);
+  const [user, password] = [decodeURIComponent(direct.username), decodeURIComponent(direct.password)];
+  const bouncer = await startPgBouncer({
+    host: direct.hostname,
+    port: Number(direct.port),
+    users: { [user]: password },
+    poolMode: options.poolMode ?? 'transaction',
+    defaultPoolSize: options.defaultPoolSize ?? 2,
+  });
+  return { bouncer, url: bouncer.url(decodeURIComponent(direct.pathname.slice(1)), user, password) };
+}

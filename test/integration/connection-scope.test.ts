@@ -11,7 +11,7 @@ import { openDatabase } from '../../src/db/open.js';
 import type { Database, Queryable } from '../../src/db/types.js';
 import { LlmspellError } from '../../src/errors.js';
 import { codeOf } from '../helpers/outcome.js';
-import { findPgBouncer, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
+import { findPgBouncer, pgBouncerFor, type PgBouncer } from '../helpers/pgbouncer.js';
 import { createTestPglite } from '../helpers/pglite.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../helpers/schema.js';
 import { testSettings } from '../helpers/settings.js';
@@ -134,19 +134,11 @@ if (!('path' in bouncerBinary)) console.warn(`skipped (PgBouncer tests): ${bounc
 describe.skipIf(!('path' in bouncerBinary))('a server connection dropped behind PgBouncer (transaction mode)', () => {
   let m: MigratedDatabase;
   let bouncer: PgBouncer;
+  let url: string;
   let db: Database;
   beforeAll(async () => {
     m = await migratedPostgres();
-    const direct = new URL(m.url!);
-    const [user, password] = [decodeURIComponent(direct.username), decodeURIComponent(direct.password)];
-    bouncer = await startPgBouncer({
-      host: direct.hostname,
-      port: Number(direct.port),
-      users: { [user]: password },
-      poolMode: 'transaction',
-      defaultPoolSize: 1,
-    });
-    const url = bouncer.url(direct.pathname.slice(1), user, password);
+    ({ bouncer, url } = await pgBouncerFor(m.url!, { defaultPoolSize: 1 }));
     db = await openDatabase(testSettings({ backend: 'postgres', url, postgres: { pool_size: 2 } }));
   });
   afterAll(async () => {

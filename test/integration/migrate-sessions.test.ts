@@ -21,7 +21,7 @@ import { migrate, MigrationError, rollback, type MigrationLimits } from '../../s
 import { migrationStatus } from '../../src/migrate/status.js';
 import { runCliInProcess } from '../helpers/cli.js';
 import { codeOf } from '../helpers/outcome.js';
-import { findPgBouncer, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
+import { findPgBouncer, pgBouncerFor, type PgBouncer } from '../helpers/pgbouncer.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { testSettings } from '../helpers/settings.js';
 
@@ -51,16 +51,7 @@ async function migrationLocks(url: string): Promise<number> {
 /** A database on the run's PostgreSQL 18 with a PgBouncer (transaction mode) in front of it. */
 async function bounced(poolSize = 2): Promise<{ database: TestDatabase; bouncer: PgBouncer; url: string }> {
   const database = await createTestDatabase();
-  const direct = new URL(database.url);
-  const [user, password] = [decodeURIComponent(direct.username), decodeURIComponent(direct.password)];
-  const bouncer = await startPgBouncer({
-    host: direct.hostname,
-    port: Number(direct.port),
-    users: { [user]: password },
-    poolMode: 'transaction',
-    defaultPoolSize: poolSize,
-  });
-  return { database, bouncer, url: bouncer.url(database.name, user, password) };
+  return { database, ...(await pgBouncerFor(database.url, { defaultPoolSize: poolSize })) };
 }
 
 const openPostgres = (url: string) =>

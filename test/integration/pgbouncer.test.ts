@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
 import type { Database, Queryable } from '../../src/db/types.js';
-import { findPgBouncer, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
+import { findPgBouncer, pgBouncerFor, type PgBouncer } from '../helpers/pgbouncer.js';
 import { migratedPostgres, type MigratedDatabase } from '../helpers/schema.js';
 import { testSettings } from '../helpers/settings.js';
 
@@ -22,25 +22,13 @@ async function tenantOf(tx: Queryable): Promise<string | null> {
 describe.skipIf(!('path' in binary))('behind PgBouncer in transaction mode', () => {
   let m: MigratedDatabase;
   let bouncer: PgBouncer;
+  let url: string;
   let db: Database;
-  let database: string;
 
   beforeAll(async () => {
     m = await migratedPostgres();
-    const direct = new URL(m.url!);
-    database = direct.pathname.slice(1);
-    const user = decodeURIComponent(direct.username);
-    const password = decodeURIComponent(direct.password);
-    bouncer = await startPgBouncer({
-      host: direct.hostname,
-      port: Number(direct.port),
-      users: { [user]: password },
-      poolMode: 'transaction',
-      defaultPoolSize: 2,
-    });
-    db = await openDatabase(
-      testSettings({ backend: 'postgres', url: bouncer.url(database, user, password), postgres: { pool_size: 8 } }),
-    );
+    ({ bouncer, url } = await pgBouncerFor(m.url!, { defaultPoolSize: 2 }));
+    db = await openDatabase(testSettings({ backend: 'postgres', url, postgres: { pool_size: 8 } }));
   });
   afterAll(async () => {
     await db?.close();
@@ -89,8 +77,6 @@ describe.skipIf(!('path' in binary))('behind PgBouncer in transaction mode', () 
   });
 
   it('shows why: a session-level SET would leak to another client through the pool', async () => {
-    const direct = new URL(m.url!);
-    const url = bouncer.url(database, decodeURIComponent(direct.username), decodeURIComponent(direct.password));
     const a = new pg.Client({ connectionString: url });
     const b = new pg.Client({ connectionString: url });
     await a.connect();
