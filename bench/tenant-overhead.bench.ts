@@ -3,11 +3,15 @@
  * the same primary-key read of llmspell.agent_state
  *   - as the owner outside a transaction (no RLS: the floor),
  *   - in withTransaction as the owner (BEGIN … COMMIT, no RLS),
- *   - in withTenant (BEGIN, SET LOCAL ROLE, SET LOCAL tenant, read under RLS, COMMIT),
+ *   - in withTenant (BEGIN, the timeouts, SET LOCAL ROLE, SET LOCAL tenant, read under RLS, COMMIT),
+ *     with that prologue as one string (the default) and statement by statement (what Citus needs),
  * and ten reads per transaction, where the prologue is paid once. Compare the rows of one run;
  * absolute figures depend on the machine. Run: npm run bench
  */
 import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { SourceDatabase } from '../src/db/database.js';
+import { createPostgresSource } from '../src/db/postgres-source.js';
+import { tenantIdValidator } from '../src/db/tenant.js';
 import type { Database } from '../src/db/types.js';
 import { migratedPostgres, type MigratedDatabase } from '../test/helpers/schema.js';
 
@@ -15,6 +19,8 @@ const TENANTS = 100;
 const AGENTS = 100;
 let m: MigratedDatabase;
 let db: Database;
+/** The same pool settings, the tenant prologue sent statement by statement. */
+let separate: Database;
 let i = 0;
 const next = () => {
   i = (i + 7919) % (TENANTS * AGENTS);
@@ -31,8 +37,19 @@ beforeAll(async () => {
        FROM generate_series(0, ${TENANTS * AGENTS - 1}) AS n`,
   );
   await db.query('ANALYZE llmspell.agent_state');
+  const pg = m.settings.storage.postgres;
+  separate = new SourceDatabase(createPostgresSource(pg), {
+    validate: tenantIdValidator(pg.tenant_id_pattern),
+    enforceAppRole: true,
+    statementTimeoutMs: pg.statement_timeout_secs * 1000,
+    idleInTransactionTimeoutMs: pg.idle_in_transaction_timeout_secs * 1000,
+    separatePrologue: true,
+  });
 });
-afterAll(() => m?.dispose());
+afterAll(async () => {
+  await separate?.close();
+  await m?.dispose();
+});
 
 const options = { time: 3000, warmupTime: 500 };
 
@@ -58,6 +75,14 @@ describe('one primary-key read per request', () => {
     async () => {
       const { tenant, agent } = next();
       await db.withTenant(tenant, (tx) => tx.query(READ, [tenant, agent]));
+    },
+    options,
+  );
+  bench(
+    'withTenant, prologue statement by statement (Citus)',
+    async () => {
+      const { tenant, agent } = next();
+      await separate.withTenant(tenant, (tx) => tx.query(READ, [tenant, agent]));
     },
     options,
   );

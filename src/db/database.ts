@@ -68,6 +68,11 @@ export interface TransactionPolicy {
   statementTimeoutMs: number;
   /** `SET LOCAL idle_in_transaction_session_timeout` of every transaction, in ms; 0 = none. */
   idleInTransactionTimeoutMs: number;
+  /**
+   * Send each prologue statement on its own even where the server is not Citus (which needs
+   * that); default false: one round trip. For comparisons (`bench/tenant-overhead`).
+   */
+  separatePrologue?: boolean;
 }
 
 /** What a lending of a connection is for. */
@@ -92,14 +97,20 @@ const currentScope = new AsyncLocalStorage<Scope>();
  */
 export class SourceDatabase implements Database {
   /** Per physical client: is its login role already the application role? */
-  private readonly loginIsAppRole = new WeakMap<pg.ClientBase, boolean>();
+  private readonly sessions = new WeakMap<pg.ClientBase, SessionFacts>();
   private readonly timeouts: readonly [string, string];
 
   constructor(
     private readonly source: ConnectionSource,
     private readonly policy: TransactionPolicy,
   ) {
-    this.timeouts = [String(policy.statementTimeoutMs), String(policy.idleInTransactionTimeoutMs)];
+    for (const ms of [policy.statementTimeoutMs, policy.idleInTransactionTimeoutMs]) {
+      if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2_147_483_647) throw new Error(`invalid timeout ${ms} ms`);
+    }
+    this.timeouts = [
+      `SET LOCAL statement_timeout = ${policy.statementTimeoutMs}`,
+      `SET LOCAL idle_in_transaction_session_timeout = ${policy.idleInTransactionTimeoutMs}`,
+    ];
   }
 
   get kind(): DriverKind {
@@ -196,9 +207,8 @@ export class SourceDatabase implements Database {
     };
     try {
       if (mode.transaction) {
-        await client.query('BEGIN');
+        await this.begin(client, mode.tenant);
         began = true;
-        await this.prologue(client, mode.tenant);
       }
       let result: T;
       try {
@@ -235,20 +245,27 @@ export class SourceDatabase implements Database {
   }
 
   /**
-   * The statements every transaction starts with, each sent on its own (Citus forwards each
-   * parsed SET LOCAL, not a multi-statement string: DESIGN.md §5): the timeouts, then for a
-   * tenant the application role and the tenant id.
+   * Opens a transaction with its prologue: the timeouts, then for a tenant the application role
+   * and the tenant id, all `SET LOCAL`. On Citus each goes as a statement of its own (Citus
+   * forwards each parsed SET LOCAL to its workers, but re-runs a multi-statement string there and
+   * fails: DESIGN.md §5); everywhere else the whole prologue is one simple-query string, one round
+   * trip instead of four (`bench/tenant-overhead`). The values are checked integers and the tenant
+   * id, validated and escaped with `escapeLiteral`: nothing else reaches the SQL text.
    */
-  private async prologue(client: pg.ClientBase, tenant: string | undefined): Promise<void> {
-    await client.query(
-      "SELECT set_config('statement_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)",
-      [...this.timeouts],
-    );
-    if (tenant === undefined) return;
-    if (this.policy.enforceAppRole && !(await this.isAppRole(client))) {
-      await client.query(`SET LOCAL ROLE ${pg.escapeIdentifier(APP_ROLE)}`);
+  private async begin(client: pg.ClientBase, tenant: string | undefined): Promise<void> {
+    const facts = await this.sessionFacts(client);
+    const statements = ['BEGIN', ...this.timeouts];
+    if (tenant !== undefined) {
+      if (this.policy.enforceAppRole && !facts.loginIsAppRole) {
+        statements.push(`SET LOCAL ROLE ${pg.escapeIdentifier(APP_ROLE)}`);
+      }
+      statements.push(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
     }
-    await client.query(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
+    if (!facts.citus && this.policy.separatePrologue !== true) {
+      await client.query(statements.join('; '));
+      return;
+    }
+    for (const statement of statements) await client.query(statement);
   }
 
   /**
@@ -284,15 +301,27 @@ export class SourceDatabase implements Database {
     return toDatabaseError(error, this.target);
   }
 
-  private async isAppRole(client: pg.ClientBase): Promise<boolean> {
-    let known = this.loginIsAppRole.get(client);
-    if (known === undefined) {
-      const { rows } = await client.query<{ is_app: boolean }>('SELECT session_user = $1 AS is_app', [APP_ROLE]);
-      known = rows[0]?.is_app === true;
-      this.loginIsAppRole.set(client, known);
+  /** What the prologue needs to know of a physical connection, read once per connection. */
+  private async sessionFacts(client: pg.ClientBase): Promise<SessionFacts> {
+    let facts = this.sessions.get(client);
+    if (facts === undefined) {
+      const { rows } = await client.query<{ is_app: boolean; citus: boolean }>(
+        "SELECT session_user = $1 AS is_app, EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus",
+        [APP_ROLE],
+      );
+      facts = { loginIsAppRole: rows[0]?.is_app === true, citus: rows[0]?.citus === true };
+      this.sessions.set(client, facts);
     }
-    return known;
+    return facts;
   }
+}
+
+/** Facts of one physical connection that decide its transaction prologue. */
+interface SessionFacts {
+  /** The login role already is the application role: no SET LOCAL ROLE. */
+  loginIsAppRole: boolean;
+  /** The server is a Citus coordinator: prologue statements one by one. */
+  citus: boolean;
 }
 
 function closedError(): LlmspellError {
