@@ -7,7 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SourceDatabase } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
+import { createPostgresSource } from '../../src/db/postgres-source.js';
+import { tenantIdValidator } from '../../src/db/tenant.js';
 import type { Database, Queryable } from '../../src/db/types.js';
 import { LlmspellError } from '../../src/errors.js';
 import { codeOf } from '../helpers/outcome.js';
@@ -286,6 +289,36 @@ describe('a library user who forgot to migrate', () => {
       });
     } finally {
       await fresh.dispose();
+    }
+  });
+});
+
+describe('the transaction prologue sent statement by statement (the Citus path)', () => {
+  it('sets the same timeouts, role and tenant as the one-string prologue', async () => {
+    const m = await migratedPostgres({ statement_timeout_secs: 7, idle_in_transaction_timeout_secs: 9 });
+    const pgSettings = m.settings.storage.postgres;
+    const separate = new SourceDatabase(createPostgresSource(pgSettings), {
+      validate: tenantIdValidator(pgSettings.tenant_id_pattern),
+      enforceAppRole: true,
+      statementTimeoutMs: 7_000,
+      idleInTransactionTimeoutMs: 9_000,
+      separatePrologue: true,
+    });
+    try {
+      const read = (db: Database) =>
+        db.withTenant('tenant-s', async (tx) => {
+          const { rows } = await tx.query(
+            `SELECT current_user AS role, current_setting('app.current_tenant_id') AS tenant,
+                    current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle`,
+          );
+          return rows[0];
+        });
+      const expected = { role: 'llmspell_app', tenant: 'tenant-s', statement: '7s', idle: '9s' };
+      expect(await read(separate)).toEqual(expected);
+      expect(await read(m.db)).toEqual(expected);
+    } finally {
+      await separate.close();
+      await m.dispose();
     }
   });
 });
