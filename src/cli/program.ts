@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDatabaseCommands } from './commands/database.js';
 import { commandContext, secretsToScrub, type CommandContext } from './context.js';
+import { LlmspellError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { Output, processIO, type CliIO } from './output.js';
 
@@ -72,7 +73,37 @@ export function buildProgram(io: CliIO, state: { exitCode: number }, argv: reado
 
   registerDatabaseCommands(program, run);
   registerConfigCommands(program, run);
+  // commander's own `help nope` prints the whole help and exits 2 without saying why.
+  program.helpCommand(false);
+  program
+    .command('help [command...]')
+    .description('display help for a command (llmspell help database migrate)')
+    .action(
+      run(async (ctx, words) => {
+        let command: Command = program;
+        for (const word of (words as string[] | undefined) ?? []) {
+          const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+          if (!sub) {
+            const known = command.commands.map((c) => c.name()).filter((name) => name !== 'help');
+            const suggestion = known.find((name) => name.startsWith(word.slice(0, 3)));
+            throw new LlmspellError('USAGE', `unknown command '${[...pathOf(command), word].join(' ')}'`, {
+              hint: `${suggestion ? `Did you mean '${[...pathOf(command), suggestion].join(' ')}'? ` : ''}Commands here: ${known.join(', ')}.`,
+            });
+          }
+          command = sub;
+        }
+        command.outputHelp();
+        return EXIT.OK;
+      }),
+    );
   return program;
+}
+
+/** The words that name a command below the program: `['database', 'migrate']`. */
+function pathOf(command: Command): string[] {
+  const words: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) words.unshift(c.name());
+  return words;
 }
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit status. */

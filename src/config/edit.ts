@@ -1,8 +1,10 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import initTomlEdit, { edit } from '@rainbowatcher/toml-edit-js';
 import writeFileAtomic from 'write-file-atomic';
-import { ConfigError, formatConfigIssue, type ConfigIssue } from '../errors.js';
+import { lockPath, type PathLock } from '../pid-lock.js';
+import { ConfigError, formatConfigIssue, LlmspellError, type ConfigIssue } from '../errors.js';
 import { parseConfigText, readConfigFile, tomlLiteral } from './file.js';
 import { isPlainTable, parseKeyValue, requireKnownKey, valueAtPath, type KeySpec } from './keys.js';
 import { configDocumentIssues, invalidConfigError } from './load.js';
@@ -101,22 +103,27 @@ async function editText(text: string, data: Record<string, unknown>, spec: KeySp
 
 const issueId = (issue: ConfigIssue) => `${issue.key}\0${issue.message}`;
 
+/** The edit worked out against the file as it is now; nothing written yet. */
+interface PlannedEdit {
+  result: Omit<EditResult, 'changed' | 'created'>;
+  /** The file's new text, or undefined when it does not change. */
+  after: string | undefined;
+  exists: boolean;
+}
+
 /**
- * Applies one edit to the config file: a targeted change that keeps comments, order and layout,
- * validated as a whole before anything is written, written atomically (temp file + rename), a new
- * file created with its directory and mode 0600. On any error the file is unchanged.
- *
- * The edit is refused only for problems it introduces: those the file already had (compared by
- * key and message) are returned as `remainingIssues`.
+ * Works out one edit against the file as it is: a targeted change that keeps comments, order and
+ * layout, validated as a whole. Refused only for problems it introduces: those the file already
+ * had (compared by key and message) are returned as `remainingIssues`. Reads only.
  */
-async function applyEdit(
-  options: EditOptions,
+async function planEdit(
+  path: string,
+  env: Env,
   spec: KeySpec,
   value: unknown,
-  warnings: string[] = [],
-): Promise<EditResult> {
-  const env = options.env ?? process.env;
-  const { path } = resolveConfigFile(env, options.configPath);
+  warnings: string[],
+): Promise<PlannedEdit> {
+  await assertUtf8(path);
   const file = await readConfigFile(path);
   const before = file.exists ? file.text : '';
   const data = file.exists ? file.data : {};
@@ -132,9 +139,9 @@ async function applyEdit(
     ...(overriddenBy ? { overriddenBy } : {}),
     warnings,
   };
-  if (value === undefined && previous === undefined)
-    return { ...base, changed: false, created: false, remainingIssues: issuesBefore };
-
+  if (value === undefined && previous === undefined) {
+    return { result: { ...base, remainingIssues: issuesBefore }, after: undefined, exists: file.exists };
+  }
   const crlf = before.includes('\r\n');
   let after = await editText(crlf ? before.replace(/\r\n/g, '\n') : before, data, spec, value);
   if (!after.endsWith('\n')) after += '\n';
@@ -142,22 +149,120 @@ async function applyEdit(
   const known = new Set(issuesBefore.map(issueId));
   const introduced = issues.filter((issue) => !known.has(issueId(issue)));
   if (introduced.length > 0) throw invalidConfigError(introduced);
-  const result = { ...base, remainingIssues: issues };
   if (crlf) after = after.replace(/\r?\n/g, '\r\n');
-  if (after === before) return { ...result, changed: false, created: false };
+  return {
+    result: { ...base, remainingIssues: issues },
+    after: after === before ? undefined : after,
+    exists: file.exists,
+  };
+}
 
+/**
+ * Refuses to edit a file that is not valid UTF-8: an edit would turn the bad bytes into U+FFFD
+ * elsewhere in the file. Names the line and byte.
+ */
+async function assertUtf8(path: string): Promise<void> {
+  const bytes = await readFile(path).catch(() => undefined);
+  if (!bytes) return;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // The first bad byte: the longest prefix that decodes.
+    let good = 0;
+    for (let step = bytes.length; step > 0; step = Math.floor(step / 2)) {
+      while (good + step <= bytes.length && isUtf8Prefix(bytes.subarray(0, good + step))) good += step;
+    }
+    const line = 1 + bytes.subarray(0, good).filter((b) => b === 0x0a).length;
+    throw new ConfigError(
+      'CONFIG_SYNTAX',
+      `${path} is not valid UTF-8 (line ${line}, byte ${good + 1}); refusing to edit it`,
+      {
+        hint: 'The file is unchanged. TOML files are UTF-8: fix or remove the bytes there (an editor can re-save the file as UTF-8), then run the command again.',
+      },
+    );
+  }
+}
+
+function isUtf8Prefix(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How long `config set` waits for another `config set` of the same file. */
+const CONFIG_LOCK_WAIT_MS = 10_000;
+
+/**
+ * Runs `fn` holding the config file's lock (a file beside it with the owner's pid, taken over
+ * when that process is gone), waiting a bounded time for another writer: read-modify-write cycles
+ * of concurrent `config set`s follow each other, so every one that succeeds is in the file.
+ */
+async function withConfigLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + CONFIG_LOCK_WAIT_MS;
+  let lock: PathLock | undefined;
+  for (let delay = 10; !lock; delay = Math.min(delay * 2, 200)) {
+    try {
+      lock = await lockPath(path, undefined, `the config file ${path}`);
+    } catch (error) {
+      if (!(error instanceof LlmspellError) || error.code !== 'LOCK_HELD' || Date.now() > deadline) throw error;
+      await sleep(delay + Math.random() * delay);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Applies one edit to the config file: planned and validated first (a refused edit touches
+ * nothing, not even the directory), then planned again under the file's lock and written
+ * atomically (temp file + rename); a new file is created with its directory and mode 0600.
+ */
+async function applyEdit(
+  options: EditOptions,
+  spec: KeySpec,
+  value: unknown,
+  warnings: string[] = [],
+): Promise<EditResult> {
+  const env = options.env ?? process.env;
+  const { path } = resolveConfigFile(env, options.configPath);
+  const first = await planEdit(path, env, spec, value, warnings);
+  if (first.after === undefined) return { ...first.result, changed: false, created: false };
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const existing = await stat(path).catch(() => undefined);
-    // write-file-atomic keeps an existing file's mode and owner; a new file is private (it may hold a URL with a password).
-    await writeFileAtomic(path, after, existing ? {} : { mode: 0o600 });
   } catch (error) {
-    throw new ConfigError('CONFIG_WRITE_FAILED', `cannot write ${path}: ${(error as Error).message}`, {
-      hint: 'The file is unchanged. Check the permissions of the file and its directory.',
-      cause: error,
-    });
+    throw writeFailed(path, error);
   }
-  return { ...result, changed: true, created: !file.exists };
+  return withConfigLock(path, async () => {
+    // Another writer may have changed the file meanwhile: plan again on what is there now.
+    const planned = await planEdit(path, env, spec, value, [...warnings]);
+    if (planned.after === undefined) return { ...planned.result, changed: false, created: false };
+    const existing = await stat(path).catch(() => undefined);
+    try {
+      // write-file-atomic keeps an existing file's mode and owner; a new file is private (it may hold a URL with a password).
+      await writeFileAtomic(path, planned.after, existing ? {} : { mode: 0o600 });
+    } catch (error) {
+      throw writeFailed(path, error);
+    }
+    if (spec.secret && value !== undefined && existing && (existing.mode & 0o077) !== 0) {
+      planned.result.warnings.push(
+        `${path} is readable by other users (mode ${(existing.mode & 0o777).toString(8)}) and now holds ${spec.key}, which may contain a password: chmod 600 ${path}`,
+      );
+    }
+    return { ...planned.result, changed: true, created: !planned.exists };
+  });
+}
+
+function writeFailed(path: string, error: unknown): ConfigError {
+  return new ConfigError('CONFIG_WRITE_FAILED', `cannot write ${path}: ${(error as Error).message}`, {
+    hint: 'The file is unchanged. Check the permissions of the file and its directory.',
+    cause: error,
+  });
 }
 
 /**

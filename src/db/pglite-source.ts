@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
@@ -8,8 +9,9 @@ import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { vector } from '@electric-sql/pglite-pgvector';
 import pg from 'pg';
+import { LlmspellError } from '../errors.js';
 import { lend, type ConnectionSource, type Lease } from './database.js';
-import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { lockPath, type PathLock } from '../pid-lock.js';
 
 /** Progress of opening the embedded database, for a CLI to show. The first open runs initdb (seconds). */
 export type OpenProgress =
@@ -30,6 +32,69 @@ export interface PgliteSource extends ConnectionSource {
 /** Whether a directory holds an initialised PostgreSQL data directory. */
 export function hasDataDir(dataDir: string): boolean {
   return existsSync(join(dataDir, 'PG_VERSION'));
+}
+
+/**
+ * What is at a data directory: nothing (or an empty directory) to initialise, a database, or
+ * something else, which is refused rather than initialised over: a directory of other files, or a
+ * database that lost its PG_VERSION (re-initialising it would lose its data).
+ */
+export async function dataDirState(dataDir: string): Promise<'new' | 'database'> {
+  let entries: string[];
+  try {
+    entries = await readdir(dataDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'new';
+    if (code === 'ENOTDIR')
+      throw dataDirError(
+        dataDir,
+        'is a file, not a directory',
+        'Point storage.embedded.path at a directory (absent or empty for a new database).',
+      );
+    throw error;
+  }
+  if (entries.length === 0) return 'new';
+  if (entries.includes('PG_VERSION')) return 'database';
+  if (entries.some((name) => DATABASE_ENTRIES.has(name))) {
+    throw dataDirError(
+      dataDir,
+      'holds a PostgreSQL data directory without its PG_VERSION file: damaged, or left by an interrupted first run',
+      `Nothing was changed: llmspell does not initialise over an existing database, which would lose its data. Restore PG_VERSION from a backup; or, if it holds nothing you need (an interrupted first run), remove the directory and run the command again.`,
+    );
+  }
+  throw dataDirError(
+    dataDir,
+    `is not empty and not a database (it holds ${entries.length} other entr${entries.length === 1 ? 'y' : 'ies'}, e.g. ${entries.slice(0, 3).join(', ')})`,
+    'Nothing was changed: llmspell initialises a database only in an empty or absent directory. Choose one: llmspell config set storage.embedded.path /path/to/new/pgdata',
+  );
+}
+
+/**
+ * Creates a new data directory so that it appears whole or not at all: initdb runs in a sibling
+ * directory, which is renamed into place once PGlite has finished (an interruption — Ctrl-C, a
+ * kill — leaves only the sibling, removed by the next first run, which holds the lock). The
+ * directory itself must be absent or empty.
+ */
+async function initialiseDataDir(dataDir: string): Promise<void> {
+  const building = `${dataDir}.initialising`;
+  await rm(building, { recursive: true, force: true });
+  await mkdir(dirname(dataDir), { recursive: true, mode: 0o700 });
+  const fresh = new PGlite(building, { extensions: EXTENSIONS });
+  try {
+    await fresh.waitReady;
+  } finally {
+    await fresh.close();
+  }
+  await rmdir(dataDir).catch(() => undefined); // an empty directory, if there was one
+  await rename(building, dataDir);
+}
+
+/** Entries of a PostgreSQL data directory besides PG_VERSION. */
+const DATABASE_ENTRIES = new Set(['base', 'global', 'pg_wal', 'pg_xact', 'postgresql.conf', 'pg_hba.conf']);
+
+function dataDirError(dataDir: string, what: string, hint: string): LlmspellError {
+  return new LlmspellError('DB_DATA_DIR_INVALID', `the embedded data directory ${dataDir} ${what}`, { hint });
 }
 
 /** Options for {@link createPgliteSource}. */
@@ -83,15 +148,18 @@ export async function createPgliteSource(
   location: PgliteLocation,
   options: PgliteSourceOptions = {},
 ): Promise<PgliteSource> {
-  let lock: DataDirLock | undefined;
+  let lock: PathLock | undefined;
   let db: PGlite | undefined;
   let client: pg.Client | undefined;
   try {
     if (location.kind === 'embedded') {
-      lock = await lockDataDir(location.dataDir);
-      const firstRun = !hasDataDir(location.dataDir);
+      lock = await lockPath(location.dataDir);
+      const firstRun = (await dataDirState(location.dataDir)) === 'new';
       const started = Date.now();
-      if (firstRun) options.onProgress?.({ phase: 'initialising', dataDir: location.dataDir });
+      if (firstRun) {
+        options.onProgress?.({ phase: 'initialising', dataDir: location.dataDir });
+        await initialiseDataDir(location.dataDir);
+      }
       db = new PGlite(location.dataDir, { extensions: EXTENSIONS });
       await db.waitReady;
       if (firstRun)

@@ -180,7 +180,7 @@ export const pgvectorCheck = check('pgvector', async ({ client, settings }) => {
     id: 'pgvector',
     status: 'fail',
     summary: 'pgvector extension not available',
-    hint: 'Install pgvector 0.8.4 or later, or use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3.',
+    hint: 'Install pgvector 0.8.4 or later (or use the image ghcr.io/tensorchord/vchord-postgres:pg18-v0.5.3), or run without vector storage: llmspell config set storage.postgres.vector_embeddings.enabled false.',
     data: {},
   };
 });
@@ -205,11 +205,17 @@ export const migrationsCheck = check('migrations', async ({ client, tracks }) =>
     };
   }
   if (status.pending > 0) {
+    // The vector track cannot migrate on a server without pgvector or VectorChord: say what can help.
+    const vectorPending = status.entries.some((e) => e.state === 'pending' && e.track === 'vector');
+    const noVectors =
+      vectorPending && !(await extension(client, 'vector')).available && !(await extension(client, 'vchord')).available;
     return {
       id: 'migrations',
       status: 'fail',
       summary: `${status.pending} of ${total} migrations pending`,
-      hint: 'Run `llmspell database migrate`.',
+      hint: noVectors
+        ? 'The vector migrations need pgvector (or VectorChord), which this server does not have: install pgvector 0.8.4 or later, or disable vector storage (llmspell config set storage.postgres.vector_embeddings.enabled false); then run `llmspell database migrate`.'
+        : 'Run `llmspell database migrate`.',
       data,
     };
   }

@@ -1,5 +1,6 @@
 import type { Settings } from '../config/schema.js';
-import { embeddedDataDir, embeddedDatabaseExists, openDatabase, type OpenDatabaseOptions } from '../db/open.js';
+import { embeddedDataDir, openDatabase, type OpenDatabaseOptions } from '../db/open.js';
+import { dataDirState } from '../db/pglite-source.js';
 import type { Database } from '../db/types.js';
 import { redactConnectionString } from '../config/redact.js';
 import { LlmspellError } from '../errors.js';
@@ -59,20 +60,28 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
   };
   const checks = options.checks ?? HEALTH_CHECKS;
   const { tracks } = migrationSource(settings, options.migrationsDir);
-  if ((options.backend ?? settings.storage.backend) === 'embedded' && !embeddedDatabaseExists(settings, options.env)) {
-    const error = new LlmspellError(
-      'DB_NOT_FOUND',
-      `no embedded database at ${embeddedDataDir(settings, options.env)} yet`,
-      {
-        hint: '`llmspell database migrate` creates it.',
-      },
+  if ((options.backend ?? settings.storage.backend) === 'embedded') {
+    // Never create the embedded database, nor open one in a directory that is not a database.
+    const dataDir = embeddedDataDir(settings, options.env);
+    const error = await dataDirState(dataDir).then(
+      (state) =>
+        state === 'new'
+          ? new LlmspellError('DB_NOT_FOUND', `no embedded database at ${dataDir} yet`, {
+              hint: '`llmspell database migrate` creates it.',
+            })
+          : undefined,
+      (failure: unknown) => (failure instanceof LlmspellError ? failure : toDatabaseError(failure, dataDir)),
     );
-    return {
-      status: 'unreachable',
-      target: embeddedDataDir(settings, options.env),
-      checks: [{ id: 'connection', status: 'fail', summary: error.message, hint: error.hint! }],
-      error,
-    };
+    if (error) {
+      return {
+        status: 'unreachable',
+        target: dataDir,
+        checks: [
+          { id: 'connection', status: 'fail', summary: error.message, ...(error.hint ? { hint: error.hint } : {}) },
+        ],
+        error,
+      };
+    }
   }
   const results: CheckResult[] = [];
   const timer = deadline(options.timeoutMs);

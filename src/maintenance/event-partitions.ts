@@ -27,6 +27,11 @@ export interface EventPartitionOptions {
   attempts?: number;
   /** Wait before the second attempt, doubled for each later one; default 250 ms. */
   backoffMs?: number;
+  /**
+   * Work out exactly what would change, then roll it back: nothing is kept. It takes the same
+   * locks as a real run, for at most `lockTimeoutMs`, so it can report `busy` too.
+   */
+  dryRun?: boolean;
 }
 
 /** What event-log maintenance did: `busy` when every attempt met a lock held longer than `lockTimeoutMs`. */
@@ -82,7 +87,7 @@ export async function ensureEventPartitions(
         options.periodsAhead ?? 3,
         options.at ?? new Date(),
       ]);
-      await client.query('COMMIT');
+      await client.query(options.dryRun ? 'ROLLBACK' : 'COMMIT');
       const changes = rows.map((row) => ({
         action: row.action,
         partition: row.partition_name,

@@ -41,7 +41,16 @@ export interface MigrationSource {
 
 /** A step of a run, reported as it happens (for a progress display). */
 export type MigrationProgress =
-  | { phase: 'start'; direction: 'up' | 'down'; track: string; name: string; index: number; total: number }
+  | {
+      phase: 'start';
+      direction: 'up' | 'down';
+      track: string;
+      name: string;
+      index: number;
+      total: number;
+      /** False for a `--! no-transaction` migration: what ran of it stays if it is interrupted. */
+      atomic: boolean;
+    }
   | {
       phase: 'done';
       direction: 'up' | 'down';
@@ -248,7 +257,8 @@ async function execute(
         const index = done.length + skipped.length + 1;
         const event = { direction, track: state.track.id, name: planned_.name, index, total: planned.length };
         const started = Date.now();
-        const outcome = await runStep(client, fileOf(state, planned_.name), {
+        const file = fileOf(state, planned_.name);
+        const outcome = await runStep(client, file, {
           track: state.track,
           direction,
           lockWaitMs: options.lockWaitMs,
@@ -256,7 +266,7 @@ async function execute(
           statementTimeoutMs: options.statementTimeoutMs,
           parameters: options.parameters ?? {},
           appliedBefore: done.length,
-          onStart: () => options.onProgress?.({ phase: 'start', ...event }),
+          onStart: () => options.onProgress?.({ phase: 'start', ...event, atomic: !file.noTransaction }),
         });
         if (outcome === 'concurrent') {
           skipped.push(planned_);

@@ -4,7 +4,8 @@
  */
 import type { Settings } from '../../config/schema.js';
 import type { OpenProgress } from '../../db/pglite-source.js';
-import { embeddedDataDir, embeddedDatabaseExists } from '../../db/open.js';
+import { embeddedDataDir } from '../../db/open.js';
+import { dataDirState } from '../../db/pglite-source.js';
 import type { Database } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { healthCheck, type HealthReport } from '../../health/health-check.js';
@@ -16,6 +17,7 @@ import { migrationLimits, migrationSource, openMigrationDatabase } from '../../m
 import { migrate, rollback, type MigrationProgress, type MigrationRunResult } from '../../migrate/run.js';
 import { migrationStatus, type MigrationStatus } from '../../migrate/status.js';
 import type { CommandContext } from '../context.js';
+import { whenInterrupted } from '../interrupt.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { Output } from '../output.js';
 
@@ -32,35 +34,65 @@ function showOpenProgress(out: Output): (event: OpenProgress) => void {
   };
 }
 
+/**
+ * Shows each migration as it starts (on a terminal), and keeps what a Ctrl-C would mean up to date:
+ * which migrations are done, and what becomes of the one under way.
+ */
 function showMigrationProgress(out: Output): (event: MigrationProgress) => void {
+  const done: string[] = [];
+  const verb = (event: MigrationProgress) => (event.direction === 'up' ? 'applied' : 'rolled back');
   return (event) => {
-    if (event.phase === 'start')
+    if (event.phase === 'start') {
       out.progress(
         `[${event.index}/${event.total}] ${event.direction === 'up' ? 'applying' : 'rolling back'} ${shown(event)}…`,
       );
-    else if (event.phase === 'skipped')
+      const before = done.length > 0 ? `${done.join(', ')} ${done.length === 1 ? 'was' : 'were'} ${verb(event)}; ` : '';
+      const current = event.atomic
+        ? `nothing of ${shown(event)} was ${verb(event)} (its transaction ends with the connection)`
+        : `${shown(event)} runs outside a transaction (--! no-transaction): the statements of it that completed stay, and it is not recorded as ${verb(event)}; run the command again`;
+      whenInterrupted(() => `${before}${current}.`);
+    } else if (event.phase === 'done') {
+      done.push(shown(event));
+      whenInterrupted(
+        () => `${done.join(', ')} ${done.length === 1 ? 'was' : 'were'} ${verb(event)}; nothing else was.`,
+      );
+    } else {
       out.progress(`[${event.index}/${event.total}] ${shown(event)}: applied meanwhile by another migrator, skipped.`);
+    }
   };
 }
 
 /**
- * Opens the database for a migration command and closes it afterwards. A read-only command
- * (dry run, status) never creates the embedded database: where none exists yet it reads an empty
- * in-memory one instead, which has exactly nothing applied. The target printed stays the real one.
+ * What a command does when the embedded database does not exist yet: `create` it (migrate),
+ * read an empty in-memory one in its place (`substitute`: status, dry runs, rollback — it has
+ * exactly nothing applied), or `refuse` (maintain). Only `create` ever writes to the disk.
+ */
+type WhenMissing = 'create' | 'substitute' | 'refuse';
+
+/**
+ * Opens the database for a migration command and closes it afterwards. The target printed stays
+ * the real one. A directory that holds something other than a database is refused by every command.
  */
 async function withMigrationDatabase<T>(
   ctx: CommandContext,
-  readOnly: boolean,
+  whenMissing: WhenMissing,
   fn: (db: Database, settings: Settings, target: string) => Promise<T>,
 ): Promise<T> {
   const { settings } = await ctx.loadConfig();
-  const missing = readOnly && settings.storage.backend === 'embedded' && !embeddedDatabaseExists(settings, ctx.io.env);
+  const dataDir = embeddedDataDir(settings, ctx.io.env);
+  const missing =
+    whenMissing !== 'create' && settings.storage.backend === 'embedded' && (await dataDirState(dataDir)) === 'new';
+  if (missing && whenMissing === 'refuse') {
+    throw new LlmspellError('DB_NOT_FOUND', `no embedded database at ${dataDir} yet`, {
+      hint: 'Nothing was created. `llmspell database migrate` creates it.',
+    });
+  }
   const db = await openMigrationDatabase(settings, {
     env: ctx.io.env,
     onProgress: showOpenProgress(ctx.out),
     ...(missing ? { backend: 'memory' as const } : {}),
   });
-  const target = missing ? `${embeddedDataDir(settings, ctx.io.env)} (not created yet)` : db.target;
+  const target = missing ? `${dataDir} (not created yet)` : db.target;
   try {
     return await fn(db, settings, target);
   } finally {
@@ -158,7 +190,8 @@ export async function runMigrate(
   ctx: CommandContext,
   opts: DirOption & { dryRun?: boolean; to?: string },
 ): Promise<number> {
-  return withMigrationDatabase(ctx, opts.dryRun === true, async (db, settings, target) => {
+  whenInterrupted(() => 'nothing was migrated.');
+  return withMigrationDatabase(ctx, opts.dryRun === true ? 'substitute' : 'create', async (db, settings, target) => {
     const result = await migrate(db, {
       ...migrationLimits(settings),
       ...migrationSource(settings, opts.migrationsDir),
@@ -188,17 +221,22 @@ function reportPartitions(ctx: CommandContext, changes: readonly PartitionChange
   }
 }
 
-export async function runMaintain(ctx: CommandContext): Promise<number> {
-  return withMigrationDatabase(ctx, false, async (db, settings, target) => {
-    const report = await maintain(db, settings);
+export async function runMaintain(ctx: CommandContext, opts: { dryRun?: boolean } = {}): Promise<number> {
+  return withMigrationDatabase(ctx, 'refuse', async (db, settings, target) => {
+    const dryRun = opts.dryRun === true;
+    const report = await maintain(db, settings, { dryRun });
     if (report.eventLog.status === 'skipped') {
       throw new LlmspellError('MIGRATION_PENDING', `no event log in ${target} yet`, {
         hint: 'Run `llmspell database migrate` first.',
       });
     }
-    ctx.out.json({ target, ...report });
+    ctx.out.json({ target, dryRun, ...report });
     if (report.eventLog.status === 'done' && report.eventLog.changes.length > 0) {
-      ctx.out.line(`Event log maintenance on ${target}:`);
+      ctx.out.line(
+        dryRun
+          ? `Event log maintenance would change on ${target} (dry run: nothing was changed):`
+          : `Event log maintenance on ${target}:`,
+      );
     }
     reportMaintenance(ctx, report, 'alone');
     return EXIT.OK;
@@ -212,7 +250,7 @@ function statusExit(status: MigrationStatus): number {
 }
 
 export async function runStatus(ctx: CommandContext, opts: DirOption): Promise<number> {
-  return withMigrationDatabase(ctx, true, async (db, settings, target) => {
+  return withMigrationDatabase(ctx, 'substitute', async (db, settings, target) => {
     const { tracks } = migrationSource(settings, opts.migrationsDir);
     const status = await db.withClient((client) => migrationStatus(client, tracks));
     const { out } = ctx;
@@ -244,12 +282,13 @@ export async function runRollback(
   ctx: CommandContext,
   opts: DirOption & { to?: string; yes?: boolean; dryRun?: boolean },
 ): Promise<number> {
+  whenInterrupted(() => 'nothing was rolled back.');
   if (opts.to === undefined) {
     throw new LlmspellError('USAGE', 'rollback needs --to VERSION (0 rolls back everything)', {
       hint: 'See `llmspell database migration-status` for versions.',
     });
   }
-  return withMigrationDatabase(ctx, false, async (db, settings) => {
+  return withMigrationDatabase(ctx, 'substitute', async (db, settings, target) => {
     const base = {
       ...migrationLimits(settings),
       ...migrationSource(settings, opts.migrationsDir),
@@ -259,7 +298,7 @@ export async function runRollback(
     let confirmed: MigrationRunResult['planned'] | undefined;
     if (!opts.dryRun && !opts.yes) {
       const preview = await rollback(db, { ...base, dryRun: true });
-      if (preview.planned.length === 0) return reportRun(ctx, db.target, preview);
+      if (preview.planned.length === 0) return reportRun(ctx, target, preview);
       const list = preview.planned.map(shown).join(', ');
       if (!ctx.io.confirm) {
         throw new LlmspellError(
@@ -272,10 +311,10 @@ export async function runRollback(
       }
       if (
         !(await ctx.io.confirm(
-          `Roll back ${preview.planned.length} migration(s) on ${db.target}: ${list}? This drops their tables and data. [y/N] `,
+          `Roll back ${preview.planned.length} migration(s) on ${target}: ${list}? This drops their tables and data. [y/N] `,
         ))
       ) {
-        ctx.out.json({ target: db.target, cancelled: true, planned: preview.planned });
+        ctx.out.json({ target: target, cancelled: true, planned: preview.planned });
         ctx.out.line('Nothing was changed.');
         return EXIT.FAILURE;
       }
@@ -283,7 +322,7 @@ export async function runRollback(
     }
     return reportRun(
       ctx,
-      db.target,
+      target,
       await rollback(db, { ...base, dryRun: opts.dryRun === true, ...(confirmed ? { expect: confirmed } : {}) }),
     );
   });
@@ -337,13 +376,14 @@ function reportHealth(ctx: CommandContext, report: HealthReport, strict: boolean
 
 export async function runHealth(
   ctx: CommandContext,
-  opts: DirOption & { strict?: boolean; timeout: string },
+  opts: DirOption & { strict?: boolean; timeout?: string },
 ): Promise<number> {
-  const timeout = Number(opts.timeout);
+  const timeout = opts.timeout === undefined ? 10 : Number(opts.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 2_147_483) {
     throw new LlmspellError(
       'USAGE',
-      `--timeout expects a number of seconds from 0 to 2147483, got ${JSON.stringify(opts.timeout)}`,
+      `--timeout expects a number of seconds greater than 0 and at most 2147483, got ${JSON.stringify(opts.timeout)}`,
+      { hint: 'For example --timeout 30 (the default is 10).' },
     );
   }
   const { settings } = await ctx.loadConfig();

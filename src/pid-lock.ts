@@ -1,7 +1,7 @@
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
-import { LlmspellError } from '../errors.js';
+import { LlmspellError } from './errors.js';
 
 /** Who holds a data directory. */
 export interface LockOwner {
@@ -12,7 +12,7 @@ export interface LockOwner {
 }
 
 /** A held lock; `release()` is idempotent. */
-export interface DataDirLock {
+export interface PathLock {
   readonly path: string;
   release(): Promise<void>;
 }
@@ -45,8 +45,9 @@ function describeCommand(argv: readonly string[]): string {
 }
 
 /**
- * Locks an embedded data directory for this process (PGlite does not lock it, and two processes
- * writing one directory corrupt it). The lock is a file beside the directory, created with
+ * Locks a path for this process: an embedded data directory (PGlite does not lock it, and two
+ * processes writing one directory corrupt it), or the config file while `config set` rewrites it.
+ * `what` names it in errors. The lock is a file beside the path (`<path>.lock`), created with
  * O_EXCL, holding the owner's pid. A lock whose process is gone (same host) is taken over: the
  * stale file is first renamed to a name of our own, so of two processes racing for it only one
  * wins, and one that renamed a live lock by mistake puts it back.
@@ -55,8 +56,12 @@ function describeCommand(argv: readonly string[]): string {
  * event loop for longer than any heartbeat, which would let a second process "recover" a lock
  * that is still in use.
  */
-export async function lockDataDir(dataDir: string, command = describeCommand(process.argv)): Promise<DataDirLock> {
-  const path = `${dataDir}.lock`;
+export async function lockPath(
+  target: string,
+  command = describeCommand(process.argv),
+  what = `the embedded database ${target}`,
+): Promise<PathLock> {
+  const path = `${target}.lock`;
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const me: LockOwner = { pid: process.pid, hostname: hostname(), command, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -82,7 +87,7 @@ export async function lockDataDir(dataDir: string, command = describeCommand(pro
     );
     // A lock whose owner died is stale; an unreadable one is stale once it is older than a write takes.
     const stale = owner ? owner.hostname === me.hostname && !isAlive(owner.pid) : age > 5_000;
-    if (!stale) throw held(dataDir, path, owner);
+    if (!stale) throw held(what, path, owner);
     const aside = `${path}.stale-${process.pid}`;
     if (
       !(await rename(path, aside).then(
@@ -96,20 +101,20 @@ export async function lockDataDir(dataDir: string, command = describeCommand(pro
       // We moved a lock that a racing process had just created: give it back and report it.
       await link(aside, path).catch(() => undefined);
       await unlink(aside).catch(() => undefined);
-      throw held(dataDir, path, taken);
+      throw held(what, path, taken);
     }
     await unlink(aside).catch(() => undefined);
   }
-  throw new LlmspellError('LOCK_HELD', `could not lock the embedded database ${dataDir}`, {
+  throw new LlmspellError('LOCK_HELD', `could not lock ${what}`, {
     hint: `Another process keeps taking ${path}; try again.`,
   });
 }
 
-function held(dataDir: string, path: string, owner: LockOwner | undefined): LlmspellError {
+function held(what: string, path: string, owner: LockOwner | undefined): LlmspellError {
   const who = owner
     ? `pid ${owner.pid} on ${owner.hostname} (${owner.command || 'llmspell'}, since ${owner.since})`
     : 'another process';
-  return new LlmspellError('LOCK_HELD', `the embedded database ${dataDir} is in use by ${who}`, {
-    hint: `Wait for that process to finish or stop it; the embedded backend allows one process at a time. If no such process exists, delete ${path}.`,
+  return new LlmspellError('LOCK_HELD', `${what} is in use by ${who}`, {
+    hint: `Wait for that process to finish or stop it; one process at a time may use it. If no such process exists, delete ${path}.`,
   });
 }
