@@ -6,34 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { CLI_BIN, runCliProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
-const BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const FIXTURE = new URL('../fixtures/migrations/basic', import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs the built `llmspell` binary as a child process, with a clean environment. */
-function llmspell(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
-  });
-}
+const llmspell = (args: string[], env: Record<string, string> = {}) => runCliProcess(args, env);
 
 describe('llmspell binary', () => {
   let home: string;
@@ -122,7 +99,7 @@ describe('llmspell binary', () => {
   });
 
   it('survives a reader that goes away (llmspell … | head): no EPIPE crash, exit status kept', async () => {
-    const child = spawn(process.execPath, [BIN, 'config', 'get'], {
+    const child = spawn(process.execPath, [CLI_BIN, 'config', 'get'], {
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/output.js';
 import { runCli } from '../../src/cli/program.js';
@@ -39,4 +40,42 @@ export async function runCliInProcess(argv: string[], options: CliRunOptions): P
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
+}
+
+/** The built `llmspell` binary (`npm test` builds it first). */
+export const CLI_BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+/** One run of the binary as a child process. */
+export interface CliProcessRun extends CliRun {
+  /** Wall time, ms. */
+  ms: number;
+  /** The signal that ended it, if one did. */
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Runs the built `llmspell` binary as a child process with a clean environment (`PATH`,
+ * `NO_COLOR=1` and `env`). `onSpawn` gets the child, e.g. to send it a signal at the right moment.
+ */
+export function runCliProcess(
+  args: string[],
+  env: Record<string, string> = {},
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<CliProcessRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    onSpawn?.(child);
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? -1, signal, stdout, stderr, ms: Date.now() - started }),
+    );
+  });
 }
