@@ -42,8 +42,8 @@ export async function runCliInProcess(argv: string[], options: CliRunOptions): P
   return { code, stdout, stderr };
 }
 
-/** The built `llmspell` binary (`npm test` builds it first). */
-export const CLI_BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+/** The built `llmspell` binary, as `bin` installs it: the bundle (`npm test` builds it first). */
+export const CLI_BIN = new URL('../../dist/bin/llmspell.js', import.meta.url).pathname;
 
 /** One run of the binary as a child process. */
 export interface CliProcessRun extends CliRun {
