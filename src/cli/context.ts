@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadSettings, type KeyOverride, type ResolvedConfig } from '../config/load.js';
 import { CONFIG_KEYS, valueAtPath } from '../config/keys.js';
-import { describeValue, passwordsIn } from '../config/redact.js';
+import { describeValue, passwordsIn, shorten } from '../config/redact.js';
 import { ConfigError } from '../errors.js';
 import { Output, type CliIO } from './output.js';
 
@@ -53,7 +53,7 @@ function parseSetFlags(values: readonly string[]): KeyOverride[] {
       });
     }
     const key = item.slice(0, eq).trim();
-    return { key, value: item.slice(eq + 1), flag: `--set ${key}` };
+    return { key, value: item.slice(eq + 1), flag: `--set ${shorten(key)}` };
   });
 }
 

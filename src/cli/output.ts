@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { LlmspellError } from '../errors.js';
-import { redactConnectionStringsIn, scrubSecrets } from '../config/redact.js';
+import { redactConnectionStringsIn, redactValue, scrubSecrets } from '../config/redact.js';
 
 /** Where the CLI writes and what it knows of its terminal. Injected so tests run the CLI in process. */
 export interface CliIO {
@@ -65,6 +65,28 @@ export interface OutputOptions {
  * Connection strings are masked by their structure whatever the length of their password.
  */
 const MIN_RAW_SECRET_LENGTH = 9;
+/**
+ * Registered secrets longer than this are not searched for as raw text (a value that long is never
+ * echoed whole: messages cut values to 80 characters, and connection strings are masked by their
+ * structure).
+ */
+const MAX_RAW_SECRET_LENGTH = 4096;
+/**
+ * At most this many secrets are registered (a configuration has a handful): each costs a pass
+ * over every line written, so a value holding thousands of `password=…` pairs must not multiply
+ * the cost of output.
+ */
+const MAX_RAW_SECRETS = 64;
+
+/**
+ * An error's stack for `--verbose`: its name, its message and the frames, without the header
+ * V8 wrote into `stack` at construction (the raw message, before any masking).
+ */
+function stackOf(error: Error): string {
+  const stack = error.stack ?? '';
+  const frames = stack.indexOf('\n    at ');
+  return `${error.name}: ${error.message}${frames < 0 ? '' : stack.slice(frames)}`;
+}
 
 /**
  * Writes a command's results: human text or one JSON document on stdout; notes, warnings,
@@ -99,7 +121,10 @@ export class Output {
    * fewer are masked only inside connection strings (see {@link Output.scrub}).
    */
   addSecrets(secrets: readonly string[]): void {
-    for (const secret of secrets) if (secret.length >= MIN_RAW_SECRET_LENGTH) this.secrets.add(secret);
+    for (const secret of secrets) {
+      if (this.secrets.size >= MAX_RAW_SECRETS) break;
+      if (secret.length >= MIN_RAW_SECRET_LENGTH && secret.length <= MAX_RAW_SECRET_LENGTH) this.secrets.add(secret);
+    }
   }
 
   /** A line (or block) of human output on stdout; ignored in `--json` mode. */
@@ -107,12 +132,10 @@ export class Output {
     if (!this.options.json) this.io.stdout((this.revealing ? text : this.scrub(text)) + '\n');
   }
 
-  /** The JSON result on stdout; ignored in human mode. */
+  /** The JSON result on stdout; ignored in human mode. Masked string by string, before serialising. */
   json(value: unknown): void {
-    if (this.options.json) {
-      const text = JSON.stringify(value, null, 2);
-      this.io.stdout((this.revealing ? text : this.scrub(text)) + '\n');
-    }
+    if (this.options.json)
+      this.io.stdout(JSON.stringify(this.revealing ? value : this.scrubValue(value), null, 2) + '\n');
   }
 
   /** A note for humans on stderr (also in `--json` mode, where stdout is for the document). */
@@ -136,7 +159,7 @@ export class Output {
     const message = error instanceof Error ? error.message : String(error);
     if (this.options.json) {
       const body = known ? error.toJSON() : { code: 'INTERNAL', message };
-      this.io.stdout(this.scrub(JSON.stringify({ error: body }, null, 2)) + '\n');
+      this.io.stdout(JSON.stringify({ error: this.scrubValue(body) }, null, 2) + '\n');
     } else {
       this.io.stderr(this.scrub(`${this.errStyle.red('error:')} ${message}`) + '\n');
       if (known && error.hint)
@@ -151,11 +174,12 @@ export class Output {
     }
     if (this.options.verbose) {
       let current: unknown = error;
-      while (current instanceof Error) {
-        this.io.stderr(this.scrub(current.stack ?? String(current)) + '\n');
+      for (let depth = 0; current instanceof Error && depth < 8; depth++) {
+        this.io.stderr(this.scrub(stackOf(current)) + '\n');
         current = current.cause;
         if (current) this.io.stderr('caused by: ');
       }
+      if (current !== undefined && !(current instanceof Error)) this.io.stderr(this.scrub(String(current)) + '\n');
     } else if (!known) {
       this.io.stderr('  (run with --verbose for the stack trace)\n');
     }
@@ -177,18 +201,30 @@ export class Output {
         ...(typeof raw.code === 'string' && !fields ? { code: raw.code } : {}),
         ...(typeof raw.detail === 'string' && !fields ? { detail: raw.detail } : {}),
       };
-      const stack = current instanceof Error ? (current.stack ?? String(current)) : String(current);
-      this.io.stderr(
-        this.scrub(`${stack}${Object.keys(facts).length > 0 ? `\n  ${JSON.stringify(facts)}` : ''}`) + '\n',
-      );
+      const stack = this.scrub(current instanceof Error ? stackOf(current) : String(current));
+      const shown = Object.keys(facts).length > 0 ? `\n  ${JSON.stringify(this.scrubValue(facts))}` : '';
+      this.io.stderr(`${stack}${shown}\n`);
       current = current instanceof Error ? current.cause : undefined;
     }
   }
 
   /**
+   * Writes text that another library formats (commander's usage errors and help) to stdout or
+   * stderr, masked like everything else.
+   */
+  write(stream: 'stdout' | 'stderr', text: string): void {
+    this.io[stream](this.scrub(text));
+  }
+
+  /** A JSON-like value with every string in it masked (see {@link Output.scrub}). */
+  scrubValue(value: unknown): unknown {
+    return redactValue(value, (text) => this.scrub(text));
+  }
+
+  /**
    * Masks secrets in text: first the password of every connection string (URL or keyword form),
-   * then each registered secret wherever it appears. Also for text written elsewhere
-   * (commander's own messages).
+   * then each registered secret wherever it appears. Linear in the length of the text (for each
+   * registered secret). Also for text written elsewhere (commander's own messages).
    */
   scrub(text: string): string {
     const structural = redactConnectionStringsIn(text);

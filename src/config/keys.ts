@@ -1,7 +1,7 @@
 import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { describeValue } from './redact.js';
+import { describeValue, shorten } from './redact.js';
 import { settingsSchema, type KeyMeta } from './schema.js';
 
 /** The type of a configuration value, as users write it. */
@@ -164,8 +164,9 @@ export function requireKnownKey(key: string, options: { allowTable?: boolean } =
     });
   }
   const suggestion = suggestKey(key);
-  throw new ConfigError('CONFIG_INVALID', `unknown config key ${key}`, {
-    issues: [{ key, message: 'unknown key', ...(suggestion ? { suggestion } : {}) }],
+  const shown = shorten(key);
+  throw new ConfigError('CONFIG_INVALID', `unknown config key ${shown}`, {
+    issues: [{ key: shown, message: 'unknown key', ...(suggestion ? { suggestion } : {}) }],
     hint: suggestion ? `Did you mean ${suggestion}?` : '`llmspell config get` lists every key.',
   });
 }
@@ -179,22 +180,39 @@ export function suggestKey(
   unknown: string,
   candidates: readonly string[] = [...byKey.keys(), ...CONFIG_TABLES],
 ): string | undefined {
-  const score = (a: string, b: string) => distance(a.toLowerCase(), b.toLowerCase());
-  let best: { key: string; d: number } | undefined;
-  for (const candidate of candidates) {
-    const d = score(unknown, candidate);
-    if (!best || d < best.d) best = { key: candidate, d };
-  }
-  if (best && best.d <= Math.max(2, Math.floor(unknown.length / 4))) return best.key;
+  const whole = nearest(unknown, candidates, (candidate) => candidate, Math.max(2, Math.floor(unknown.length / 4)));
+  if (whole) return whole;
+  const last = unknown.slice(unknown.lastIndexOf('.') + 1);
+  return nearest(
+    last,
+    candidates,
+    (candidate) => candidate.slice(candidate.lastIndexOf('.') + 1),
+    Math.max(1, Math.floor(last.length / 4)),
+  );
+}
 
-  const last = unknown.split('.').at(-1) ?? unknown;
-  let bestLeaf: { key: string; d: number } | undefined;
+/**
+ * The candidate whose `part` is nearest to `text` (case-insensitively) within `limit` edits.
+ * Candidates whose length differs by more than `limit` are skipped unmeasured (the distance is
+ * at least the difference), so a huge unknown key costs a length comparison, not a quadratic
+ * Levenshtein distance.
+ */
+function nearest(
+  text: string,
+  candidates: readonly string[],
+  part: (candidate: string) => string,
+  limit: number,
+): string | undefined {
+  let best: { key: string; d: number } | undefined;
+  let lower: string | undefined;
   for (const candidate of candidates) {
-    const d = score(last, candidate.split('.').at(-1) ?? candidate);
-    if (!bestLeaf || d < bestLeaf.d) bestLeaf = { key: candidate, d };
+    const other = part(candidate);
+    if (Math.abs(other.length - text.length) > limit) continue;
+    lower ??= text.toLowerCase();
+    const d = distance(lower, other.toLowerCase());
+    if (d <= limit && (!best || d < best.d)) best = { key: candidate, d };
   }
-  if (bestLeaf && bestLeaf.d <= Math.max(1, Math.floor(last.length / 4))) return bestLeaf.key;
-  return undefined;
+  return best?.key;
 }
 
 /** What a key accepts, in words: `an integer from 1 to 10000`, `one of daily, weekly, monthly`. */
@@ -227,7 +245,7 @@ export function parseKeyValue(spec: KeySpec, text: string): ParsedValue {
   let value: unknown = text;
   const expected = () => ({
     ok: false as const,
-    message: `expected ${describeExpected(spec)}, got ${describeValue(text)}`,
+    message: `expected ${describeExpected(spec)}, got ${describeValue(text, { secret: spec.secret })}`,
   });
   if (spec.kind === 'integer') {
     if (!/^[+-]?\d+$/.test(text.trim())) return expected();
@@ -239,5 +257,8 @@ export function parseKeyValue(spec: KeySpec, text: string): ParsedValue {
     else return expected();
   }
   const checked = spec.schema.safeParse(value);
-  return checked.success ? { ok: true, value: checked.data } : expected();
+  if (checked.success) return { ok: true, value: checked.data };
+  // A refinement of the key (a URL that is not one) says what is wrong in its own words.
+  const custom = checked.error.issues.find((issue) => issue.code === 'custom');
+  return custom ? { ok: false, message: custom.message } : expected();
 }

@@ -12,8 +12,8 @@ import {
   CONFIG_KEYS,
 } from './keys.js';
 import { resolveConfigFile, type ConfigFileLocation, type Env } from './paths.js';
-import { describeValue } from './redact.js';
-import { settingsSchema, SLED_DEPRECATED, type Settings, type StorageBackend } from './schema.js';
+import { describeValue, shorten } from './redact.js';
+import { connectionUrlProblem, settingsSchema, SLED_DEPRECATED, type Settings, type StorageBackend } from './schema.js';
 
 /** A value given on the command line for one key (`--set KEY=VALUE`, `--backend`, …). */
 export interface KeyOverride {
@@ -68,7 +68,7 @@ function fileLayer(file: ConfigFile, issues: ConfigIssue[]): Layer {
         values.set(key, value);
       } else {
         const suggestion = suggestKey(key);
-        issues.push({ key, origin, message: 'unknown key', ...(suggestion ? { suggestion } : {}) });
+        issues.push({ key: shorten(key), origin, message: 'unknown key', ...(suggestion ? { suggestion } : {}) });
       }
     }
   };
@@ -82,7 +82,7 @@ function envLayer(env: Env, issues: ConfigIssue[]): Layer {
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith('LLMSPELL_') || text === undefined || text === '') continue;
     const spec = findKeyByEnv(name);
-    const origin: Origin = { kind: 'env', name };
+    const origin: Origin = { kind: 'env', name: shorten(name) };
     if (!spec) {
       if (name.startsWith(ENV_PREFIX)) {
         const near = suggestKey(
@@ -90,7 +90,7 @@ function envLayer(env: Env, issues: ConfigIssue[]): Layer {
           CONFIG_KEYS.map((k) => k.env),
         );
         issues.push({
-          key: name,
+          key: shorten(name),
           origin,
           message: 'unknown environment variable',
           ...(near ? { suggestion: near } : {}),
@@ -105,11 +105,18 @@ function envLayer(env: Env, issues: ConfigIssue[]): Layer {
   return { values, origin: (key) => ({ kind: 'env', name: findKey(key)!.env }) };
 }
 
-/** `DATABASE_URL`: used for the URL only when neither the file nor `LLMSPELL_STORAGE_POSTGRES_URL` sets it. */
-function databaseUrlLayer(env: Env): Layer {
+/**
+ * `DATABASE_URL`: used for the URL only when neither the file nor `LLMSPELL_STORAGE_POSTGRES_URL`
+ * sets it, and only when it is a usable PostgreSQL URL: one meant for another program
+ * (`mysql://…`) is ignored rather than an error of every command. Why it was ignored is returned,
+ * for a warning when a backend needs the URL.
+ */
+function databaseUrlLayer(env: Env): Layer & { ignored?: string } {
   const values = new Map<string, unknown>();
-  if (env.DATABASE_URL) values.set('storage.postgres.url', env.DATABASE_URL);
-  return { values, origin: () => ({ kind: 'env', name: 'DATABASE_URL' }) };
+  const url = env.DATABASE_URL;
+  const problem = url ? connectionUrlProblem(url) : undefined;
+  if (url && !problem) values.set('storage.postgres.url', url);
+  return { values, origin: () => ({ kind: 'env', name: 'DATABASE_URL' }), ...(problem ? { ignored: problem } : {}) };
 }
 
 function flagLayer(overrides: readonly KeyOverride[], issues: ConfigIssue[]): Layer {
@@ -122,7 +129,7 @@ function flagLayer(overrides: readonly KeyOverride[], issues: ConfigIssue[]): La
       const suggestion = suggestKey(override.key);
       const message = isTable(override.key) ? 'is a table; set one of its keys' : 'unknown key';
       issues.push({
-        key: override.key,
+        key: shorten(override.key),
         origin,
         message,
         ...(suggestion && !isTable(override.key) ? { suggestion } : {}),
@@ -179,7 +186,7 @@ function merge(layers: readonly Layer[], issues: ConfigIssue[]): Merged {
       const spec = findKey(key);
       const message =
         spec && issue.code !== 'custom'
-          ? `expected ${describeExpected(spec)}, got ${describeValue(values.get(key))}`
+          ? `expected ${describeExpected(spec)}, got ${describeValue(values.get(key), { secret: spec.secret })}`
           : issue.message;
       issues.push({ key, origin: origins.get(key) ?? DEFAULT_ORIGIN, message });
     };
@@ -246,14 +253,20 @@ export async function loadSettings(options: LoadOptions = {}): Promise<ResolvedC
     });
   }
   const issues: ConfigIssue[] = [];
+  const databaseUrl = databaseUrlLayer(env);
   const layers = [
-    databaseUrlLayer(env),
+    databaseUrl,
     fileLayer(file, issues),
     envLayer(env, issues),
     flagLayer(options.overrides ?? [], issues),
   ];
   const merged = merge(layers, issues);
   if (issues.length > 0 || !merged.settings) throw invalidConfigError(issues);
+  const storage = merged.settings.storage;
+  const usesPostgres = [storage.backend, storage.memory.backend, storage.state.backend].includes('postgres');
+  if (databaseUrl.ignored && usesPostgres && storage.postgres.url === undefined) {
+    merged.warnings.push(`DATABASE_URL is ignored: it is not a usable PostgreSQL URL (${databaseUrl.ignored})`);
+  }
   return {
     settings: merged.settings,
     origins: merged.origins,

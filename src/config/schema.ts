@@ -1,5 +1,7 @@
+import { isSafePattern } from 'redos-detector';
 import { z } from 'zod';
-import { describeValue } from './redact.js';
+import { describeValue, shorten } from './redact.js';
+import { postgresUrlProblem } from './urls.js';
 
 /**
  * The one list of configuration keys, their types, defaults and documentation.
@@ -39,6 +41,108 @@ const seconds = (fallback: number) => z.int().min(1).max(MAX_TIMEOUT_SECS).defau
 /** A server-side timeout, where 0 turns it off (as PostgreSQL's own settings do). */
 const serverTimeout = (fallback: number) => z.int().min(0).max(MAX_TIMEOUT_SECS).default(fallback);
 
+/** The longest connection URL accepted: longer is no URL, and parsing megabytes would be slow. */
+export const MAX_URL_LENGTH = 65_536;
+
+/**
+ * What is wrong with a connection URL, in words that never echo its password (nor more than a
+ * few hundred characters of anything), or `undefined` when it is usable.
+ */
+export function connectionUrlProblem(url: string): string | undefined {
+  if (url.length > MAX_URL_LENGTH)
+    return `is ${url.length} characters long; a connection URL has at most ${MAX_URL_LENGTH}`;
+  const problem = postgresUrlProblem(url);
+  return problem === undefined ? undefined : shorten(problem, 300);
+}
+
+/** A connection URL key's type: a non-empty string that {@link connectionUrlProblem} accepts. */
+const connectionUrl = () =>
+  z
+    .string()
+    .min(1)
+    .superRefine((url, ctx) => {
+      const problem = url === '' ? undefined : connectionUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+/** The default of `storage.postgres.tenant_id_pattern`. */
+export const DEFAULT_TENANT_ID_PATTERN = '^[a-z0-9-]{3,255}$';
+/** The longest tenant id, in UTF-8 bytes, whatever the pattern allows: checked before the pattern runs. */
+export const MAX_TENANT_ID_BYTES = 255;
+/** The longest `tenant_id_pattern` accepted. */
+export const MAX_TENANT_ID_PATTERN_LENGTH = 1000;
+/** How long the backtracking analysis of a pattern may take before the pattern is refused as too complex. */
+const PATTERN_CHECK_MS = 250;
+/** Patterns known to pass the analysis (test/unit/config/limits.test.ts checks): not analysed again at every start. */
+const KNOWN_SAFE_PATTERNS = new Set([DEFAULT_TENANT_ID_PATTERN]);
+const patternProblems = new Map<string, string | undefined>();
+
+const FIX_PATTERN = `write it so that each character can be matched one way only (e.g. ^[a-z0-9]+(-[a-z0-9]+)*$, not ^([a-z0-9]+-?)+$), or bound it like the default ${DEFAULT_TENANT_ID_PATTERN}`;
+
+/** The analysis itself ({@link tenantIdPatternProblem} memoises it). */
+function analysePattern(pattern: string): string | undefined {
+  if (pattern.length > MAX_TENANT_ID_PATTERN_LENGTH) {
+    return `is ${pattern.length} characters long; a tenant id pattern has at most ${MAX_TENANT_ID_PATTERN_LENGTH}`;
+  }
+  let regex: RegExp;
+  try {
+    regex = new RegExp(pattern);
+  } catch (error) {
+    const message = (error as Error).message;
+    return `not a valid regular expression (${message.slice(message.lastIndexOf(': ') + 2)})`;
+  }
+  if (!KNOWN_SAFE_PATTERNS.has(pattern)) {
+    let result: ReturnType<typeof isSafePattern>;
+    try {
+      result = isSafePattern(pattern, { timeout: PATTERN_CHECK_MS, maxSteps: 20_000 });
+    } catch (error) {
+      const reason = shorten((error as Error).message.split('\n')[0] ?? '');
+      return `cannot be checked for catastrophic backtracking (the checker does not understand it: ${reason}); use plain groups (…) and no newer syntax such as named groups`;
+    }
+    if (result.error === 'timedOut' || result.error === 'hitMaxSteps') {
+      return `is too complex to be checked for catastrophic backtracking (the check gave up); ${FIX_PATTERN}`;
+    }
+    if (!result.safe) {
+      return `can backtrack catastrophically: the same text can be matched in many ways (as in (a+)+ or (a|aa)+), so some tenant ids would make every check take minutes; ${FIX_PATTERN}`;
+    }
+  }
+  // Only now is it safe to run.
+  if (regex.test('')) return `matches the empty string, so it asks nothing of a tenant id; ${FIX_PATTERN}`;
+  return undefined;
+}
+
+/**
+ * What is wrong with a `tenant_id_pattern`, or `undefined` when it may be used: at most
+ * {@link MAX_TENANT_ID_PATTERN_LENGTH} characters, a valid regular expression, free of
+ * catastrophic backtracking by `redos-detector`'s analysis (bounded to {@link PATTERN_CHECK_MS} ms:
+ * a pattern too complex to analyse in that time is refused too), and not matching the empty
+ * string. Never runs the pattern before it passed the analysis. Memoised.
+ */
+export function tenantIdPatternProblem(pattern: string): string | undefined {
+  if (!patternProblems.has(pattern)) {
+    if (patternProblems.size >= 64) patternProblems.clear();
+    patternProblems.set(pattern, analysePattern(pattern));
+  }
+  return patternProblems.get(pattern);
+}
+
+/**
+ * What is wrong with a tenant id under a pattern that passed {@link tenantIdPatternProblem}, as a
+ * predicate that does not echo the id (`is longer than 255 bytes`), or `undefined`. The length is
+ * checked before the pattern runs. `patternName` names the pattern in the message.
+ */
+export function tenantIdProblem(
+  tenantId: string,
+  pattern: RegExp,
+  patternName = shorten(pattern.source),
+): string | undefined {
+  if (tenantId.length > MAX_TENANT_ID_BYTES || Buffer.byteLength(tenantId) > MAX_TENANT_ID_BYTES) {
+    return `is longer than ${MAX_TENANT_ID_BYTES} bytes (UTF-8)`;
+  }
+  if (tenantId.includes('\0')) return 'contains a NUL character';
+  return pattern.test(tenantId) ? undefined : `does not match ${patternName}`;
+}
+
 const componentOverride = (component: string) =>
   z
     .strictObject({
@@ -51,13 +155,13 @@ const componentOverride = (component: string) =>
 
 const postgresSchema = z
   .strictObject({
-    url: key(z.string().min(1).optional(), {
+    url: key(connectionUrl().optional(), {
       description:
         'Connection URL, for example postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
       fallback: 'required by the postgres backend; DATABASE_URL is used when set',
       secret: true,
     }),
-    migration_url: key(z.string().min(1).optional(), {
+    migration_url: key(connectionUrl().optional(), {
       description:
         'Direct connection URL for migrations when url points at a transaction-mode pooler (PgBouncer); default url.',
       fallback: 'migrations use url',
@@ -87,7 +191,7 @@ const postgresSchema = z
     enforce_tenant_isolation: key(z.boolean().default(true), {
       description: 'Run tenant transactions as the llmspell_app role, so row-level security applies even to the owner.',
     }),
-    tenant_id_pattern: key(z.string().min(1).default('^[a-z0-9-]{3,255}$'), {
+    tenant_id_pattern: key(z.string().min(1).default(DEFAULT_TENANT_ID_PATTERN), {
       description: 'Regular expression every tenant id must match; checked before any SQL runs.',
     }),
     auto_migrate: key(z.boolean().default(false), { description: 'Apply pending migrations when storage opens.' }),
@@ -163,22 +267,21 @@ export const settingsSchema = z
   })
   .superRefine((doc, ctx) => {
     const pg = doc.storage.postgres;
-    let pattern: RegExp | undefined;
-    try {
-      pattern = new RegExp(pg.tenant_id_pattern);
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['storage', 'postgres', 'tenant_id_pattern'],
-        message: `not a valid regular expression (${(error as Error).message})`,
-      });
-    }
-    if (pattern && !pattern.test(pg.default_tenant_id)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['storage', 'postgres', 'default_tenant_id'],
-        message: `${describeValue(pg.default_tenant_id)} does not match storage.postgres.tenant_id_pattern ${pg.tenant_id_pattern}`,
-      });
+    // The pattern is checked before it runs: a catastrophic one would hang every command.
+    const patternProblem = tenantIdPatternProblem(pg.tenant_id_pattern);
+    if (patternProblem) {
+      ctx.addIssue({ code: 'custom', path: ['storage', 'postgres', 'tenant_id_pattern'], message: patternProblem });
+    } else {
+      const pattern = new RegExp(pg.tenant_id_pattern);
+      const name = `storage.postgres.tenant_id_pattern ${shorten(pg.tenant_id_pattern)}`;
+      const idProblem = tenantIdProblem(pg.default_tenant_id, pattern, name);
+      if (idProblem) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['storage', 'postgres', 'default_tenant_id'],
+          message: `${describeValue(pg.default_tenant_id)} ${idProblem}`,
+        });
+      }
     }
     const vectors = pg.vector_embeddings;
     if (vectors.hnsw_ef_construction < 2 * vectors.hnsw_m) {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { checkPostgresUrl } from './urls.js';
-import { ConfigError, type ConfigIssue } from '../errors.js';
+import { ConfigError, describeOrigin, type ConfigIssue } from '../errors.js';
 import { loadSettings, type LoadOptions, type ResolvedConfig } from './load.js';
-import { resolveConfigFile } from './paths.js';
+import { resolveConfigFile, type Env } from './paths.js';
 
 /** What `config validate` found. */
 export interface ValidationReport {
@@ -13,17 +13,23 @@ export interface ValidationReport {
   warnings: string[];
 }
 
-/** Problems that parse fine but stop the database commands, e.g. `backend = "postgres"` without a URL. */
-function readinessIssues({ settings, origins }: ResolvedConfig): ConfigIssue[] {
+/**
+ * Problems that parse fine but stop the database commands, e.g. `backend = "postgres"` without a
+ * URL, or a `PGSSLMODE` that is not an sslmode.
+ */
+function readinessIssues({ settings, origins }: ResolvedConfig, env: Env): ConfigIssue[] {
   const storage = settings.storage;
   const usesPostgres = [storage.backend, storage.memory.backend, storage.state.backend].includes('postgres');
   if (!usesPostgres) return [];
+  const origin = origins.get('storage.postgres.url');
   try {
-    checkPostgresUrl(storage.postgres.url);
+    checkPostgresUrl(storage.postgres.url, 'storage.postgres.url', {
+      env,
+      ...(origin && origin.kind !== 'default' ? { origin: describeOrigin(origin) } : {}),
+    });
     return [];
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const origin = origins.get('storage.postgres.url');
     return error.issues.map((issue) => ({ ...issue, ...(origin ? { origin } : {}) }));
   }
 }
@@ -36,7 +42,7 @@ export async function validateConfig(options: LoadOptions = {}): Promise<Validat
   const location = resolveConfigFile(options.env ?? process.env, options.configPath);
   try {
     const resolved = await loadSettings(options);
-    const issues = readinessIssues(resolved);
+    const issues = readinessIssues(resolved, options.env ?? process.env);
     return {
       valid: issues.length === 0,
       file: { path: resolved.file.path, exists: resolved.file.exists },

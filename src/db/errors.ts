@@ -1,3 +1,4 @@
+import type { SslMode } from '../config/urls.js';
 import { LlmspellError, type ErrorCode } from '../errors.js';
 
 /** Fields PostgreSQL reports with an error, kept as they came. */
@@ -58,11 +59,42 @@ function refusedHint(raw: RawError): string {
     : CONNECTION_REFUSED_HINT;
 }
 
-const AUTH_FAILED_HINT = [
-  'Check the user and password in storage.postgres.url (or LLMSPELL_STORAGE_POSTGRES_URL).',
-  '  - try them with: psql -h HOST -p PORT -U USER -d DATABASE -W',
-  '  - pg_hba.conf needs a scram-sha-256 line for this user and address; reload PostgreSQL after changing it',
-].join('\n');
+/**
+ * What a connection error message can say about the connection beyond its target: the
+ * configuration key the URL came from (and where that value was set), the TLS mode and root
+ * certificate, and the timeouts. Every field is optional; without them the messages name
+ * `storage.postgres.url`.
+ */
+export interface ConnectionContext {
+  /** The configuration key of the URL, e.g. `storage.postgres.migration_url`. Default `storage.postgres.url`. */
+  urlKey?: string;
+  /** Where that value came from, as users name it: `LLMSPELL_STORAGE_POSTGRES_URL`, `DATABASE_URL`, a file. */
+  urlOrigin?: string;
+  /** The `sslmode` in force. */
+  sslmode?: SslMode;
+  /** What the server certificate was checked against (a file or `system`), when it was. */
+  sslrootcert?: string;
+  /** `connect_timeout` of the URL in seconds, when it bounds the attempt. */
+  connectTimeoutSecs?: number;
+  /** `storage.postgres.pool_timeout_secs`. */
+  poolTimeoutSecs?: number;
+}
+
+/** `storage.postgres.url (from DATABASE_URL)`, or `storage.postgres.url (or LLMSPELL_STORAGE_POSTGRES_URL)`. */
+function urlSource(context: ConnectionContext): string {
+  const key = context.urlKey ?? 'storage.postgres.url';
+  const variable = `LLMSPELL_${key.toUpperCase().replace(/\./g, '_')}`;
+  return context.urlOrigin ? `${key} (from ${context.urlOrigin})` : `${key} (or ${variable})`;
+}
+
+function authFailedHint(context: ConnectionContext): string {
+  return [
+    `Check the user and password in ${urlSource(context)}.`,
+    '  - a URL without a password takes it from PGPASSWORD, else from ~/.pgpass (PGPASSFILE)',
+    '  - try them with: psql -h HOST -p PORT -U USER -d DATABASE -W',
+    '  - pg_hba.conf needs a scram-sha-256 line for this user and address; reload PostgreSQL after changing it',
+  ].join('\n');
+}
 
 /** Troubleshooting for a missing extension (the spec's "Extension Not Found"). */
 export const EXTENSION_HINT = [
@@ -177,20 +209,151 @@ export function connectionLostError(cause: unknown, target: string, during: Lost
   });
 }
 
+/** The codes Node's TLS layer gives a server certificate that does not verify, and what each means. */
+const CERTIFICATE_PROBLEMS: Readonly<Record<string, string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed, and it is not the root certificate given',
+  SELF_SIGNED_CERT_IN_CHAIN:
+    'the server certificate is not signed by the root certificate given (its chain ends in another self-signed root)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate is not signed by the root certificate given',
+  UNABLE_TO_GET_ISSUER_CERT: 'the server certificate is not signed by the root certificate given',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the server certificate is not signed by the root certificate given',
+  CERT_SIGNATURE_FAILURE: 'the signature of the server certificate is invalid',
+  CERT_HAS_EXPIRED: 'the server certificate has expired',
+  CERT_NOT_YET_VALID: 'the server certificate is not valid yet (check the clocks)',
+  CERT_REVOKED: 'the server certificate has been revoked',
+};
+
+/**
+ * The {@link DatabaseError} of a failed TLS negotiation, or `undefined` when `raw` is not one:
+ * a server without TLS where the mode needs it, a certificate that does not verify, a host name
+ * the certificate is not for, a handshake the server refused. Names the mode and what to change.
+ */
+function tlsFailure(
+  raw: RawError & { reason?: unknown; host?: unknown; cert?: unknown },
+  target: string,
+  context: ConnectionContext,
+  cause: unknown,
+): DatabaseError | undefined {
+  const mode = context.sslmode;
+  const message = str(raw.message) ?? '';
+  const code = str(raw.code) ?? '';
+  const root =
+    context.sslrootcert === 'system'
+      ? "the system's trusted roots"
+      : context.sslrootcert
+        ? `sslrootcert ${context.sslrootcert}`
+        : 'the root certificate';
+  const unchecked =
+    mode === 'require'
+      ? 'or drop sslrootcert (with a root certificate, require checks like verify-ca) to encrypt without checking'
+      : 'or use sslmode=require to encrypt without checking (no protection against a man in the middle)';
+  const fail = (why: string, hint: string) =>
+    new DatabaseError(
+      'DB_UNREACHABLE',
+      `TLS connection to ${target} failed${mode ? ` with sslmode=${mode}` : ''}: ${why}`,
+      {
+        hint,
+        cause,
+      },
+    );
+  if (message === 'The server does not support SSL connections') {
+    return fail(
+      'the server does not offer TLS, and this sslmode requires it',
+      'Turn TLS on at the server (ssl = on, ssl_cert_file, ssl_key_file; behind PgBouncer: client_tls_sslmode), or, on a network you trust, use sslmode=prefer (TLS when offered) or sslmode=disable.',
+    );
+  }
+  if (message === 'There was an error establishing an SSL connection') {
+    return fail(
+      'the server answered the TLS request with an error',
+      'Check the server log; sslmode=disable connects without TLS.',
+    );
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const cert = (typeof raw.cert === 'object' && raw.cert !== null ? raw.cert : {}) as {
+      subjectaltname?: unknown;
+      subject?: { CN?: unknown };
+    };
+    const names = str(cert.subjectaltname) ?? (str(cert.subject?.CN) ? `CN=${str(cert.subject?.CN)}` : undefined);
+    const host = str(raw.host);
+    return fail(
+      `the host name${host ? ` "${host}"` : ''} does not match the server certificate${names ? `, which is for ${names}` : str(raw.reason) ? ` (${str(raw.reason)})` : ''}`,
+      `Connect with a host name the certificate names${names ? ` (${names})` : ''}, or use sslmode=verify-ca to check the certificate's chain but not the host name.`,
+    );
+  }
+  const problem = CERTIFICATE_PROBLEMS[code];
+  if (problem) {
+    const chain = !/expired|not valid yet|revoked/.test(problem);
+    return fail(
+      `${problem}${chain ? `, checked against ${root}` : ''}`,
+      chain
+        ? `Set sslrootcert to the CA certificate that signed the server certificate (for a self-signed one: that certificate), ${unchecked}.`
+        : `Renew the server certificate (ssl_cert_file) and reload PostgreSQL, ${unchecked}.`,
+    );
+  }
+  if (/^ERR_SSL_|^ERR_OSSL_/.test(code) || (code === 'EPROTO' && /SSL|TLS/i.test(message))) {
+    const certificate = /certificate/i.test(message);
+    return fail(
+      `the TLS handshake failed (${message})`,
+      certificate
+        ? 'The server wants a client certificate it trusts: set sslcert and sslkey (or ~/.postgresql/postgresql.crt and .key) to one signed by its ssl_ca_file.'
+        : 'Check ssl_min_protocol_version and the ciphers of the server; sslmode=disable connects without TLS.',
+    );
+  }
+  return undefined;
+}
+
+/** The hint for a login refused because of encryption (pg_hba.conf hostssl / hostnossl) or a client certificate, else `undefined`. */
+function encryptionHint(message: string, context: ConnectionContext): string | undefined {
+  const mode = context.sslmode ?? 'prefer';
+  if (/pg_hba\.conf .*(no encryption|SSL off)$/.test(message)) {
+    return `pg_hba.conf has no line for this connection without TLS (sslmode=${mode}): if it has a hostssl line for it, use sslmode=require (or prefer, or verify-full).`;
+  }
+  if (/pg_hba\.conf .*(SSL encryption|SSL on)$/.test(message)) {
+    return `pg_hba.conf has no line for this connection with TLS (sslmode=${mode}): add a hostssl line, or, if it has a hostnossl line, use sslmode=prefer or disable.`;
+  }
+  if (/certificate/i.test(message)) {
+    return 'pg_hba.conf asks this user for a client certificate (cert, or clientcert=verify-full): set sslcert and sslkey to a certificate signed by the server’s ssl_ca_file whose CN is the user name.';
+  }
+  return undefined;
+}
+
+/** A socket path error (`connect ENOENT /run/postgresql/.s.PGSQL.5432`): no server listens on that socket. */
+function socketFailure(raw: RawError, target: string, cause: unknown): DatabaseError | undefined {
+  const socket = str(raw.address);
+  if (!socket?.startsWith('/') || !['ENOENT', 'ECONNREFUSED', 'EACCES'].includes(str(raw.code) ?? '')) return undefined;
+  const dir = socket.replace(/\/[^/]*$/, '') || '/';
+  const why = {
+    ENOENT: 'there is no socket',
+    ECONNREFUSED: 'nothing accepts connections on the socket',
+    EACCES: 'this user may not open the socket',
+  }[str(raw.code) as 'ENOENT'];
+  return new DatabaseError('DB_UNREACHABLE', `cannot connect to ${target}: ${why} ${socket}`, {
+    hint: [
+      `Is PostgreSQL running with ${dir} in unix_socket_directories, on this port (the socket is .s.PGSQL.PORT)?`,
+      '  - SHOW unix_socket_directories; on the server, or: ls -la ' + dir,
+      '  - the host= parameter (or a percent-encoded host) names the socket directory; a host name connects over TCP instead',
+    ].join('\n'),
+    cause,
+  });
+}
+
 /**
  * Turns whatever a driver threw into a {@link DatabaseError} that keeps SQLSTATE, detail and hint,
  * and adds the troubleshooting advice users expect for refused connections, failed
- * authentication and missing extensions. `target` (already redacted) names where we connected.
- * An {@link LlmspellError} passes through unchanged.
+ * authentication, TLS failures, missing sockets, timeouts and missing extensions. `target`
+ * (already redacted) names where we connected; `context` says which configuration key the URL
+ * came from and how TLS and timeouts were set, for the hints. An {@link LlmspellError} passes
+ * through unchanged.
  */
-export function toDatabaseError(error: unknown, target: string): LlmspellError {
+export function toDatabaseError(error: unknown, target: string, context: ConnectionContext = {}): LlmspellError {
   if (error instanceof LlmspellError) return error;
   const raw = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as RawError;
   // AggregateError (IPv4 + IPv6 attempts): classify by the first inner error.
   if (Array.isArray(raw.errors) && raw.errors.length > 0 && raw.code === undefined)
-    return toDatabaseError(raw.errors[0], target);
+    return toDatabaseError(raw.errors[0], target, context);
   const message = str(raw.message) ?? 'unknown database error';
   const code = str(raw.code);
+  const source = urlSource(context);
 
   if (isServerError(raw)) {
     const fields = serverFields(raw);
@@ -198,13 +361,13 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
       case '28P01':
       case '28000':
         return new DatabaseError('DB_AUTH_FAILED', `authentication failed connecting to ${target}: ${message}`, {
-          hint: AUTH_FAILED_HINT,
+          hint: encryptionHint(message, context) ?? authFailedHint(context),
           fields,
           cause: error,
         });
       case '3D000':
         return new DatabaseError('DB_NOT_FOUND', `${message} (at ${target})`, {
-          hint: 'Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in storage.postgres.url.',
+          hint: `Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in ${source}.`,
           fields,
           cause: error,
         });
@@ -252,6 +415,8 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
     }
   }
 
+  const special = socketFailure(raw, target, error) ?? tlsFailure(raw, target, context, error);
+  if (special) return special;
   switch (code) {
     case 'ECONNREFUSED':
       return new DatabaseError('DB_UNREACHABLE', `connection refused by ${target}`, {
@@ -261,7 +426,7 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new DatabaseError('DB_UNREACHABLE', `host not found for ${target}`, {
-        hint: 'Check the host name in storage.postgres.url and your DNS.',
+        hint: `Check the host name in ${source} and your DNS (a password holding @ / # ? must be percent-encoded, or the URL names another host).`,
         cause: error,
       });
     case 'ETIMEDOUT':
@@ -286,10 +451,25 @@ export function toDatabaseError(error: unknown, target: string): LlmspellError {
     default:
       break;
   }
-  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) {
+  if (message === 'timeout expired' && context.connectTimeoutSecs) {
+    return new DatabaseError(
+      'DB_UNREACHABLE',
+      `timed out connecting to ${target}: no answer within connect_timeout (${context.connectTimeoutSecs} s)`,
+      {
+        hint: `The server accepted the connection but did not answer, or did not accept it at all: is it PostgreSQL, and is it overloaded or stopped (SIGSTOP, a hung VM)? Raise connect_timeout in ${source} if it is only slow.\n${CONNECTION_REFUSED_HINT}`,
+        cause: error,
+      },
+    );
+  }
+  if (
+    /timeout exceeded when trying to connect|Connection terminated due to connection timeout|^timeout expired$/i.test(
+      message,
+    )
+  ) {
+    const within = context.poolTimeoutSecs ? ` (${context.poolTimeoutSecs} s)` : '';
     return new DatabaseError('DB_UNREACHABLE', `timed out connecting to ${target}`, {
       hint:
-        'The server did not answer within storage.postgres.pool_timeout_secs, or every pooled connection stayed busy that long.\n' +
+        `The server did not answer within storage.postgres.pool_timeout_secs${within}, or every pooled connection stayed busy that long; connect_timeout in the URL bounds the connection attempt alone.\n` +
         CONNECTION_REFUSED_HINT,
       cause: error,
     });

@@ -18,8 +18,23 @@ import type { Database } from './types.js';
 export interface OpenDatabaseOptions {
   /** Which backend to open; default `settings.storage.backend` (components may override it). */
   backend?: StorageBackend;
-  /** Environment, for the default embedded data directory; default `process.env`. */
+  /**
+   * Environment: for the default embedded data directory, and for a `postgres` connection the
+   * libpq variables (`PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGPASSWORD`,
+   * `PGPASSFILE`) and `HOME` (`~/.postgresql/`, `~/.pgpass`); default `process.env`.
+   */
   env?: Env;
+  /**
+   * The configuration key the `postgres` URL came from, named in connection errors; default
+   * `storage.postgres.url` ({@link openMigrationDatabase} sets `storage.postgres.migration_url`
+   * when it uses that one).
+   */
+  urlKey?: string;
+  /**
+   * Where the URL's value was set, as users name it (`LLMSPELL_STORAGE_POSTGRES_URL`,
+   * `DATABASE_URL`, the config file's path), named in configuration and connection errors.
+   */
+  urlOrigin?: string;
   /** Called while the embedded database initialises on first use (seconds). */
   onProgress?: (event: OpenProgress) => void;
   /**
@@ -73,7 +88,14 @@ export async function openDatabase(settings: Settings, options: OpenDatabaseOpti
   };
   switch (backend) {
     case 'postgres':
-      return new SourceDatabase(createPostgresSource(postgres), tenants);
+      return new SourceDatabase(
+        createPostgresSource(postgres, {
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.urlKey ? { urlKey: options.urlKey } : {}),
+          ...(options.urlOrigin ? { urlOrigin: options.urlOrigin } : {}),
+        }),
+        tenants,
+      );
     case 'embedded':
     case 'memory': {
       const location: PgliteLocation =

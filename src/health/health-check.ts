@@ -21,7 +21,7 @@ export interface HealthReport {
 }
 
 /** Options of {@link healthCheck}. */
-export interface HealthCheckOptions extends Pick<OpenDatabaseOptions, 'env' | 'onProgress' | 'backend'> {
+export interface HealthCheckOptions extends Pick<OpenDatabaseOptions, 'env' | 'onProgress' | 'backend' | 'urlOrigin'> {
   /** Bound on the whole check, connection included. */
   timeoutMs: number;
   /** Treat warnings as failures. */
@@ -89,6 +89,7 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
     ...(options.env ? { env: options.env } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.urlOrigin ? { urlOrigin: options.urlOrigin } : {}),
   });
   let db: Database | undefined;
   let abandoned = false;

@@ -19,23 +19,42 @@ export function migrationLimits(settings: Settings): MigrationLimits {
   };
 }
 
+/** Options of {@link openMigrationDatabase}. */
+export interface MigrationDatabaseOptions extends OpenDatabaseOptions {
+  /**
+   * Where `storage.postgres.migration_url` was set (as {@link OpenDatabaseOptions.urlOrigin} is
+   * for `storage.postgres.url`), named in errors when that URL is the one used.
+   */
+  migrationUrlOrigin?: string;
+}
+
 /**
  * Opens the database migrations run on: for `postgres`, `migration_url` when set (a direct
  * connection beside a pooler), else `url`, with one connection. Transactional migrations are safe
  * through a transaction pooler too (each takes the migration lock for its own transaction); a
  * `--! no-transaction` one is refused when a pooler answers (the runner tells by behaviour).
+ * Errors name the key of the URL used, and where it was set when `urlOrigin` /
+ * `migrationUrlOrigin` say so.
  */
-export async function openMigrationDatabase(settings: Settings, options: OpenDatabaseOptions = {}): Promise<Database> {
-  const backend = options.backend ?? settings.storage.backend;
-  if (backend !== 'postgres') return openDatabase(settings, options);
+export async function openMigrationDatabase(
+  settings: Settings,
+  options: MigrationDatabaseOptions = {},
+): Promise<Database> {
+  const { migrationUrlOrigin, ...open } = options;
+  const backend = open.backend ?? settings.storage.backend;
+  if (backend !== 'postgres') return openDatabase(settings, open);
   const pg = settings.storage.postgres;
-  const url = checkPostgresUrl(
-    pg.migration_url ?? pg.url,
-    pg.migration_url ? 'storage.postgres.migration_url' : 'storage.postgres.url',
-  );
+  const direct = pg.migration_url !== undefined;
+  const urlKey = direct ? 'storage.postgres.migration_url' : 'storage.postgres.url';
+  const urlOrigin = direct ? migrationUrlOrigin : open.urlOrigin;
+  const url = checkPostgresUrl(direct ? pg.migration_url : pg.url, urlKey, {
+    ...(open.env ? { env: open.env } : {}),
+    ...(urlOrigin ? { origin: urlOrigin } : {}),
+  });
+  const { urlOrigin: _origin, ...rest } = open;
   return openDatabase(
     { ...settings, storage: { ...settings.storage, postgres: { ...pg, url, pool_size: 1 } } },
-    { ...options, backend },
+    { ...rest, backend, urlKey, ...(urlOrigin ? { urlOrigin } : {}) },
   );
 }
 

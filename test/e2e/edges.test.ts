@@ -4,42 +4,19 @@
  * commands on a fresh machine — nothing lost, nothing created by surprise.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'smol-toml';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { diskSnapshot } from '../helpers/snapshot.js';
 import { runCliProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 const FIXTURES = new URL('../fixtures/migrations/', import.meta.url).pathname;
-
-/** Every path under `root` with its kind, mode and content hash: equal snapshots mean nothing was written. */
-async function snapshot(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const name of (await readdir(dir).catch(() => [])).sort()) {
-      const path = join(dir, name);
-      const info = await stat(path);
-      if (info.isDirectory()) {
-        out.push(`${relative(root, path)}/ ${(info.mode & 0o777).toString(8)}`);
-        await walk(path);
-      } else {
-        const hash = createHash('sha256')
-          .update(await readFile(path))
-          .digest('hex')
-          .slice(0, 16);
-        out.push(`${relative(root, path)} ${(info.mode & 0o777).toString(8)} ${hash}`);
-      }
-    }
-  };
-  await walk(root);
-  return out;
-}
 
 describe('the binary at the edges', () => {
   let home: string;
@@ -116,7 +93,7 @@ describe('the binary at the edges', () => {
       const dataDir = join(home, 'busy');
       await mkdir(dataDir, { recursive: true });
       await writeFile(join(dataDir, 'notes.txt'), 'mine');
-      const before = await snapshot(home);
+      const before = await diskSnapshot(home);
       for (const args of [
         ['database', 'migrate'],
         ['database', 'migration-status'],
@@ -126,7 +103,7 @@ describe('the binary at the edges', () => {
         expect(run.code, `${args.join(' ')}: ${run.stderr}${run.stdout}`).toBe(EXIT.UNREACHABLE);
         expect(`${run.stderr}${run.stdout}`).toMatch(/not empty and not a database/);
       }
-      expect(await snapshot(home)).toEqual(before);
+      expect(await diskSnapshot(home)).toEqual(before);
     });
 
     it('read-only and dry-run commands on a fresh machine create nothing at all', async () => {
@@ -158,7 +135,7 @@ describe('the binary at the edges', () => {
           'config get': EXIT.OK,
           'config validate': EXIT.OK,
         });
-        expect(await snapshot(fresh)).toEqual([]);
+        expect(await diskSnapshot(fresh)).toEqual([]);
       } finally {
         await rm(fresh, { recursive: true, force: true });
       }
@@ -193,11 +170,11 @@ describe('the binary at the edges', () => {
       const damagedEnv = { ...env, LLMSPELL_STORAGE_EMBEDDED_PATH: dataDir };
       expect((await runCliProcess(['database', 'migrate'], damagedEnv)).code).toBe(EXIT.OK);
       await rm(join(dataDir, 'PG_VERSION'));
-      const before = await snapshot(dataDir);
+      const before = await diskSnapshot(dataDir);
       const run = await runCliProcess(['database', 'migrate'], damagedEnv);
       expect(run.code).toBe(EXIT.UNREACHABLE);
       expect(run.stderr).toMatch(/without its PG_VERSION file/);
-      expect(await snapshot(dataDir)).toEqual(before);
+      expect(await diskSnapshot(dataDir)).toEqual(before);
     });
   });
 

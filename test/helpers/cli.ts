@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { CliIO } from '../../src/cli/output.js';
 import { runCli } from '../../src/cli/program.js';
 
@@ -78,4 +81,41 @@ export function runCliProcess(
       resolve({ code: code ?? -1, signal, stdout, stderr, ms: Date.now() - started }),
     );
   });
+}
+
+/** A private directory for in-process CLI runs: see {@link useCliSandbox}. */
+export interface CliSandbox {
+  /** The directory (HOME is `<dir>/home`, XDG_CONFIG_HOME `<dir>/xdg`). */
+  readonly dir: string;
+  /** Where the CLI reads and writes its config file by default: `$XDG_CONFIG_HOME/llmspell/config.toml`. */
+  readonly configPath: string;
+  /** Runs the CLI in process in the sandbox, with `env` added. */
+  run(argv: string[], env?: Record<string, string>): Promise<CliRun>;
+  /** Writes the default config file. */
+  writeConfig(text: string): Promise<void>;
+}
+
+/** A fresh {@link CliSandbox} for each test of the calling file (made before, removed after). */
+export function useCliSandbox(prefix: string): CliSandbox {
+  let dir = '';
+  const configPath = () => join(dir, 'xdg', 'llmspell', 'config.toml');
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    get configPath() {
+      return configPath();
+    },
+    run: (argv, env = {}) => runCliInProcess(argv, { dir, env }),
+    async writeConfig(text) {
+      await mkdir(dirname(configPath()), { recursive: true });
+      await writeFile(configPath(), text);
+    },
+  };
 }

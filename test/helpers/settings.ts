@@ -8,13 +8,20 @@ export interface TestSettingsInput {
   postgres?: Record<string, unknown>;
 }
 
-/** Fully defaulted settings built through the real schema, as `loadSettings` would return them. */
+/**
+ * Fully defaulted settings built through the real schema, as `loadSettings` would return them.
+ * The URL is set after parsing, unchecked, as a library user who builds `Settings` by hand may
+ * set it: so tests reach the checks `openDatabase` makes itself (a malformed URL, an unknown
+ * sslmode) instead of the schema's.
+ */
 export function testSettings(input: TestSettingsInput = {}): Settings {
-  return settingsSchema.parse({
+  const settings = settingsSchema.parse({
     storage: {
       backend: input.backend ?? 'memory',
       ...(input.embeddedPath ? { embedded: { path: input.embeddedPath } } : {}),
-      postgres: { ...(input.url ? { url: input.url } : {}), ...input.postgres },
+      postgres: { ...input.postgres },
     },
   }) as Settings;
+  if (input.url) settings.storage.postgres.url = input.url;
+  return settings;
 }

@@ -2,12 +2,13 @@
  * The `database` commands' handlers. Loaded only when a `database` command runs, so that `config`
  * commands do not pay for the database drivers and the migration engine.
  */
+import type { ResolvedConfig } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import type { OpenProgress } from '../../db/pglite-source.js';
 import { embeddedDataDir } from '../../db/open.js';
 import { dataDirState } from '../../db/pglite-source.js';
 import type { Database } from '../../db/types.js';
-import { LlmspellError } from '../../errors.js';
+import { describeOrigin, LlmspellError } from '../../errors.js';
 import { healthCheck, type HealthReport } from '../../health/health-check.js';
 import type { PartitionChange } from '../../maintenance/event-partitions.js';
 import { maintain, type MaintenanceReport } from '../../maintenance/maintain.js';
@@ -63,6 +64,20 @@ function showMigrationProgress(out: Output): (event: MigrationProgress) => void 
 }
 
 /**
+ * Where the connection URLs were set (`LLMSPELL_STORAGE_POSTGRES_URL`, `DATABASE_URL`, a file,
+ * `--set`), so that a connection error names the place to fix.
+ */
+function urlOrigins({ origins }: ResolvedConfig): { urlOrigin?: string; migrationUrlOrigin?: string } {
+  const described = (key: string) => {
+    const origin = origins.get(key);
+    return origin && origin.kind !== 'default' ? describeOrigin(origin) : undefined;
+  };
+  const urlOrigin = described('storage.postgres.url');
+  const migrationUrlOrigin = described('storage.postgres.migration_url');
+  return { ...(urlOrigin ? { urlOrigin } : {}), ...(migrationUrlOrigin ? { migrationUrlOrigin } : {}) };
+}
+
+/**
  * What a command does when the embedded database does not exist yet: `create` it (migrate),
  * read an empty in-memory one in its place (`substitute`: status, dry runs, rollback — it has
  * exactly nothing applied), or `refuse` (maintain). Only `create` ever writes to the disk.
@@ -78,7 +93,8 @@ async function withMigrationDatabase<T>(
   whenMissing: WhenMissing,
   fn: (db: Database, settings: Settings, target: string) => Promise<T>,
 ): Promise<T> {
-  const { settings } = await ctx.loadConfig();
+  const resolved = await ctx.loadConfig();
+  const { settings } = resolved;
   const dataDir = embeddedDataDir(settings, ctx.io.env);
   const missing =
     whenMissing !== 'create' && settings.storage.backend === 'embedded' && (await dataDirState(dataDir)) === 'new';
@@ -89,6 +105,7 @@ async function withMigrationDatabase<T>(
   }
   const db = await openMigrationDatabase(settings, {
     env: ctx.io.env,
+    ...urlOrigins(resolved),
     onProgress: showOpenProgress(ctx.out),
     ...(missing ? { backend: 'memory' as const } : {}),
   });
@@ -386,9 +403,11 @@ export async function runHealth(
       { hint: 'For example --timeout 30 (the default is 10).' },
     );
   }
-  const { settings } = await ctx.loadConfig();
-  const report = await healthCheck(settings, {
+  const resolved = await ctx.loadConfig();
+  const { urlOrigin } = urlOrigins(resolved);
+  const report = await healthCheck(resolved.settings, {
     timeoutMs: timeout * 1000,
+    ...(urlOrigin ? { urlOrigin } : {}),
     strict: opts.strict === true,
     env: ctx.io.env,
     onProgress: showOpenProgress(ctx.out),

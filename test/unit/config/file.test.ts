@@ -34,10 +34,10 @@ describe('tomlLiteral', () => {
 });
 
 describe('parseConfigText syntax errors', () => {
-  it('masks a URL password on a line near the error', () => {
+  it('masks the whole value of a secret key on a line near the error, keeping the key', () => {
     const error = syntaxError('[storage.postgres]\nurl = "postgresql://u:hunter2@h/db"\npool_size = = 3\n');
     expect(`${error.message}\n${error.hint}`).not.toContain('hunter2');
-    expect(error.hint).toContain('postgresql://u:***@h/db');
+    expect(error.hint).toContain('\n2:  url = ***\n');
   });
 
   it('masks a keyword-form password and a password that broke the string', () => {
@@ -47,11 +47,18 @@ describe('parseConfigText syntax errors', () => {
     }
   });
 
-  it('keeps the ^ under the error when a password before it on the same line is masked', () => {
+  it('puts the ^ under the mask when the error is in the masked value of a secret line', () => {
+    // The rest of a broken secret line may be the rest of the password (`hun"ter2`): it is masked
+    // whole, and the ^ points at the mask.
     const error = syntaxError('url = "postgresql://u:hunter2@h/db" oops\n');
+    expect(error.hint).toBe('Fix the TOML syntax at line 1, column 37:\n1:  url = ***\n          ^\n');
+  });
+
+  it('keeps the ^ under the error when a URL password before it on a line of another key is masked', () => {
+    const error = syntaxError('x = "postgresql://u:hunter2@h/db" oops\n');
     const lines = error.hint!.split('\n');
     const caret = lines.findIndex((line) => /^ *\^$/.test(line));
-    expect(caret).toBeGreaterThan(0);
+    expect(lines[caret - 1]).toBe('1:  x = "postgresql://u:***@h/db" oops');
     expect(lines[caret - 1]!.slice(lines[caret]!.indexOf('^'))).toMatch(/^oops/);
   });
 });

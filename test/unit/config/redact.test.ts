@@ -4,6 +4,7 @@ import {
   passwordsIn,
   redactConnectionString,
   redactConnectionStringsIn,
+  redactValue,
   REDACTED,
   scrubSecrets,
 } from '../../../src/config/redact.js';
@@ -170,18 +171,27 @@ describe('redactConnectionStringsIn', () => {
     expect(redactConnectionStringsIn(input)).toBe(input);
   });
 
-  it('keeps a JSON document parseable', () => {
+  it('leaves no password in a JSON document masked as text', () => {
     const document = {
       url: 'postgresql://u:s3cret@h/db',
       dsn: 'host=h password=s3cret',
       query: 'postgresql://h/db?password=s3cret',
     };
-    const redacted = redactConnectionStringsIn(JSON.stringify(document, null, 2));
-    expect(redacted).not.toContain('s3cret');
-    expect(JSON.parse(redacted)).toEqual({
+    expect(redactConnectionStringsIn(JSON.stringify(document, null, 2))).not.toContain('s3cret');
+  });
+
+  it('keeps a JSON document parseable when masked string by string (redactValue)', () => {
+    const document = {
+      url: 'postgresql://u:s3cret@h/db',
+      dsn: 'host=h password=s3cret',
+      query: 'postgresql://h/db?password=s3cret',
+      list: ['postgresql://u:"s3cret"@h/db'],
+    };
+    expect(JSON.parse(JSON.stringify(redactValue(document)))).toEqual({
       url: `postgresql://u:${REDACTED}@h/db`,
       dsn: `host=h password=${REDACTED}`,
       query: `postgresql://h/db?password=${REDACTED}`,
+      list: [`postgresql://u:${REDACTED}@h/db`],
     });
   });
 });
