@@ -1,8 +1,10 @@
 // Bundles the CLI (dist/cli/main.js, compiled by tsc) into dist/bin/: one entry file plus chunks
-// for what loads on demand (the database commands). A command then loads a handful of files
-// instead of hundreds (zod alone is 226 modules), which is most of its start-up time
-// (bench/cli-start). Packages that read files beside themselves at run time stay external:
-// PGlite and its extensions (WASM, data bundles), toml-edit (WASM), pg and node-pg-migrate.
+// for what loads on demand (the database commands, write-file-atomic). A command then loads a
+// handful of files instead of hundreds (zod alone is over 90 modules), which is most of its
+// start-up time (bench/cli-start). Packages that read files beside themselves at run time stay
+// external: PGlite and its extensions (WASM, data bundles), toml-edit (WASM), pg and
+// node-pg-migrate. redos-detector is not bundled either: src/config/schema.ts requires it from
+// node_modules only when a tenant id pattern needs its analysis.
 import { chmod, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 

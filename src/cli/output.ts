@@ -89,6 +89,12 @@ function stackOf(error: Error): string {
 }
 
 /**
+ * The version of the shape of every `--json` document, its `format_version` field. Fields may be
+ * added within a version; one that is renamed, removed or changes meaning bumps it.
+ */
+export const JSON_FORMAT_VERSION = 1;
+
+/**
  * Writes a command's results: human text or one JSON document on stdout; notes, warnings,
  * progress and errors on stderr. Every line passes through the secret scrubber.
  */
@@ -132,10 +138,17 @@ export class Output {
     if (!this.options.json) this.io.stdout((this.revealing ? text : this.scrub(text)) + '\n');
   }
 
-  /** The JSON result on stdout; ignored in human mode. Masked string by string, before serialising. */
-  json(value: unknown): void {
-    if (this.options.json)
-      this.io.stdout(JSON.stringify(this.revealing ? value : this.scrubValue(value), null, 2) + '\n');
+  /**
+   * The JSON result on stdout, with `format_version` first; ignored in human mode. Masked string
+   * by string, before serialising.
+   */
+  json(value: object): void {
+    if (this.options.json) this.writeJson(this.revealing ? value : (this.scrubValue(value) as object));
+  }
+
+  /** One JSON document on stdout: `format_version`, then the fields of `value`. */
+  private writeJson(value: object): void {
+    this.io.stdout(JSON.stringify({ format_version: JSON_FORMAT_VERSION, ...value }, null, 2) + '\n');
   }
 
   /** A note for humans on stderr (also in `--json` mode, where stdout is for the document). */
@@ -148,9 +161,13 @@ export class Output {
     this.io.stderr(this.scrub(`${this.errStyle.yellow('warning:')} ${text}`) + '\n');
   }
 
-  /** Progress for a person watching a terminal; silent when stderr is not one. */
+  /**
+   * A line of progress on stderr (dim on a terminal), in every mode: a CI log too shows what a
+   * long first run or migration is doing instead of silence. Never on stdout, which holds only
+   * the result.
+   */
   progress(text: string): void {
-    if (this.io.stderrIsTTY) this.io.stderr(this.scrub(this.errStyle.dim(text)) + '\n');
+    this.io.stderr(this.scrub(this.errStyle.dim(text)) + '\n');
   }
 
   /** Reports an error: message and hint; the stack only with `--verbose`; JSON on stdout in `--json` mode. */
@@ -159,7 +176,7 @@ export class Output {
     const message = error instanceof Error ? error.message : String(error);
     if (this.options.json) {
       const body = known ? error.toJSON() : { code: 'INTERNAL', message };
-      this.io.stdout(JSON.stringify({ error: this.scrubValue(body) }, null, 2) + '\n');
+      this.writeJson({ error: this.scrubValue(body) });
     } else {
       this.io.stderr(this.scrub(`${this.errStyle.red('error:')} ${message}`) + '\n');
       if (known && error.hint)

@@ -1,8 +1,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
-import initTomlEdit, { edit } from '@rainbowatcher/toml-edit-js';
-import writeFileAtomic from 'write-file-atomic';
+import type * as TomlEdit from '@rainbowatcher/toml-edit-js';
 import { lockPath, type PathLock } from '../pid-lock.js';
 import { ConfigError, formatConfigIssue, LlmspellError, type ConfigIssue } from '../errors.js';
 import { parseConfigText, readConfigFile, tomlLiteral } from './file.js';
@@ -43,7 +42,11 @@ export interface EditResult {
   warnings: string[];
 }
 
-let tomlEditReady: Promise<unknown> | undefined;
+/**
+ * toml_edit (WASM), loaded and initialised on first use: most commands only read the config, so
+ * it, and write-file-atomic below, are imported when an edit needs them.
+ */
+let tomlEditReady: Promise<typeof TomlEdit> | undefined;
 
 /**
  * Adds a key to a table that holds only sub-tables (or nothing), e.g. `storage.backend` to a file
@@ -66,8 +69,11 @@ function insertIntoKeylessTable(text: string, spec: KeySpec, value: unknown): st
 
 /** Runs toml_edit, keeping its panic hook from printing a Rust backtrace on stderr. */
 async function tomlEdit(text: string, spec: KeySpec, value: unknown): Promise<string> {
-  tomlEditReady ??= initTomlEdit();
-  await tomlEditReady;
+  tomlEditReady ??= import('@rainbowatcher/toml-edit-js').then(async (toml) => {
+    await toml.default();
+    return toml;
+  });
+  const { edit } = await tomlEditReady;
   /* eslint-disable no-console -- silencing, not printing: toml_edit's panic hook writes a backtrace there */
   const consoleError = console.error;
   console.error = () => undefined;
@@ -243,6 +249,7 @@ async function applyEdit(
     const planned = await planEdit(path, env, spec, value, [...warnings]);
     if (planned.after === undefined) return { ...planned.result, changed: false, created: false };
     const existing = await stat(path).catch(() => undefined);
+    const { default: writeFileAtomic } = await import('write-file-atomic');
     try {
       // write-file-atomic keeps an existing file's mode and owner; a new file is private (it may hold a URL with a password).
       await writeFileAtomic(path, planned.after, existing ? {} : { mode: 0o600 });

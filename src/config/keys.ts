@@ -1,5 +1,5 @@
 import { distance } from 'fastest-levenshtein';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from '../errors.js';
 import { describeValue, shorten } from './redact.js';
 import { settingsSchema, type KeyMeta } from './schema.js';
@@ -26,7 +26,7 @@ export interface KeySpec {
   fallback?: string;
   secret: boolean;
   /** The zod type of the value itself (without default/optional wrappers). */
-  schema: z.ZodType;
+  schema: z.ZodMiniType;
 }
 
 /** Environment variable for a key path: `LLMSPELL_` + the path in capitals joined by `_`. */
@@ -39,12 +39,12 @@ interface Walked {
   tables: string[];
 }
 
-function unwrap(type: z.ZodType): { inner: z.ZodType; fallback: unknown; meta: KeyMeta | undefined } {
-  let current: z.ZodType = type;
+function unwrap(type: z.ZodMiniType): { inner: z.ZodMiniType; fallback: unknown; meta: KeyMeta | undefined } {
+  let current: z.ZodMiniType = type;
   let fallback: unknown;
   let meta = z.globalRegistry.get(current) as KeyMeta | undefined;
   for (;;) {
-    const def = current.def as { type: string; innerType?: z.ZodType; defaultValue?: unknown };
+    const def = current.def as { type: string; innerType?: z.ZodMiniType; defaultValue?: unknown };
     if ((def.type === 'default' || def.type === 'prefault') && def.innerType) {
       fallback = def.defaultValue;
     } else if (def.type !== 'optional' || !def.innerType) {
@@ -55,7 +55,18 @@ function unwrap(type: z.ZodType): { inner: z.ZodType; fallback: unknown; meta: K
   }
 }
 
-function leaf(path: string[], type: z.ZodType): KeySpec {
+/** The bounds of an integer type, from its checks (`z.minimum`, `z.maximum`, both inclusive). */
+function integerBounds(type: z.ZodMiniType): { min?: number; max?: number } {
+  const bounds: { min?: number; max?: number } = {};
+  for (const check of type.def.checks ?? []) {
+    const def = check._zod.def as { check: string; value?: number };
+    if (def.check === 'greater_than') bounds.min = def.value;
+    else if (def.check === 'less_than') bounds.max = def.value;
+  }
+  return bounds;
+}
+
+function leaf(path: string[], type: z.ZodMiniType): KeySpec {
   const { inner, fallback, meta } = unwrap(type);
   const key = path.join('.');
   if (!meta) throw new Error(`config schema: ${key} has no description`);
@@ -77,20 +88,18 @@ function leaf(path: string[], type: z.ZodType): KeySpec {
       return { ...base, kind: 'boolean' };
     case 'enum':
       return { ...base, kind: 'enum', values: Object.values(def.entries ?? {}) };
-    case 'number': {
-      const num = inner as z.ZodNumber;
-      return { ...base, kind: 'integer', min: num.minValue ?? undefined, max: num.maxValue ?? undefined } as KeySpec;
-    }
+    case 'number':
+      return { ...base, kind: 'integer', ...integerBounds(inner) };
     default:
       throw new Error(`config schema: ${key} has unsupported type ${def.type}`);
   }
 }
 
-function walk(type: z.ZodType, path: string[], out: Walked): void {
+function walk(type: z.ZodMiniType, path: string[], out: Walked): void {
   const { inner } = unwrap(type);
-  if (inner instanceof z.ZodObject) {
+  if (inner instanceof z.ZodMiniObject) {
     if (path.length > 0) out.tables.push(path.join('.'));
-    for (const [name, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
+    for (const [name, child] of Object.entries(inner.shape as Record<string, z.ZodMiniType>)) {
       walk(child, [...path, name], out);
     }
   } else {

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { ConfigError, formatConfigIssue, type ConfigIssue, type Origin } from '../errors.js';
 import { readConfigFile, type ConfigFile } from './file.js';
 import {

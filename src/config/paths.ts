@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
 
 /** Environment variables, as `process.env` holds them. Passed in so tests need no global state. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -40,4 +41,26 @@ export function resolveConfigFile(env: Env, flagPath?: string): ConfigFileLocati
 export function defaultEmbeddedDataDir(env: Env): string {
   const base = env.XDG_DATA_HOME ? resolve(env.XDG_DATA_HOME) : join(home(env), '.local', 'share');
   return join(base, 'llmspell', 'pgdata');
+}
+
+/**
+ * A directory as the user wrote it (in the config file, `LLMSPELL_*`, `--set`), made absolute as
+ * a shell would: `~` and `~/…` are the home directory (`$HOME`), a relative path is taken from the
+ * current directory. `~user/…` is refused (`CONFIG_INVALID`): llmspell does not look up other
+ * users' homes, and a directory literally named `~` is never what was meant. `key` names the
+ * setting in the error.
+ *
+ * @example
+ * absoluteDir('~/pgdata', { HOME: '/home/ada' }, 'storage.embedded.path') // '/home/ada/pgdata'
+ */
+export function absoluteDir(path: string, env: Env, key: string): string {
+  if (path === '~' || path.startsWith('~/')) return resolve(home(env), path.slice(2));
+  if (path.startsWith('~')) {
+    const message = `${JSON.stringify(path.slice(0, 80))} starts with ~user, which llmspell does not expand`;
+    throw new ConfigError('CONFIG_INVALID', `${key}: ${message}`, {
+      issues: [{ key, message }],
+      hint: `Write the absolute path: llmspell config set ${key} /home/USER/${path.slice(path.indexOf('/') + 1 || path.length)}`,
+    });
+  }
+  return resolve(path);
 }

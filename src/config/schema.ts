@@ -1,5 +1,7 @@
-import { isSafePattern } from 'redos-detector';
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type * as RedosDetector from 'redos-detector';
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
 import { describeValue, shorten } from './redact.js';
 import { postgresUrlProblem } from './urls.js';
 
@@ -12,7 +14,7 @@ import { postgresUrlProblem } from './urls.js';
  * defaults of its keys.
  */
 
-/** Extra facts about a key, attached with `.meta()` and read by `keys.ts`. */
+/** Extra facts about a key, registered in zod's global registry and read by `keys.ts`. */
 export interface KeyMeta {
   description: string;
   /** What applies when the key is unset, in words; for optional keys, which have no default to show. */
@@ -21,7 +23,13 @@ export interface KeyMeta {
   secret?: boolean;
 }
 
-const key = <T extends z.ZodType>(type: T, meta: KeyMeta): T => type.meta({ ...meta });
+// zod/mini sets no locale of its own; the full zod sets English, so issue messages stay the same.
+z.config(en());
+
+const key = <T extends z.ZodMiniType>(type: T, meta: KeyMeta): T => {
+  z.globalRegistry.add(type, { ...meta });
+  return type;
+};
 
 /** Storage backends a user may name; `sled` is the deprecated alias of `embedded`. */
 export const BACKEND_NAMES = ['embedded', 'memory', 'postgres', 'sled'] as const;
@@ -37,9 +45,14 @@ export const SLED_DEPRECATED = '"sled" is deprecated and means "embedded" (PGlit
 export const MAX_TIMEOUT_SECS = Math.floor((2 ** 31 - 1) / 1000);
 
 const backendName = z.enum(BACKEND_NAMES);
-const seconds = (fallback: number) => z.int().min(1).max(MAX_TIMEOUT_SECS).default(fallback);
+/** An integer from `min` to `max`, `fallback` when unset. */
+const integer = (min: number, max: number, fallback: number) =>
+  z._default(z.int().check(z.minimum(min), z.maximum(max)), fallback);
+const seconds = (fallback: number) => integer(1, MAX_TIMEOUT_SECS, fallback);
 /** A server-side timeout, where 0 turns it off (as PostgreSQL's own settings do). */
-const serverTimeout = (fallback: number) => z.int().min(0).max(MAX_TIMEOUT_SECS).default(fallback);
+const serverTimeout = (fallback: number) => integer(0, MAX_TIMEOUT_SECS, fallback);
+/** A non-empty string. */
+const text = () => z.string().check(z.minLength(1));
 
 /** The longest connection URL accepted: longer is no URL, and parsing megabytes would be slow. */
 export const MAX_URL_LENGTH = 65_536;
@@ -57,13 +70,12 @@ export function connectionUrlProblem(url: string): string | undefined {
 
 /** A connection URL key's type: a non-empty string that {@link connectionUrlProblem} accepts. */
 const connectionUrl = () =>
-  z
-    .string()
-    .min(1)
-    .superRefine((url, ctx) => {
+  text().check(
+    z.superRefine((url, ctx) => {
       const problem = url === '' ? undefined : connectionUrlProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    });
+    }),
+  );
 
 /** The default of `storage.postgres.tenant_id_pattern`. */
 export const DEFAULT_TENANT_ID_PATTERN = '^[a-z0-9-]{3,255}$';
@@ -76,6 +88,11 @@ const PATTERN_CHECK_MS = 250;
 /** Patterns known to pass the analysis (test/unit/config/limits.test.ts checks): not analysed again at every start. */
 const KNOWN_SAFE_PATTERNS = new Set([DEFAULT_TENANT_ID_PATTERN]);
 const patternProblems = new Map<string, string | undefined>();
+/**
+ * Loads redos-detector when a pattern first needs the analysis: the default never does, so most
+ * commands skip its 75 KB. By `require`, so that the check stays synchronous.
+ */
+const loadRedosDetector = () => createRequire(import.meta.url)('redos-detector') as typeof RedosDetector;
 
 const FIX_PATTERN = `write it so that each character can be matched one way only (e.g. ^[a-z0-9]+(-[a-z0-9]+)*$, not ^([a-z0-9]+-?)+$), or bound it like the default ${DEFAULT_TENANT_ID_PATTERN}`;
 
@@ -92,6 +109,7 @@ function analysePattern(pattern: string): string | undefined {
     return `not a valid regular expression (${message.slice(message.lastIndexOf(': ') + 2)})`;
   }
   if (!KNOWN_SAFE_PATTERNS.has(pattern)) {
+    const { isSafePattern } = loadRedosDetector();
     let result: ReturnType<typeof isSafePattern>;
     try {
       result = isSafePattern(pattern, { timeout: PATTERN_CHECK_MS, maxSteps: 20_000 });
@@ -144,30 +162,31 @@ export function tenantIdProblem(
 }
 
 const componentOverride = (component: string) =>
-  z
-    .strictObject({
-      backend: key(backendName.optional(), {
+  z.prefault(
+    z.strictObject({
+      backend: key(z.optional(backendName), {
         description: `Backend for ${component}, overriding storage.backend.`,
         fallback: 'storage.backend applies',
       }),
-    })
-    .prefault({});
+    }),
+    {},
+  );
 
-const postgresSchema = z
-  .strictObject({
-    url: key(connectionUrl().optional(), {
+const postgresSchema = z.prefault(
+  z.strictObject({
+    url: key(z.optional(connectionUrl()), {
       description:
         'Connection URL, for example postgresql://user:password@host:port/database?params. DATABASE_URL is used when unset.',
       fallback: 'required by the postgres backend; DATABASE_URL is used when set',
       secret: true,
     }),
-    migration_url: key(connectionUrl().optional(), {
+    migration_url: key(z.optional(connectionUrl()), {
       description:
         'Direct connection URL for migrations when url points at a transaction-mode pooler (PgBouncer); default url.',
       fallback: 'migrations use url',
       secret: true,
     }),
-    pool_size: key(z.int().min(1).max(10_000).default(16), { description: 'Maximum connections in the pool.' }),
+    pool_size: key(integer(1, 10_000, 16), { description: 'Maximum connections in the pool.' }),
     pool_timeout_secs: key(seconds(30), {
       description: 'How long to wait for a connection (from the pool or a new one) before failing.',
     }),
@@ -185,113 +204,114 @@ const postgresSchema = z
       description:
         'lock_timeout of maintenance DDL (event-log partitions): writers queue behind a waiting lock for this long at most, then maintenance backs off and retries later.',
     }),
-    default_tenant_id: key(z.string().min(1).default('default'), {
+    default_tenant_id: key(z._default(text(), 'default'), {
       description: 'Tenant used when the caller names none (single-tenant use).',
     }),
-    enforce_tenant_isolation: key(z.boolean().default(true), {
+    enforce_tenant_isolation: key(z._default(z.boolean(), true), {
       description: 'Run tenant transactions as the llmspell_app role, so row-level security applies even to the owner.',
     }),
-    tenant_id_pattern: key(z.string().min(1).default(DEFAULT_TENANT_ID_PATTERN), {
+    tenant_id_pattern: key(z._default(text(), DEFAULT_TENANT_ID_PATTERN), {
       description: 'Regular expression every tenant id must match; checked before any SQL runs.',
     }),
-    auto_migrate: key(z.boolean().default(false), { description: 'Apply pending migrations when storage opens.' }),
+    auto_migrate: key(z._default(z.boolean(), false), { description: 'Apply pending migrations when storage opens.' }),
     migration_timeout_secs: key(seconds(300), {
       description: 'How long a migration run waits for another migrator, and the statement_timeout of each migration.',
     }),
     migration_lock_timeout_secs: key(seconds(10), {
       description: 'lock_timeout of each migration: DDL gives up instead of queueing behind live traffic forever.',
     }),
-    vector_embeddings: z
-      .strictObject({
-        enabled: key(z.boolean().default(true), {
+    vector_embeddings: z.prefault(
+      z.strictObject({
+        enabled: key(z._default(z.boolean(), true), {
           description:
             'Create and use the vector_embeddings tables (needs VectorChord or pgvector); enabling later and migrating creates them.',
         }),
-        hnsw_m: key(z.int().min(2).max(100).default(16), {
+        hnsw_m: key(integer(2, 100, 16), {
           description: 'HNSW graph connectivity (pgvector m); higher is better recall and more memory.',
         }),
-        hnsw_ef_construction: key(z.int().min(4).max(1000).default(128), {
+        hnsw_ef_construction: key(integer(4, 1000, 128), {
           description: 'HNSW build-time candidate list (pgvector ef_construction); at least 2 × hnsw_m.',
         }),
-      })
-      .prefault({}),
-    event_log: z
-      .strictObject({
-        partition_strategy: key(z.enum(['daily', 'weekly', 'monthly']).default('monthly'), {
+      }),
+      {},
+    ),
+    event_log: z.prefault(
+      z.strictObject({
+        partition_strategy: key(z._default(z.enum(['daily', 'weekly', 'monthly']), 'monthly'), {
           description: 'Time range of one event_log partition.',
         }),
-        retention_days: key(z.int().min(1).max(36_500).default(365), {
+        retention_days: key(integer(1, 36_500, 365), {
           description: 'Partitions entirely older than this many days are dropped by maintenance.',
         }),
-      })
-      .prefault({}),
-    artifacts: z
-      .strictObject({
-        compression_threshold_bytes: key(
-          z
-            .int()
-            .min(0)
-            .max(2 ** 31 - 1)
-            .default(1_048_576),
-          {
-            description: 'Artifacts larger than this are stored compressed.',
-          },
-        ),
-      })
-      .prefault({}),
-  })
-  .prefault({});
+      }),
+      {},
+    ),
+    artifacts: z.prefault(
+      z.strictObject({
+        compression_threshold_bytes: key(integer(0, 2 ** 31 - 1, 1_048_576), {
+          description: 'Artifacts larger than this are stored compressed.',
+        }),
+      }),
+      {},
+    ),
+  }),
+  {},
+);
 
 /** The whole configuration document. */
 export const settingsSchema = z
   .strictObject({
-    storage: z
-      .strictObject({
-        backend: key(backendName.default('embedded'), {
+    storage: z.prefault(
+      z.strictObject({
+        backend: key(z._default(backendName, 'embedded'), {
           description:
             'embedded (PGlite on disk, no server), memory (PGlite in memory) or postgres. "sled" means embedded.',
         }),
-        embedded: z
-          .strictObject({
-            path: key(z.string().min(1).optional(), {
+        embedded: z.prefault(
+          z.strictObject({
+            path: key(z.optional(text()), {
               description: 'Data directory of the embedded database; default $XDG_DATA_HOME/llmspell/pgdata.',
               fallback: 'default: $XDG_DATA_HOME/llmspell/pgdata, or ~/.local/share/llmspell/pgdata',
             }),
-          })
-          .prefault({}),
+          }),
+          {},
+        ),
         memory: componentOverride('episodic memory (vector embeddings)'),
         state: componentOverride('agent and workflow state'),
         postgres: postgresSchema,
-      })
-      .prefault({}),
+      }),
+      {},
+    ),
   })
-  .superRefine((doc, ctx) => {
-    const pg = doc.storage.postgres;
-    // The pattern is checked before it runs: a catastrophic one would hang every command.
-    const patternProblem = tenantIdPatternProblem(pg.tenant_id_pattern);
-    if (patternProblem) {
-      ctx.addIssue({ code: 'custom', path: ['storage', 'postgres', 'tenant_id_pattern'], message: patternProblem });
-    } else {
-      const pattern = new RegExp(pg.tenant_id_pattern);
-      const name = `storage.postgres.tenant_id_pattern ${shorten(pg.tenant_id_pattern)}`;
-      const idProblem = tenantIdProblem(pg.default_tenant_id, pattern, name);
-      if (idProblem) {
+  .check(
+    z.superRefine((doc, ctx) => {
+      const pg = doc.storage.postgres;
+      // The pattern is checked before it runs: a catastrophic one would hang every command.
+      const patternProblem = tenantIdPatternProblem(pg.tenant_id_pattern);
+      if (patternProblem) {
+        ctx.addIssue({ code: 'custom', path: ['storage', 'postgres', 'tenant_id_pattern'], message: patternProblem });
+      } else {
+        const pattern = new RegExp(pg.tenant_id_pattern);
+        const name = `storage.postgres.tenant_id_pattern ${shorten(pg.tenant_id_pattern)}`;
+        const idProblem = tenantIdProblem(pg.default_tenant_id, pattern, name);
+        if (idProblem) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['storage', 'postgres', 'default_tenant_id'],
+            message: `${describeValue(pg.default_tenant_id)} ${idProblem}`,
+          });
+        }
+      }
+      const vectors = pg.vector_embeddings;
+      if (vectors.hnsw_ef_construction < 2 * vectors.hnsw_m) {
         ctx.addIssue({
           code: 'custom',
-          path: ['storage', 'postgres', 'default_tenant_id'],
-          message: `${describeValue(pg.default_tenant_id)} ${idProblem}`,
+          path: ['storage', 'postgres', 'vector_embeddings', 'hnsw_ef_construction'],
+          message: `${vectors.hnsw_ef_construction} is less than 2 × hnsw_m (2 × ${vectors.hnsw_m} = ${2 * vectors.hnsw_m}); pgvector refuses that: raise hnsw_ef_construction or lower hnsw_m`,
         });
       }
-    }
-    const vectors = pg.vector_embeddings;
-    if (vectors.hnsw_ef_construction < 2 * vectors.hnsw_m) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['storage', 'postgres', 'vector_embeddings', 'hnsw_ef_construction'],
-        message: `${vectors.hnsw_ef_construction} is less than 2 × hnsw_m (2 × ${vectors.hnsw_m} = ${2 * vectors.hnsw_m}); pgvector refuses that: raise hnsw_ef_construction or lower hnsw_m`,
-      });
-    }
-  });
+    }),
+  );
 
 /** The configuration as the schema parses it (before the `sled` alias is resolved). */
 export type ParsedSettings = z.output<typeof settingsSchema>;

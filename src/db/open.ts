@@ -1,5 +1,5 @@
 import type { Settings, StorageBackend } from '../config/schema.js';
-import { defaultEmbeddedDataDir, type Env } from '../config/paths.js';
+import { absoluteDir, defaultEmbeddedDataDir, type Env } from '../config/paths.js';
 import { SourceDatabase, type TransactionPolicy } from './database.js';
 import { toDatabaseError } from './errors.js';
 import { LlmspellError } from '../errors.js';
@@ -7,6 +7,7 @@ import {
   createPgliteSource,
   hasDataDir,
   type OpenProgress,
+  type ExtensionSet,
   type PgliteLocation,
   type PgliteSource,
 } from './pglite-source.js';
@@ -38,6 +39,11 @@ export interface OpenDatabaseOptions {
   /** Called while the embedded database initialises on first use (seconds). */
   onProgress?: (event: OpenProgress) => void;
   /**
+   * Which extension bundles the embedded backend loads ({@link ExtensionSet}); default `all`. A
+   * command that only inspects the database loads fewer, and starts sooner.
+   */
+  extensions?: ExtensionSet;
+  /**
    * Start the `memory` backend from a snapshot taken with {@link dumpMemoryDatabase} instead of an
    * empty database (fixtures, tests: loading one takes about a second, a fresh initdb several).
    */
@@ -57,9 +63,13 @@ export function dumpMemoryDatabase(db: Database): Promise<Blob> {
   return source.dump();
 }
 
-/** The data directory of the embedded backend: `storage.embedded.path`, or the XDG default. */
+/**
+ * The data directory of the embedded backend, absolute: `storage.embedded.path` (`~` expanded,
+ * a relative path taken from the current directory; see {@link absoluteDir}), or the XDG default.
+ */
 export function embeddedDataDir(settings: Settings, env: Env = process.env): string {
-  return settings.storage.embedded.path ?? defaultEmbeddedDataDir(env);
+  const path = settings.storage.embedded.path;
+  return path === undefined ? defaultEmbeddedDataDir(env) : absoluteDir(path, env, 'storage.embedded.path');
 }
 
 /** Whether the embedded database has been created (read-only commands must not create it). */
@@ -103,7 +113,10 @@ export async function openDatabase(settings: Settings, options: OpenDatabaseOpti
           ? { kind: 'embedded', dataDir: embeddedDataDir(settings, options.env) }
           : { kind: 'memory', ...(options.memorySnapshot ? { snapshot: options.memorySnapshot } : {}) };
       try {
-        const source = await createPgliteSource(location, options.onProgress ? { onProgress: options.onProgress } : {});
+        const source = await createPgliteSource(location, {
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.extensions ? { extensions: options.extensions } : {}),
+        });
         const db = new SourceDatabase(source, tenants);
         pgliteSources.set(db, source);
         return db;

@@ -21,7 +21,10 @@ export interface HealthReport {
 }
 
 /** Options of {@link healthCheck}. */
-export interface HealthCheckOptions extends Pick<OpenDatabaseOptions, 'env' | 'onProgress' | 'backend' | 'urlOrigin'> {
+export interface HealthCheckOptions extends Pick<
+  OpenDatabaseOptions,
+  'env' | 'onProgress' | 'backend' | 'urlOrigin' | 'extensions'
+> {
   /** Bound on the whole check, connection included. */
   timeoutMs: number;
   /** Treat warnings as failures. */
@@ -90,6 +93,7 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.urlOrigin ? { urlOrigin: options.urlOrigin } : {}),
+    ...(options.extensions ? { extensions: options.extensions } : {}),
   });
   let db: Database | undefined;
   let abandoned = false;

@@ -5,7 +5,7 @@
  * after, contents and modes), and that no secret of the case appears in stdout or stderr, in any
  * output mode. Cases run the CLI in process (the same code as the binary) in a fresh HOME each.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -204,6 +204,23 @@ const urlCases: Case[] = [
 ]);
 
 const usageCases: Case[] = [
+  ...[
+    ['PGSSLMODE=bogus', { PGSSLMODE: 'bogus' }, 'postgresql://app@127.0.0.1:1/db'],
+    ['sslmode=bogus in the URL', {}, 'postgresql://app@127.0.0.1:1/db?sslmode=bogus'],
+  ].map(([what, env, url]): Case => ({
+    name: `${what as string}: a usage error naming the six modes, before any connection`,
+    args: ['--backend', 'postgres', '--database-url', url as string, 'database', 'health-check'],
+    env: env as Record<string, string>,
+    exit: EXIT.USAGE,
+    says: /disable, allow, prefer, require, verify-ca, verify-full/,
+  })),
+  {
+    name: 'DATABASE_URL meant for another program is ignored with a warning, not an error',
+    args: ['config', 'validate'],
+    env: { DATABASE_URL: `mysql://app:${SECRET}@h/db` },
+    exit: EXIT.OK,
+    secrets: [SECRET],
+  },
   { name: 'an unknown command', args: ['nope'], exit: EXIT.USAGE, says: /unknown command/ },
   { name: 'help of an unknown command', args: ['help', 'nope'], exit: EXIT.USAGE, says: /unknown command 'nope'/ },
   {
@@ -318,6 +335,30 @@ const limitCases: Case[] = [
   },
 ];
 
+const pathCases: Case[] = [
+  {
+    name: 'storage.embedded.path "~/pgdata" is the home directory, printed absolute, and nothing is created',
+    args: ['database', 'migrate', '--dry-run'],
+    files: toml('[storage.embedded]\npath = "~/pgdata"\n'),
+    exit: EXIT.OK,
+    says: /\/home\/pgdata \(not created yet\)/,
+  },
+  {
+    name: 'LLMSPELL_STORAGE_EMBEDDED_PATH "~" in a read-only command creates nothing',
+    args: ['database', 'migration-status'],
+    env: { LLMSPELL_STORAGE_EMBEDDED_PATH: '~/data/pg' },
+    exit: EXIT.PENDING,
+    says: /\/home\/data\/pg \(not created yet\)/,
+  },
+  {
+    name: 'storage.embedded.path "~bob/pgdata" is refused: another user’s home is not expanded',
+    args: ['database', 'migrate'],
+    files: toml('[storage.embedded]\npath = "~bob/pgdata"\n'),
+    exit: EXIT.USAGE,
+    says: /~user/,
+  },
+];
+
 const DATA = '.local/share/llmspell/pgdata';
 const dataDirCases: Case[] = (
   [
@@ -352,6 +393,7 @@ const CASES: Case[] = [
   ...urlCases,
   ...usageCases,
   ...limitCases,
+  ...pathCases,
   ...dataDirCases,
 ];
 
@@ -359,6 +401,11 @@ describe(`the bad-input corpus (${CASES.length} cases)`, () => {
   it('has at least 150 cases, every name unique', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(150);
     expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length);
+  });
+
+  it('is the size the README states', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(`**${CASES.length} cases**`);
   });
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_, c) => {

@@ -163,6 +163,11 @@ describe('the binary at the edges', () => {
       const second = await runCliProcess(['database', 'migrate'], killedEnv);
       expect(second.code, second.stderr).toBe(EXIT.OK);
       expect((await readdir(join(home, 'killed'))).sort()).toEqual(['pgdata']);
+      // Not a terminal (a CI log): the long first run still says what it is doing, on stderr.
+      expect(second.stderr).toContain(`Creating the embedded database in ${dataDir}`);
+      expect(second.stderr).toMatch(/Embedded database created in \d+\.\ds\./);
+      expect(second.stderr).toMatch(/\[1\/12\] applying 0001_extensions_and_schema/);
+      expect(second.stdout).not.toMatch(/Creating|applying/);
     });
 
     it('refuses a database that lost its PG_VERSION instead of re-creating it', async () => {

@@ -26,8 +26,10 @@ async function get(
 
   if (opts.showOrigin) {
     ctx.out.json(Object.fromEntries(views.map((v) => [v.spec.key, { value: v.value ?? null, origin: v.origin }])));
+  } else if (leaf) {
+    ctx.out.json({ key: views[0]!.spec.key, value: views[0]!.value ?? null });
   } else {
-    ctx.out.json(toNestedJson(views, prefix));
+    ctx.out.json(toNestedJson(views, prefix) as object);
   }
   if (leaf) {
     const view = views[0]!;

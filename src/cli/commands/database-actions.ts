@@ -5,7 +5,7 @@
 import type { ResolvedConfig } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import type { OpenProgress } from '../../db/pglite-source.js';
-import { embeddedDataDir } from '../../db/open.js';
+import { embeddedDataDir, type OpenDatabaseOptions } from '../../db/open.js';
 import { dataDirState } from '../../db/pglite-source.js';
 import type { Database } from '../../db/types.js';
 import { describeOrigin, LlmspellError } from '../../errors.js';
@@ -30,7 +30,7 @@ export interface DirOption {
 function showOpenProgress(out: Output): (event: OpenProgress) => void {
   return (event) => {
     if (event.phase === 'initialising')
-      out.progress(`Creating the embedded database in ${event.dataDir} (first run only: a few seconds)…`);
+      out.progress(`Creating the embedded database in ${event.dataDir} (first run only: about 5–10 s)…`);
     else out.progress(`Embedded database created in ${(event.elapsedMs / 1000).toFixed(1)}s.`);
   };
 }
@@ -92,6 +92,7 @@ async function withMigrationDatabase<T>(
   ctx: CommandContext,
   whenMissing: WhenMissing,
   fn: (db: Database, settings: Settings, target: string) => Promise<T>,
+  open: Pick<OpenDatabaseOptions, 'extensions'> = {},
 ): Promise<T> {
   const resolved = await ctx.loadConfig();
   const { settings } = resolved;
@@ -105,6 +106,7 @@ async function withMigrationDatabase<T>(
   }
   const db = await openMigrationDatabase(settings, {
     env: ctx.io.env,
+    ...open,
     ...urlOrigins(resolved),
     onProgress: showOpenProgress(ctx.out),
     ...(missing ? { backend: 'memory' as const } : {}),
@@ -267,32 +269,38 @@ function statusExit(status: MigrationStatus): number {
 }
 
 export async function runStatus(ctx: CommandContext, opts: DirOption): Promise<number> {
-  return withMigrationDatabase(ctx, 'substitute', async (db, settings, target) => {
-    const { tracks } = migrationSource(settings, opts.migrationsDir);
-    const status = await db.withClient((client) => migrationStatus(client, tracks));
-    const { out } = ctx;
-    out.json({ target, ...status });
-    const width = Math.max(4, ...status.entries.map((e) => shown(e).length));
-    const colour = {
-      applied: out.style.green,
-      pending: out.style.yellow,
-      changed: out.style.red,
-      unknown: out.style.red,
-    };
-    out.line(`${'version'.padStart(7)}  ${'name'.padEnd(width)}  ${'state'.padEnd(7)}  applied on`);
-    for (const e of status.entries) {
-      out.line(
-        `${String(e.version).padStart(7)}  ${shown(e).padEnd(width)}  ${colour[e.state](e.state.padEnd(7))}  ${stamp(e.appliedOn)}`,
-      );
-    }
-    const total = status.entries.filter((e) => e.state !== 'unknown').length;
-    const drift =
-      status.drift.length > 0
-        ? `, ${status.drift.length} drifted (changed after applying, or unknown to this build)`
-        : '';
-    out.line(`${total} migrations: ${status.applied} applied, ${status.pending} pending${drift} (${target}).`);
-    return statusExit(status);
-  });
+  // The history is llmspell's own tables: no extension is needed to read it.
+  return withMigrationDatabase(
+    ctx,
+    'substitute',
+    async (db, settings, target) => {
+      const { tracks } = migrationSource(settings, opts.migrationsDir);
+      const status = await db.withClient((client) => migrationStatus(client, tracks));
+      const { out } = ctx;
+      out.json({ target, ...status });
+      const width = Math.max(4, ...status.entries.map((e) => shown(e).length));
+      const colour = {
+        applied: out.style.green,
+        pending: out.style.yellow,
+        changed: out.style.red,
+        unknown: out.style.red,
+      };
+      out.line(`${'version'.padStart(7)}  ${'name'.padEnd(width)}  ${'state'.padEnd(7)}  applied on`);
+      for (const e of status.entries) {
+        out.line(
+          `${String(e.version).padStart(7)}  ${shown(e).padEnd(width)}  ${colour[e.state](e.state.padEnd(7))}  ${stamp(e.appliedOn)}`,
+        );
+      }
+      const total = status.entries.filter((e) => e.state !== 'unknown').length;
+      const drift =
+        status.drift.length > 0
+          ? `, ${status.drift.length} drifted (changed after applying, or unknown to this build)`
+          : '';
+      out.line(`${total} migrations: ${status.applied} applied, ${status.pending} pending${drift} (${target}).`);
+      return statusExit(status);
+    },
+    { extensions: 'none' },
+  );
 }
 
 export async function runRollback(
@@ -407,6 +415,7 @@ export async function runHealth(
   const { urlOrigin } = urlOrigins(resolved);
   const report = await healthCheck(resolved.settings, {
     timeoutMs: timeout * 1000,
+    extensions: 'vector', // what the checks inspect; the others only cost start-up time
     ...(urlOrigin ? { urlOrigin } : {}),
     strict: opts.strict === true,
     env: ctx.io.env,

@@ -81,13 +81,23 @@ describe('config get', () => {
       (spec) => spec.path.length === 3 && spec.path[1] === 'postgres' && spec.default === undefined,
     );
     expect(unset.map((spec) => spec.key)).toContain('storage.postgres.url');
-    expect(json).toEqual({ ...postgres, ...Object.fromEntries(unset.map((spec) => [spec.path[2], null])) });
+    expect(json).toEqual({
+      format_version: 1,
+      ...postgres,
+      ...Object.fromEntries(unset.map((spec) => [spec.path[2], null])),
+    });
     expect(json.pool_size).toBe(16);
   });
 
-  it('--json prints one value as JSON', async () => {
+  it('--json prints one value as a document naming the key', async () => {
     const result = await run(['--json', 'config', 'get', 'storage.postgres.auto_migrate']);
-    expect(JSON.parse(result.stdout)).toBe(false);
+    expect(JSON.parse(result.stdout)).toEqual({
+      format_version: 1,
+      key: 'storage.postgres.auto_migrate',
+      value: false,
+    });
+    const unset = await run(['--json', 'config', 'get', 'storage.postgres.url']);
+    expect(JSON.parse(unset.stdout)).toEqual({ format_version: 1, key: 'storage.postgres.url', value: null });
   });
 
   it('masks the password of a URL', async () => {
@@ -401,9 +411,9 @@ describe('config get --show-secrets', () => {
       if (source === 'file') await writeConfig(`[storage.postgres]\nurl = "${URL}"\n`);
       const shown = await run(['--json', 'config', 'get', 'storage.postgres.url', '--show-secrets'], env);
       expect(shown.code, source).toBe(0);
-      expect(JSON.parse(shown.stdout), source).toBe(URL);
+      expect(JSON.parse(shown.stdout).value, source).toBe(URL);
       const masked = await run(['--json', 'config', 'get', 'storage.postgres.url'], env);
-      expect(JSON.parse(masked.stdout), source).toBe('postgresql://u:***@h/db');
+      expect(JSON.parse(masked.stdout).value, source).toBe('postgresql://u:***@h/db');
       expect(masked.stdout + masked.stderr, source).not.toContain('s3cret');
     }
   });

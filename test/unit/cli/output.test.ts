@@ -73,3 +73,19 @@ describe('Output colours', () => {
     expect(written.stderr).not.toMatch(ANSI);
   });
 });
+
+describe('Output.progress', () => {
+  it.each([false, true])('writes a plain line on stderr when stderr is not a terminal (--json %s)', (json) => {
+    const { out, written } = capture({ stdout: false, stderr: false }, { json });
+    out.progress('[1/12] applying 0001_extensions_and_schema… postgresql://u:pw@h/db');
+    expect(written.stderr).toBe('[1/12] applying 0001_extensions_and_schema… postgresql://u:***@h/db\n');
+    expect(written.stdout).toBe('');
+  });
+
+  it('dims it on a terminal', () => {
+    const { out, written } = capture({ stdout: true, stderr: true });
+    out.progress('working');
+    expect(written.stderr).toMatch(ANSI);
+    expect(written.stdout).toBe('');
+  });
+});

@@ -85,6 +85,7 @@ describe('program', () => {
     ]);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
+      format_version: 1,
       'storage.postgres.url': { value: 'postgresql://db/flag', origin: '--database-url' },
     });
   });

@@ -39,7 +39,13 @@ describe('config get masks every password-bearing form, in every output mode', (
       const human = await run([...argv], env);
       expect(human, argv.join(' ')).toEqual({ code: 0, stdout: `${masked}\n`, stderr: '' });
       const json = await run(['--json', ...argv], env);
-      expect(json, argv.join(' ')).toEqual({ code: 0, stdout: `${JSON.stringify(masked)}\n`, stderr: '' });
+      expect(json.code, argv.join(' ')).toBe(0);
+      expect(json.stderr, argv.join(' ')).toBe('');
+      expect(JSON.parse(json.stdout), argv.join(' ')).toEqual({
+        format_version: 1,
+        key: 'storage.postgres.url',
+        value: masked,
+      });
     }
   });
 
@@ -95,7 +101,11 @@ describe('Output', () => {
   it('json() masks string by string, so JSON escapes never hide a password', () => {
     const { out, written } = capture({ json: true });
     out.json({ dsn: 'host=h password=ab"cd', url: 'postgresql://u@h/db?Password=x"y' });
-    expect(JSON.parse(written.stdout)).toEqual({ dsn: 'host=h password=***', url: 'postgresql://u@h/db?Password=***' });
+    expect(JSON.parse(written.stdout)).toEqual({
+      format_version: 1,
+      dsn: 'host=h password=***',
+      url: 'postgresql://u@h/db?Password=***',
+    });
   });
 
   it('error() in --json mode masks the message, the hint and the issues', () => {
@@ -104,6 +114,7 @@ describe('Output', () => {
     out.error(new ConfigError('CONFIG_INVALID', message, { hint: message, issues: [{ key: 'k', message }] }));
     const masked = 'bad: postgresql://u@h/db?sslpassword=***';
     expect(JSON.parse(written.stdout)).toEqual({
+      format_version: 1,
       error: { code: 'CONFIG_INVALID', message: masked, hint: masked, issues: [{ key: 'k', message: masked }] },
     });
   });
