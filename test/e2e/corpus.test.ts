@@ -288,22 +288,22 @@ const limitCases: Case[] = [
     args: ['config', 'validate'],
     files: toml(`[storage]\nbackend = "${HUGE}"\n`),
     exit: EXIT.USAGE,
-    withinMs: 5_000,
+    withinMs: 15_000,
   },
   {
     name: 'a 1 MB environment value',
     args: ['config', 'get'],
     env: { LLMSPELL_STORAGE_BACKEND: HUGE },
     exit: EXIT.USAGE,
-    withinMs: 5_000,
+    withinMs: 15_000,
   },
   {
     name: 'a 1 MB --set value',
     args: ['--set', `storage.postgres.pool_size=${HUGE}`, 'config', 'get'],
     exit: EXIT.USAGE,
-    withinMs: 5_000,
+    withinMs: 15_000,
   },
-  { name: 'a 1 MB unknown key', args: ['config', 'get', HUGE], exit: EXIT.USAGE, withinMs: 5_000 },
+  { name: 'a 1 MB unknown key', args: ['config', 'get', HUGE], exit: EXIT.USAGE, withinMs: 15_000 },
   {
     name: 'a 1 MB URL with a secret',
     args: ['config', 'get'],
@@ -313,7 +313,7 @@ const limitCases: Case[] = [
     },
     exit: EXIT.USAGE,
     secrets: [SECRET],
-    withinMs: 5_000,
+    withinMs: 15_000,
   },
   {
     name: 'a catastrophic tenant_id_pattern is refused quickly',
@@ -323,7 +323,7 @@ const limitCases: Case[] = [
     ),
     exit: EXIT.USAGE,
     says: /backtrack|catastroph/i,
-    withinMs: 5_000,
+    withinMs: 15_000,
   },
   {
     name: 'config unset fixes a catastrophic tenant_id_pattern',
@@ -331,7 +331,7 @@ const limitCases: Case[] = [
     files: toml('[storage.postgres]\ntenant_id_pattern = "^(a+)+$"\n'),
     exit: EXIT.OK,
     writes: true,
-    withinMs: 5_000,
+    withinMs: 15_000,
   },
 ];
 

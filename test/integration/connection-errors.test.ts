@@ -110,7 +110,7 @@ describe('unreachable servers', () => {
       expect(error.message).toMatch(/timed out connecting to .*no answer within connect_timeout \(2 s\)/);
       expect(error.hint).toMatch(/Raise connect_timeout in storage\.postgres\.url/);
       expect(elapsed).toBeGreaterThanOrEqual(1900);
-      expect(elapsed).toBeLessThan(3500);
+      expect(elapsed).toBeLessThan(10_000); // pool_timeout_secs (30 s) would have been the bound
     });
 
     it('connect_timeout=1 waits 2 s, as libpq (its minimum)', async () => {
@@ -128,7 +128,7 @@ describe('unreachable servers', () => {
           pool_timeout_secs: 1,
         },
       );
-      expect(Date.now() - started).toBeLessThan(2500);
+      expect(Date.now() - started).toBeLessThan(10_000); // not the default 30 s
       expect(error.code).toBe('DB_UNREACHABLE');
       expect(error.hint).toMatch(/pool_timeout_secs \(1 s\)/);
     });
