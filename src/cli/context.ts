@@ -72,6 +72,11 @@ export function commandContext(command: Command, io: CliIO): CommandContext {
   if (globals.databaseUrl !== undefined)
     overrides.push({ key: 'storage.postgres.url', value: globals.databaseUrl, flag: '--database-url' });
   overrides.push(...parseSetFlags(globals.set ?? []));
+  if (globals.config !== undefined && globals.config.trim() === '') {
+    throw new ConfigError('USAGE', '--config needs the path of a config file, and it was empty', {
+      hint: 'Leave --config out for the default file (`llmspell config path` shows which).',
+    });
+  }
   let cached: Promise<ResolvedConfig> | undefined;
   return {
     out,

@@ -148,14 +148,18 @@ async function planEdit(
   if (value === undefined && previous === undefined) {
     return { result: { ...base, remainingIssues: issuesBefore }, after: undefined, exists: file.exists };
   }
+  // The editor sees LF line ends and no byte-order mark; the file keeps whichever it had.
   const crlf = before.includes('\r\n');
-  let after = await editText(crlf ? before.replace(/\r\n/g, '\n') : before, data, spec, value);
+  const bom = before.startsWith('\uFEFF') ? '\uFEFF' : '';
+  const body = bom ? before.slice(1) : before;
+  let after = await editText(crlf ? body.replace(/\r\n/g, '\n') : body, data, spec, value);
   if (!after.endsWith('\n')) after += '\n';
   const issues = configDocumentIssues(parseConfigText(after, path), path);
   const known = new Set(issuesBefore.map(issueId));
   const introduced = issues.filter((issue) => !known.has(issueId(issue)));
   if (introduced.length > 0) throw invalidConfigError(introduced);
   if (crlf) after = after.replace(/\r?\n/g, '\r\n');
+  after = bom + after;
   return {
     result: { ...base, remainingIssues: issues },
     after: after === before ? undefined : after,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError } from '../errors.js';
 import { CONFIG_KEYS } from './keys.js';
-import { REDACTED, redactConnectionStringsIn, shorten } from './redact.js';
+import { printable, REDACTED, redactConnectionStringsIn, shorten } from './redact.js';
 
 /** A config file as read from disk. */
 export type ConfigFile =
@@ -86,9 +86,9 @@ function excerptLines(text: string, first: number, last: number): ExcerptLine[] 
       if (raw === '') lines.push({ number, raw, text: '' });
       else if (inside) lines.push({ number, raw, text: REDACTED, kept: 0 });
       else if (assignment) {
-        const key = redactConnectionStringsIn(raw.slice(0, assignment.index + assignment[0].length));
+        const key = printable(redactConnectionStringsIn(raw.slice(0, assignment.index + assignment[0].length)));
         lines.push({ number, raw, text: `${key} ${REDACTED}`, kept: key.length + 1 });
-      } else lines.push({ number, raw, text: redactConnectionStringsIn(raw) });
+      } else lines.push({ number, raw, text: printable(redactConnectionStringsIn(raw)) });
     }
     const before = open;
     open = scanLine(raw, open);
@@ -101,7 +101,7 @@ function excerptLines(text: string, first: number, last: number): ExcerptLine[] 
 /** Where the `^` goes in a shown line, for an error at 1-based `column` of the raw line. */
 function caretIndex(line: ExcerptLine, column: number): number {
   if (line.kept !== undefined) return Math.min(column - 1, line.kept);
-  return Math.min(redactConnectionStringsIn(line.raw.slice(0, column - 1)).length, line.text.length);
+  return Math.min(printable(redactConnectionStringsIn(line.raw.slice(0, column - 1))).length, line.text.length);
 }
 
 /** At most {@link EXCERPT_WIDTH} characters of `text` around `at`, with `…` where it was cut; `at` moved along. */

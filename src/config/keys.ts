@@ -1,7 +1,7 @@
 import { distance } from 'fastest-levenshtein';
 import * as z from 'zod/mini';
 import { ConfigError } from '../errors.js';
-import { describeValue, shorten } from './redact.js';
+import { describeValue, redactConnectionString, shorten } from './redact.js';
 import { settingsSchema, type KeyMeta } from './schema.js';
 
 /** The type of a configuration value, as users write it. */
@@ -173,7 +173,7 @@ export function requireKnownKey(key: string, options: { allowTable?: boolean } =
     });
   }
   const suggestion = suggestKey(key);
-  const shown = shorten(key);
+  const shown = shorten(redactConnectionString(key));
   throw new ConfigError('CONFIG_INVALID', `unknown config key ${shown}`, {
     issues: [{ key: shown, message: 'unknown key', ...(suggestion ? { suggestion } : {}) }],
     hint: suggestion ? `Did you mean ${suggestion}?` : '`llmspell config get` lists every key.',

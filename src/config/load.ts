@@ -1,3 +1,4 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type * as z from 'zod/mini';
 import { ConfigError, formatConfigIssue, type ConfigIssue, type Origin } from '../errors.js';
 import { readConfigFile, type ConfigFile } from './file.js';
@@ -54,6 +55,16 @@ interface Layer {
 const DEFAULT_ORIGIN: Origin = { kind: 'default' };
 const ENV_PREFIX = 'LLMSPELL_STORAGE_';
 
+/**
+ * A relative `storage.embedded.path` in a config file, taken from the file's directory: the
+ * database must not depend on where a command happens to run. `~` is expanded later, for every
+ * source alike; other values are left for the schema to judge.
+ */
+function fromFileDirectory(value: unknown, file: string): unknown {
+  if (typeof value !== 'string' || value.trim() === '' || isAbsolute(value) || value.startsWith('~')) return value;
+  return resolve(dirname(file), value);
+}
+
 /** Flattens a parsed TOML document to known keys, reporting unknown keys and misplaced tables. */
 function fileLayer(file: ConfigFile, issues: ConfigIssue[]): Layer {
   const values = new Map<string, unknown>();
@@ -65,7 +76,7 @@ function fileLayer(file: ConfigFile, issues: ConfigIssue[]): Layer {
         if (isPlainTable(value)) visit(value, key);
         else issues.push({ key, origin, message: `expected a table ([${key}]), got ${describeValue(value)}` });
       } else if (findKey(key)) {
-        values.set(key, value);
+        values.set(key, key === 'storage.embedded.path' ? fromFileDirectory(value, file.path) : value);
       } else {
         const suggestion = suggestKey(key);
         issues.push({ key: shorten(key), origin, message: 'unknown key', ...(suggestion ? { suggestion } : {}) });

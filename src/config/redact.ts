@@ -23,7 +23,21 @@ export const ECHO_LIMIT = 80;
  * shorten('x'.repeat(100)) // 'xxxx…x… (100 characters)' (80 x)
  */
 export function shorten(text: string, limit = ECHO_LIMIT): string {
-  return text.length <= limit ? text : `${head(text, limit)}… (${text.length} characters)`;
+  const shown = text.length <= limit ? text : `${head(text, limit)}… (${text.length} characters)`;
+  return printable(shown);
+}
+
+/** Control characters (C0 but tab, DEL, C1): what a terminal would act on rather than show. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text as a message may show it to a terminal: control characters (escape sequences, bells, NUL,
+ * line breaks) written as `\u001b` and the like, so that input echoed in an error can neither
+ * drive the terminal nor fake further lines of output.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The first `limit` characters of `text`, never ending on the first half of a surrogate pair. */

@@ -53,6 +53,9 @@ const seconds = (fallback: number) => integer(1, MAX_TIMEOUT_SECS, fallback);
 const serverTimeout = (fallback: number) => integer(0, MAX_TIMEOUT_SECS, fallback);
 /** A non-empty string. */
 const text = () => z.string().check(z.minLength(1));
+/** A directory path: not empty, not blank (a path of spaces names a directory nobody meant). */
+const directory = () =>
+  z.string().check(z.refine((path) => path.trim() !== '', { message: 'must name a directory; it is empty or blank' }));
 
 /** The longest connection URL accepted: longer is no URL, and parsing megabytes would be slow. */
 export const MAX_URL_LENGTH = 65_536;
@@ -269,8 +272,9 @@ export const settingsSchema = z
         }),
         embedded: z.prefault(
           z.strictObject({
-            path: key(z.optional(text()), {
-              description: 'Data directory of the embedded database; default $XDG_DATA_HOME/llmspell/pgdata.',
+            path: key(z.optional(directory()), {
+              description:
+                'Data directory of the embedded database; default $XDG_DATA_HOME/llmspell/pgdata. ~ is the home directory; a relative path in the config file is taken from the file’s directory.',
               fallback: 'default: $XDG_DATA_HOME/llmspell/pgdata, or ~/.local/share/llmspell/pgdata',
             }),
           }),

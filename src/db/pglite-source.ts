@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
@@ -88,8 +88,20 @@ async function initialiseDataDir(dataDir: string): Promise<void> {
   } finally {
     await fresh.close();
   }
+  await restrictToOwner(building);
   await rmdir(dataDir).catch(() => undefined); // an empty directory, if there was one
   await rename(building, dataDir);
+}
+
+/**
+ * Makes the data directory readable by its owner only (0700), as initdb does and PostgreSQL
+ * demands of its data directories. PGlite's file system gives every file it writes mode 0666
+ * whatever the umask, so the directory's mode is what keeps other users out of every tenant's
+ * data; it is checked (and narrowed) at every open, which also mends directories created by
+ * earlier builds.
+ */
+async function restrictToOwner(dataDir: string): Promise<void> {
+  if (((await stat(dataDir)).mode & 0o077) !== 0) await chmod(dataDir, 0o700);
 }
 
 /** Entries of a PostgreSQL data directory besides PG_VERSION. */
@@ -187,6 +199,7 @@ export async function createPgliteSource(
         options.onProgress?.({ phase: 'initialising', dataDir: location.dataDir });
         await initialiseDataDir(location.dataDir);
       }
+      await restrictToOwner(location.dataDir);
       db = new PGlite(location.dataDir, { ...START, extensions: EXTENSION_SETS[options.extensions ?? 'all'] });
       await db.waitReady;
       if (firstRun)

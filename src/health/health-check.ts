@@ -47,7 +47,9 @@ function deadline(ms: number): { promise: Promise<never>; cancel(): void } {
 /**
  * Runs every health check against the configured database within `timeoutMs`. Returns a report,
  * never throws for a finding: an unreachable server is a report with status `unreachable` and the
- * connection error (troubleshooting hints included, no password).
+ * connection error (troubleshooting hints included, no password). Settings that cannot be used
+ * (`CONFIG_INVALID`: no URL, a malformed one, an unknown sslmode) throw, as they do for every
+ * other entry point.
  */
 export async function healthCheck(settings: Settings, options: HealthCheckOptions): Promise<HealthReport> {
   const timeoutSecs = Math.max(1, Math.ceil(options.timeoutMs / 1000));
@@ -136,6 +138,9 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
     // after the deadline is closed as soon as it does (the embedded one holds a lock).
     if (db) void db.close().catch(() => undefined);
     else void opening.then((late) => late.close()).catch(() => undefined);
+    // A configuration that cannot be used (a malformed URL, an unknown sslmode) is not a finding
+    // about the database: it is the caller's error, as for every other command.
+    if (failure.code === 'CONFIG_INVALID') throw failure;
     const unreachable = results.length === 0 && !timedOut ? UNREACHABLE_CODES.has(failure.code) : results.length === 0;
     return {
       status: unreachable ? 'unreachable' : 'unhealthy',
@@ -152,14 +157,7 @@ export async function healthCheck(settings: Settings, options: HealthCheckOption
 }
 
 /** Errors that mean "could not get a connection at all", as opposed to a check that failed. */
-const UNREACHABLE_CODES = new Set([
-  'DB_UNREACHABLE',
-  'DB_AUTH_FAILED',
-  'DB_NOT_FOUND',
-  'LOCK_HELD',
-  'CONFIG_INVALID',
-  'DB_POOL_TIMEOUT',
-]);
+const UNREACHABLE_CODES = new Set(['DB_UNREACHABLE', 'DB_AUTH_FAILED', 'DB_NOT_FOUND', 'LOCK_HELD', 'DB_POOL_TIMEOUT']);
 
 /** Where the check points, for a report written before any connection exists. */
 function targetOf(settings: Settings, options: HealthCheckOptions): string {

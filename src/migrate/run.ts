@@ -142,8 +142,14 @@ function resolveTarget(
     const named = status.entries.find((e) => e.name === text || `${e.name}.sql` === text);
     if (named) return named.version;
   }
-  throw new LlmspellError('USAGE', `no migration ${JSON.stringify(text)}`, {
-    hint: `Known versions: ${files.map((f) => f.version).join(', ') || '(none)'}. \`llmspell database migration-status\` lists them.`,
+  throw unknownTarget(text, files);
+}
+
+/** The error for a `--to` that names no migration of `files` (the core track's). */
+export function unknownTarget(text: string, files: readonly MigrationFile[]): LlmspellError {
+  const versions = ['0 (before the first)', ...files.map((f) => f.version)].join(', ');
+  return new LlmspellError('USAGE', `no migration ${JSON.stringify(text)}`, {
+    hint: `Known versions: ${versions}. \`llmspell database migration-status\` lists them.`,
   });
 }
 

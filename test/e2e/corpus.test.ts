@@ -359,6 +359,90 @@ const pathCases: Case[] = [
   },
 ];
 
+/** Found by red-teaming (2026-12-02): each failed before its fix. */
+const redTeamCases: Case[] = [
+  ...[
+    ['config set', ['config', 'set', 'storage.postgres.url', 'postgresql://u:Hunter2 xyzzy-Pw@h/db']],
+    [
+      'config set --json',
+      ['--json', 'config', 'set', 'storage.postgres.url', 'postgresql://u@h/db?password=Hunter2 xyzzy-Pw'],
+    ],
+    ['config get of a key that is a URL', ['config', 'get', 'postgresql://u:Hunter2 xyzzy-Pw@h/db']],
+  ].map(([what, args]): Case => ({
+    name: `a password with a space is masked whole by ${what as string}`,
+    args: args as string[],
+    exit: (what as string).startsWith('config get') ? EXIT.USAGE : EXIT.OK,
+    writes: !(what as string).startsWith('config get'),
+    secrets: ['Hunter2', 'xyzzy-Pw'],
+  })),
+  {
+    name: 'config set --json of a URL reports the masked value itself, not its TOML text',
+    args: ['--json', 'config', 'set', 'storage.postgres.url', `postgresql://u:${SECRET}@h/db?sslpassword=k`],
+    exit: EXIT.OK,
+    writes: true,
+    says: /"value": "postgresql:\/\/u:\*\*\*@h\/db\?sslpassword=\*\*\*",\n\s+"previous": null/,
+    secrets: [SECRET],
+  },
+  {
+    name: 'migrate --to an unknown name creates no database',
+    args: ['database', 'migrate', '--to', 'abc'],
+    exit: EXIT.USAGE,
+    says: /no migration "abc"[\s\S]*0 \(before the first\)/,
+  },
+  {
+    name: 'migrate --migrations-dir that does not exist is a usage error and creates no database',
+    args: ['database', 'migrate', '--migrations-dir', '/nonexistent/llmspell-migrations'],
+    exit: EXIT.USAGE,
+    says: /--migrations-dir \/nonexistent\/llmspell-migrations: cannot read it \(ENOENT\)/,
+  },
+  {
+    name: 'rollback with nothing to roll back does not call itself a dry run',
+    args: ['database', 'rollback', '--to', '3'],
+    exit: EXIT.OK,
+    says: /^Nothing to roll back \(/m,
+  },
+  {
+    name: 'a terminal escape in an unknown key is shown escaped',
+    args: ['config', 'get', '\u001b[31mred'],
+    exit: EXIT.USAGE,
+    says: /unknown config key \\u001b\[31mred/,
+  },
+  {
+    name: 'a terminal escape in a TOML syntax-error excerpt is shown escaped',
+    args: ['config', 'get'],
+    files: toml('[storage.postgres]\npool_size = 5 \u001b[2J\u0007\n'),
+    exit: EXIT.USAGE,
+    says: /\\u001b\[2J\\u0007/,
+  },
+  { name: '--config with an empty path is a usage error', args: ['--config', '', 'config', 'get'], exit: EXIT.USAGE },
+  {
+    name: 'a relative storage.embedded.path in the file is taken from the file’s directory',
+    args: ['database', 'migrate', '--dry-run'],
+    files: toml('[storage.embedded]\npath = "rel/db"\n'),
+    exit: EXIT.OK,
+    says: /\/home\/\.config\/llmspell\/rel\/db \(not created yet\)/,
+  },
+  {
+    name: 'a blank storage.embedded.path is refused, saying so',
+    args: ['--set', 'storage.embedded.path= ', 'database', 'migrate', '--dry-run'],
+    exit: EXIT.USAGE,
+    says: /must name a directory; it is empty or blank/,
+  },
+  {
+    name: 'health-check with an unusable sslmode is a configuration error, not "unreachable"',
+    args: [
+      '--backend',
+      'postgres',
+      '--database-url',
+      'postgresql://u@127.0.0.1:1/db?sslmode=nope',
+      'database',
+      'health-check',
+    ],
+    exit: EXIT.USAGE,
+    says: /^error: /m,
+  },
+];
+
 const DATA = '.local/share/llmspell/pgdata';
 const dataDirCases: Case[] = (
   [
@@ -394,6 +478,7 @@ const CASES: Case[] = [
   ...usageCases,
   ...limitCases,
   ...pathCases,
+  ...redTeamCases,
   ...dataDirCases,
 ];
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,16 @@ describe('embedded start-up', () => {
 
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
+  });
+
+  it('the data directory is its owner’s alone (0700), and is narrowed again if widened', async () => {
+    const dataDir = join(root, 'pgdata');
+    // PGlite writes every file 0666: the directory's mode is what keeps other users out.
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+    await chmod(dataDir, 0o755);
+    const db = await openDatabase(settings(), { extensions: 'none' });
+    await db.close();
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
   });
 
   it.each<[ExtensionSet, boolean, boolean]>([

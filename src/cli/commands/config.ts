@@ -46,20 +46,18 @@ async function get(
 }
 
 function reportEdit(ctx: CommandContext, result: EditResult, verb: 'set' | 'unset'): number {
-  const shown = (value: unknown) => {
-    if (value === undefined) return '(not set)';
-    const text = tomlLiteral(value);
-    return result.secret ? redactConnectionString(text) : text;
-  };
+  // A secret is masked as the whole value it is (a password may hold a space), before it is quoted.
+  const masked = (value: unknown) =>
+    result.secret && typeof value === 'string' ? redactConnectionString(value) : value;
+  const shown = (value: unknown) => (value === undefined ? '(not set)' : tomlLiteral(masked(value)));
   const remainingIssues = result.remainingIssues.map((issue) => ({
     ...issue,
     origin: issue.origin ? describeOrigin(issue.origin) : undefined,
   }));
   ctx.out.json({
     ...result,
-    value: result.value ?? null,
-    previous: result.previous ?? null,
-    ...(result.secret ? { value: shown(result.value), previous: shown(result.previous) } : {}),
+    value: masked(result.value) ?? null,
+    previous: masked(result.previous) ?? null,
     remainingIssues,
   });
   if (!result.changed) {
@@ -94,7 +92,13 @@ async function validate(ctx: CommandContext): Promise<number> {
     overrides: ctx.overrides,
     ...(ctx.globals.config ? { configPath: ctx.globals.config } : {}),
   });
-  ctx.out.json(report);
+  ctx.out.json({
+    ...report,
+    issues: report.issues.map((issue) => ({
+      ...issue,
+      origin: issue.origin ? describeOrigin(issue.origin) : undefined,
+    })),
+  });
   for (const warning of report.warnings) ctx.out.warn(warning);
   const where = report.file.exists ? report.file.path : `${report.file.path} (not present: defaults apply)`;
   if (report.valid) {

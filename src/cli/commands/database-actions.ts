@@ -15,8 +15,14 @@ import { maintain, type MaintenanceReport } from '../../maintenance/maintain.js'
 import { toDatabaseError } from '../../db/errors.js';
 import { olderServerWarning } from '../../db/server-version.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../../migrate/connect.js';
-import { migrate, rollback, type MigrationProgress, type MigrationRunResult } from '../../migrate/run.js';
-import { migrationStatus, type MigrationStatus } from '../../migrate/status.js';
+import {
+  migrate,
+  rollback,
+  unknownTarget,
+  type MigrationProgress,
+  type MigrationRunResult,
+} from '../../migrate/run.js';
+import { loadTracks, migrationStatus, type MigrationStatus } from '../../migrate/status.js';
 import type { CommandContext } from '../context.js';
 import { whenInterrupted } from '../interrupt.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
@@ -205,11 +211,37 @@ function reportMaintenance(ctx: CommandContext, report: MaintenanceReport, when:
   reportPartitions(ctx, eventLog.changes);
 }
 
+/**
+ * Checks `--migrations-dir` and `--to` against the migration files before any database is opened,
+ * so that a typo costs a message rather than a first run (the embedded database is created only
+ * for a command that can go ahead). A `--to` that is a number is left to the run, which also knows
+ * versions that only the database has applied.
+ */
+async function checkMigrationArguments(ctx: CommandContext, opts: DirOption & { to?: string }): Promise<void> {
+  const { settings } = await ctx.loadConfig();
+  const { tracks } = migrationSource(settings, opts.migrationsDir);
+  let loaded;
+  try {
+    loaded = await loadTracks(tracks);
+  } catch (error) {
+    const cause = error instanceof LlmspellError ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
+    if (opts.migrationsDir === undefined || cause?.code === undefined) throw error;
+    throw new LlmspellError('USAGE', `--migrations-dir ${opts.migrationsDir}: cannot read it (${cause.code})`, {
+      hint: 'Name a directory of NNNN_name.sql files, or leave the option out for the migrations llmspell ships.',
+    });
+  }
+  const text = opts.to?.trim();
+  const core = loaded[0]?.files ?? [];
+  if (text === undefined || /^\d+$/.test(text) || core.some((f) => f.name === text || `${f.name}.sql` === text)) return;
+  throw unknownTarget(text, core);
+}
+
 export async function runMigrate(
   ctx: CommandContext,
   opts: DirOption & { dryRun?: boolean; to?: string },
 ): Promise<number> {
   whenInterrupted(() => 'nothing was migrated.');
+  await checkMigrationArguments(ctx, opts);
   return withMigrationDatabase(ctx, opts.dryRun === true ? 'substitute' : 'create', async (db, settings, target) => {
     const result = await migrate(db, {
       ...migrationLimits(settings),
@@ -313,6 +345,7 @@ export async function runRollback(
       hint: 'See `llmspell database migration-status` for versions.',
     });
   }
+  await checkMigrationArguments(ctx, opts);
   return withMigrationDatabase(ctx, 'substitute', async (db, settings, target) => {
     const base = {
       ...migrationLimits(settings),
@@ -323,7 +356,8 @@ export async function runRollback(
     let confirmed: MigrationRunResult['planned'] | undefined;
     if (!opts.dryRun && !opts.yes) {
       const preview = await rollback(db, { ...base, dryRun: true });
-      if (preview.planned.length === 0) return reportRun(ctx, target, preview);
+      // Nothing to do: said as what was asked (a rollback), not as the dry run it was planned by.
+      if (preview.planned.length === 0) return reportRun(ctx, target, { ...preview, dryRun: false });
       const list = preview.planned.map(shown).join(', ');
       if (!ctx.io.confirm) {
         throw new LlmspellError(

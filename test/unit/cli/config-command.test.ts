@@ -529,3 +529,12 @@ describe('config set of the deprecated sled backend', () => {
     expect((await run(['config', 'set', 'storage.backend', 'embedded'])).stderr).toBe('');
   });
 });
+
+describe('config set keeps the bytes it does not edit', () => {
+  it('keeps a UTF-8 byte-order mark', async () => {
+    await writeConfig('\uFEFF# mine\n[storage.postgres]\npool_size = 5\n');
+    const result = await run(['config', 'set', 'storage.postgres.pool_size', '6']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await readFile(configPath, 'utf8')).toBe('\uFEFF# mine\n[storage.postgres]\npool_size = 6\n');
+  });
+});

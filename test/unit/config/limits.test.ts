@@ -68,9 +68,9 @@ describe.each(SIZES)('a %s value', (_size, n) => {
   const big = 'x'.repeat(n);
 
   it('in the file, for a string key: loads, whole', async () => {
-    await writeFile(configPath, `[storage.embedded]\npath = "${big}"\n`);
+    await writeFile(configPath, `[storage.embedded]\npath = "/${big}"\n`);
     const { value } = await timed(() => loadSettings({ env: { HOME: dir }, configPath }));
-    expect(value?.settings.storage.embedded.path).toHaveLength(n);
+    expect(value?.settings.storage.embedded.path).toHaveLength(n + 1);
   });
 
   it('in the file, for an integer key: refused, echoing 80 characters', async () => {
