@@ -87,6 +87,25 @@ function portProblem(port: string, source: string): string | undefined {
  * postgresUrlProblem('postgresql://app:p@ss@db/llmspell') // 'the password contains an unencoded "@": …'
  * postgresUrlProblem('postgresql://app@db:5432/llmspell') // undefined
  */
+/** Where the host of `url` would start when credentials precede an empty one (`app@/db`), or -1. */
+function emptyHostAt(url: string): number {
+  const sep = url.indexOf('://') + 3;
+  if (sep < 3) return -1;
+  const authorityEnd = url.slice(sep).search(/[/?#]|$/) + sep;
+  return authorityEnd > sep && url[authorityEnd - 1] === '@' ? authorityEnd : -1;
+}
+
+/**
+ * A connection URL parsed by the WHATWG parser, for its query: credentials before an empty host
+ * (`postgresql://app@/db?host=/var/run/postgresql`, a Unix socket), which libpq accepts and the
+ * parser alone refuses, are read with the placeholder host `localhost` (the `host` parameter is
+ * then what names the server). Throws for anything else the parser refuses.
+ */
+export function parsePostgresUrl(url: string): URL {
+  const at = emptyHostAt(url);
+  return new URL(at < 0 ? url : `${url.slice(0, at)}localhost${url.slice(at)}`);
+}
+
 export function postgresUrlProblem(url: string): string | undefined {
   const scheme = /^postgres(?:ql)?:\/\//i.exec(url);
   if (!scheme) return 'it must start with postgresql:// (or postgres://)';
@@ -97,7 +116,7 @@ export function postgresUrlProblem(url: string): string | undefined {
   }
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = parsePostgresUrl(url);
   } catch {
     const hostPort = (rest.split(/[/?#]/)[0] ?? '').split('@').pop() ?? '';
     const port = /^(?:\[[^\]]*\]|[^:[\]]*):(.*)$/.exec(hostPort)?.[1];
@@ -107,7 +126,7 @@ export function postgresUrlProblem(url: string): string | undefined {
   const query = parsed.searchParams;
   let host: string;
   try {
-    host = query.get('host') ?? decodeURIComponent(parsed.hostname);
+    host = query.get('host') ?? (emptyHostAt(url) < 0 ? decodeURIComponent(parsed.hostname) : '');
   } catch {
     return `the host ${JSON.stringify(parsed.hostname)} is not valid percent-encoding`;
   }
@@ -148,7 +167,7 @@ export function postgresUrlProblem(url: string): string | undefined {
  * connectTimeoutSecs('postgresql://db/x?connect_timeout=1') // 2
  */
 export function connectTimeoutSecs(url: string): number | undefined {
-  const value = Number.parseInt(new URL(url).searchParams.get('connect_timeout') ?? '', 10);
+  const value = Number.parseInt(parsePostgresUrl(url).searchParams.get('connect_timeout') ?? '', 10);
   return Number.isFinite(value) && value > 0 ? Math.max(2, value) : undefined;
 }
 
@@ -205,7 +224,7 @@ export function checkPostgresUrl(
     );
   }
   const envMode = (options.env ?? process.env).PGSSLMODE;
-  if (envMode && !new URL(url).searchParams.has('sslmode') && !isSslMode(envMode)) {
+  if (envMode && !parsePostgresUrl(url).searchParams.has('sslmode') && !isSslMode(envMode)) {
     const message = sslModeProblem(envMode, 'the environment variable PGSSLMODE');
     throw new ConfigError('CONFIG_INVALID', message, {
       issues: [{ key, message }],

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { Env } from '../config/paths.js';
-import { isSslMode, sslModeProblem, TLS_PARAMETERS, type SslMode } from '../config/urls.js';
+import { isSslMode, parsePostgresUrl, sslModeProblem, TLS_PARAMETERS, type SslMode } from '../config/urls.js';
 import { ConfigError } from '../errors.js';
 import { DatabaseError } from './errors.js';
 
@@ -42,7 +42,7 @@ export interface TlsParameters {
  * tlsParameters('postgresql://db/x?sslmode=require', {}) // { mode: 'require' } (no ~/.postgresql/root.crt)
  */
 export function tlsParameters(url: string, env: Env = process.env): TlsParameters {
-  const query = new URL(url).searchParams;
+  const query = parsePostgresUrl(url).searchParams;
   const param = (name: string, variable?: string): string | undefined =>
     query.get(name) || (variable ? env[variable] : undefined) || undefined;
   const dir = path.join(env.HOME || os.homedir(), '.postgresql');

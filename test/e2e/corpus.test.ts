@@ -414,6 +414,18 @@ const redTeamCases: Case[] = [
     exit: EXIT.USAGE,
     says: /\\u001b\[2J\\u0007/,
   },
+  {
+    name: '--json target of a database not created yet is the bare path',
+    args: ['--json', 'database', 'migrate', '--dry-run'],
+    exit: EXIT.OK,
+    says: /"target": "\/[^"(]*\/pgdata",/,
+  },
+  {
+    name: 'a Unix-socket URL with a user and no host is accepted, as libpq does',
+    args: ['config', 'set', 'storage.postgres.url', 'postgresql://app@/llmspell?host=/var/run/postgresql'],
+    exit: EXIT.OK,
+    writes: true,
+  },
   { name: '--config with an empty path is a usage error', args: ['--config', '', 'config', 'get'], exit: EXIT.USAGE },
   {
     name: 'a relative storage.embedded.path in the file is taken from the file’s directory',

@@ -70,5 +70,7 @@ describe('--json documents match the README', () => {
     }
     expect(fields.filter((field) => !shape.optional.includes(field)).sort()).toEqual([...shape.required].sort());
     if (command === 'any command that fails') expect(run.code).toBe(2);
+    // A target is a path or URL a script can use, never prose such as "(not created yet)".
+    if ('target' in document) expect(document.target).toMatch(/^(\/\S*|memory)$/);
   });
 });

@@ -84,6 +84,26 @@ function urlOrigins({ origins }: ResolvedConfig): { urlOrigin?: string; migratio
 }
 
 /**
+ * The database a command ran on: its path or redacted URL, said in human output with "(not
+ * created yet)" when the embedded database does not exist (as `Date` reads one way in text and
+ * another in JSON), and in `--json` as the bare path, which scripts can use.
+ */
+class DatabaseTarget {
+  constructor(
+    readonly path: string,
+    readonly exists: boolean,
+  ) {}
+
+  toString(): string {
+    return this.exists ? this.path : `${this.path} (not created yet)`;
+  }
+
+  toJSON(): string {
+    return this.path;
+  }
+}
+
+/**
  * What a command does when the embedded database does not exist yet: `create` it (migrate),
  * read an empty in-memory one in its place (`substitute`: status, dry runs, rollback — it has
  * exactly nothing applied), or `refuse` (maintain). Only `create` ever writes to the disk.
@@ -97,7 +117,7 @@ type WhenMissing = 'create' | 'substitute' | 'refuse';
 async function withMigrationDatabase<T>(
   ctx: CommandContext,
   whenMissing: WhenMissing,
-  fn: (db: Database, settings: Settings, target: string) => Promise<T>,
+  fn: (db: Database, settings: Settings, target: DatabaseTarget) => Promise<T>,
   open: Pick<OpenDatabaseOptions, 'extensions'> = {},
 ): Promise<T> {
   const resolved = await ctx.loadConfig();
@@ -117,7 +137,7 @@ async function withMigrationDatabase<T>(
     onProgress: showOpenProgress(ctx.out),
     ...(missing ? { backend: 'memory' as const } : {}),
   });
-  const target = missing ? `${dataDir} (not created yet)` : db.target;
+  const target = missing ? new DatabaseTarget(dataDir, false) : new DatabaseTarget(db.target, true);
   try {
     return await fn(db, settings, target);
   } finally {
@@ -142,7 +162,7 @@ type MaintenanceOutcome = MaintenanceReport | { failed: LlmspellError };
 
 function reportRun(
   ctx: CommandContext,
-  target: string,
+  target: DatabaseTarget,
   result: MigrationRunResult,
   maintenance?: MaintenanceOutcome,
 ): number {
@@ -254,7 +274,7 @@ export async function runMigrate(
     // Keep the event-log partitions current after every real run; one report (one JSON document) for
     // both, and a failed maintenance never hides the migrations that were applied.
     const maintenance: MaintenanceOutcome = await maintain(db, settings).catch((error: unknown) => ({
-      failed: toDatabaseError(error, target),
+      failed: toDatabaseError(error, target.path),
     }));
     return reportRun(ctx, target, result, maintenance);
   });
