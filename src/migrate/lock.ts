@@ -34,7 +34,9 @@ export async function findLockHolder(client: Queryable): Promise<LockHolder | un
     `SELECT a.pid, a.application_name, a.usename, a.state,
             floor(extract(epoch FROM now() - a.backend_start))::int AS secs
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1`,
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1
+        -- the lock is per database: a migrator of another database on the server is not the holder
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     [high, low],
   );
   const row = rows[0];

@@ -39,7 +39,10 @@ async function migrationLocks(url: string): Promise<number> {
   await client.connect();
   try {
     const { rows } = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid AND objid = $2::bigint::oid`,
+      // Advisory locks belong to a database: other test files migrate their own on the same server.
+      `SELECT count(*)::int AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND classid = $1::bigint::oid AND objid = $2::bigint::oid
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [Number(MIGRATION_LOCK_KEY >> 32n), Number(MIGRATION_LOCK_KEY & 0xffffffffn)],
     );
     return rows[0]!.n;
