@@ -264,6 +264,8 @@ export function parseKeyValue(spec: KeySpec, text: string): ParsedValue {
     if (TRUE_WORDS.has(word)) value = true;
     else if (FALSE_WORDS.has(word)) value = false;
     else return expected();
+  } else if (spec.kind === 'enum') {
+    value = text.trim(); // as for numbers and booleans: ` postgres` from a shell script means postgres
   }
   const checked = spec.schema.safeParse(value);
   if (checked.success) return { ok: true, value: checked.data };

@@ -426,6 +426,13 @@ const redTeamCases: Case[] = [
     exit: EXIT.OK,
     writes: true,
   },
+  {
+    name: 'a choice in an environment variable is trimmed, as numbers and booleans are',
+    args: ['config', 'get', 'storage.backend'],
+    env: { LLMSPELL_STORAGE_BACKEND: ' memory ' },
+    exit: EXIT.OK,
+    says: /^memory$/m,
+  },
   { name: '--config with an empty path is a usage error', args: ['--config', '', 'config', 'get'], exit: EXIT.USAGE },
   {
     name: 'a relative storage.embedded.path in the file is taken from the file’s directory',

@@ -250,8 +250,11 @@ async function checkMigrationArguments(ctx: CommandContext, opts: DirOption & { 
       hint: 'Name a directory of NNNN_name.sql files, or leave the option out for the migrations llmspell ships.',
     });
   }
-  const text = opts.to?.trim();
   const core = loaded[0]?.files ?? [];
+  if (opts.migrationsDir !== undefined && core.length === 0) {
+    ctx.out.warn(`--migrations-dir ${opts.migrationsDir} holds no migration files (NNNN_name.sql): nothing to run`);
+  }
+  const text = opts.to?.trim();
   if (text === undefined || /^\d+$/.test(text) || core.some((f) => f.name === text || `${f.name}.sql` === text)) return;
   throw unknownTarget(text, core);
 }

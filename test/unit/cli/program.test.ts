@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -337,5 +337,15 @@ describe('exitCodeFor', () => {
 
   it('a ConfigError maps by its code', () => {
     expect(exitCodeFor(new ConfigError('CONFIG_INVALID', 'x'))).toBe(EXIT.USAGE);
+  });
+});
+
+describe('migration arguments are checked before any database is opened', () => {
+  it('warns when --migrations-dir holds no migration files', async () => {
+    const empty = join(dir, 'empty-migrations');
+    await mkdir(empty);
+    const result = await run(['--backend', 'memory', 'database', 'migrate', '--migrations-dir', empty]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`warning: --migrations-dir ${empty} holds no migration files (NNNN_name.sql)`);
   });
 });
