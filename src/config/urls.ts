@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Env } from './paths.js';
-import { REDACTED, redactConnectionString } from './redact.js';
+import { redactConnectionString } from './redact.js';
 
 /** libpq's `sslmode` values, from no TLS to a fully verified one. */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -76,17 +76,6 @@ function portProblem(port: string, source: string): string | undefined {
   return value >= 1 && value <= 65535 ? undefined : `${source} ${JSON.stringify(port)} is not a port (1 to 65535)`;
 }
 
-/**
- * What is wrong with `url` as a PostgreSQL connection URL, in words (never the password), or
- * `undefined` when it is usable: a `postgres://` or `postgresql://` URL with a host (or a socket
- * directory in `?host=`, as libpq allows), a port from 1 to 65535, credentials whose `@ / # ?`
- * are percent-encoded, a valid `sslmode` and `connect_timeout`, and no TLS parameter llmspell
- * does not implement. Pure: the config schema calls it for every URL key.
- *
- * @example
- * postgresUrlProblem('postgresql://app:p@ss@db/llmspell') // 'the password contains an unencoded "@": …'
- * postgresUrlProblem('postgresql://app@db:5432/llmspell') // undefined
- */
 /** Where the host of `url` would start when credentials precede an empty one (`app@/db`), or -1. */
 function emptyHostAt(url: string): number {
   const sep = url.indexOf('://') + 3;
@@ -106,6 +95,17 @@ export function parsePostgresUrl(url: string): URL {
   return new URL(at < 0 ? url : `${url.slice(0, at)}localhost${url.slice(at)}`);
 }
 
+/**
+ * What is wrong with `url` as a PostgreSQL connection URL, in words (never the password), or
+ * `undefined` when it is usable: a `postgres://` or `postgresql://` URL with a host (or a socket
+ * directory in `?host=`, as libpq allows), a port from 1 to 65535, credentials whose `@ / # ?`
+ * are percent-encoded, a valid `sslmode` and `connect_timeout`, and no TLS parameter llmspell
+ * does not implement. Pure: the config schema calls it for every URL key.
+ *
+ * @example
+ * postgresUrlProblem('postgresql://me@corp@db/llmspell') // 'the user name contains an unencoded "@", …'
+ * postgresUrlProblem('postgresql://app@db:5432/llmspell') // undefined
+ */
 export function postgresUrlProblem(url: string): string | undefined {
   const scheme = /^postgres(?:ql)?:\/\//i.exec(url);
   if (!scheme) return 'it must start with postgresql:// (or postgres://)';
@@ -171,14 +171,6 @@ export function connectTimeoutSecs(url: string): number | undefined {
   return Number.isFinite(value) && value > 0 ? Math.max(2, value) : undefined;
 }
 
-/**
- * A connection URL safe to print: its password masked ({@link redactConnectionString}), and the
- * `sslpassword` parameter (the passphrase of the client key) too.
- */
-export function redactPostgresUrl(url: string): string {
-  return redactConnectionString(url).replace(/([?&]sslpassword=)[^&#]*/gi, `$1${REDACTED}`);
-}
-
 /** Options of {@link checkPostgresUrl}. */
 export interface CheckPostgresUrlOptions {
   /** Environment to read `PGSSLMODE` from; default `process.env`. */
@@ -214,7 +206,7 @@ export function checkPostgresUrl(
   if (problem) {
     throw new ConfigError(
       'CONFIG_INVALID',
-      `${label} is not a usable connection URL (${problem}): ${redactPostgresUrl(url)}`,
+      `${label} is not a usable connection URL (${problem}): ${redactConnectionString(url)}`,
       {
         issues: [{ key, message: problem }],
         hint: problem.includes('percent-encoded')

@@ -302,13 +302,28 @@ function tlsFailure(
   return undefined;
 }
 
+/**
+ * What encryption a login refused by pg_hba.conf (SQLSTATE 28000) would have been let in with:
+ * `tls` when the server found no line for it without TLS (only a `hostssl` one), `plain` when it
+ * found none with TLS (only `hostnossl`), `undefined` when the refusal was not about encryption.
+ * PostgreSQL's messages end in "no encryption" / "SSL encryption" (16 and later) or "SSL off" /
+ * "SSL on" (15).
+ */
+export function hbaWantsEncryption(message: string): 'tls' | 'plain' | undefined {
+  if (!/pg_hba\.conf/.test(message)) return undefined;
+  if (/(no encryption|SSL off)$/.test(message)) return 'tls';
+  if (/(SSL encryption|SSL on)$/.test(message)) return 'plain';
+  return undefined;
+}
+
 /** The hint for a login refused because of encryption (pg_hba.conf hostssl / hostnossl) or a client certificate, else `undefined`. */
 function encryptionHint(message: string, context: ConnectionContext): string | undefined {
   const mode = context.sslmode ?? 'prefer';
-  if (/pg_hba\.conf .*(no encryption|SSL off)$/.test(message)) {
+  const wanted = hbaWantsEncryption(message);
+  if (wanted === 'tls') {
     return `pg_hba.conf has no line for this connection without TLS (sslmode=${mode}): if it has a hostssl line for it, use sslmode=require (or prefer, or verify-full).`;
   }
-  if (/pg_hba\.conf .*(SSL encryption|SSL on)$/.test(message)) {
+  if (wanted === 'plain') {
     return `pg_hba.conf has no line for this connection with TLS (sslmode=${mode}): add a hostssl line, or, if it has a hostnossl line, use sslmode=prefer or disable.`;
   }
   if (/certificate/i.test(message)) {

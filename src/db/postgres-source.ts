@@ -5,7 +5,8 @@ import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import type { Env } from '../config/paths.js';
 import type { Settings } from '../config/schema.js';
-import { checkPostgresUrl, connectTimeoutSecs, redactPostgresUrl } from '../config/urls.js';
+import { redactConnectionString } from '../config/redact.js';
+import { checkPostgresUrl, connectTimeoutSecs } from '../config/urls.js';
 import { lend, type ConnectionSource, type Lease } from './database.js';
 import { DatabaseError, toDatabaseError, type ConnectionContext } from './errors.js';
 import { allows, encryptionWanted, stripTlsParameters, tlsParameters, tlsPlan, type Encryption } from './tls.js';
@@ -86,7 +87,7 @@ export function createPostgresSource(
     env,
     ...(options.urlOrigin ? { origin: options.urlOrigin } : {}),
   });
-  const target = redactPostgresUrl(url);
+  const target = redactConnectionString(url);
   // A config object, not a connection string: what pg parses from a connection string overrides
   // the options beside it (`ssl`, `password`), so the URL is parsed here, without its TLS parameters.
   const {

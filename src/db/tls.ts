@@ -13,7 +13,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Env } from '../config/paths.js';
 import { isSslMode, parsePostgresUrl, sslModeProblem, TLS_PARAMETERS, type SslMode } from '../config/urls.js';
 import { ConfigError } from '../errors.js';
-import { DatabaseError } from './errors.js';
+import { DatabaseError, hbaWantsEncryption } from './errors.js';
 
 /** The TLS parameters of a connection, resolved as libpq resolves them. */
 export interface TlsParameters {
@@ -273,8 +273,5 @@ export function encryptionWanted(error: unknown): Encryption | undefined {
   };
   const text = String(message ?? '');
   if (text === 'The server does not support SSL connections') return 'plain';
-  if (code !== '28000' || !/pg_hba\.conf/.test(text)) return undefined;
-  if (/(no encryption|SSL off)$/.test(text)) return 'tls';
-  if (/(SSL encryption|SSL on)$/.test(text)) return 'plain';
-  return undefined;
+  return code === '28000' ? hbaWantsEncryption(text) : undefined;
 }

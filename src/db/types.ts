@@ -59,8 +59,8 @@ export interface Database {
    * context ends with the transaction and never reaches the next user of a pooled connection.
    *
    * What the scope cannot stop: raw SQL that changes the context inside the transaction —
-   * `RESET ROLE` or `SET LOCAL ROLE` to another role, `set_config('app.current_tenant_id', …, true)`,
-   * `SET LOCAL app.current_tenant_id` — runs as written. The storage modules send only their own
+   * `RESET ROLE` or `SET LOCAL ROLE` to another role, a `SET LOCAL` (or a `set_config` call) of
+   * `app.current_tenant_id` — runs as written. The storage modules send only their own
    * statements; code that sends raw SQL through this handle must not send those.
    */
   withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T>;

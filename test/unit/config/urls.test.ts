@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkPostgresUrl,
-  connectTimeoutSecs,
-  postgresUrlProblem,
-  redactPostgresUrl,
-  SSL_MODES,
-} from '../../../src/config/urls.js';
+import { checkPostgresUrl, connectTimeoutSecs, postgresUrlProblem, SSL_MODES } from '../../../src/config/urls.js';
 import { ConfigError } from '../../../src/errors.js';
+import { redactConnectionString } from '../../../src/config/redact.js';
 
 describe('postgresUrlProblem', () => {
   it.each([
@@ -145,9 +140,9 @@ describe('connectTimeoutSecs', () => {
   });
 });
 
-describe('redactPostgresUrl', () => {
+describe('a URL as printed (redactConnectionString)', () => {
   it('masks the password and sslpassword, nothing else', () => {
-    expect(redactPostgresUrl('postgresql://app:pw@db/x?sslmode=require&sslpassword=secret&sslkey=/k')).toBe(
+    expect(redactConnectionString('postgresql://app:pw@db/x?sslmode=require&sslpassword=secret&sslkey=/k')).toBe(
       'postgresql://app:***@db/x?sslmode=require&sslpassword=***&sslkey=/k',
     );
   });
