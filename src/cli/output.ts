@@ -225,16 +225,8 @@ export class Output {
     }
   }
 
-  /**
-   * Writes text that another library formats (commander's usage errors and help) to stdout or
-   * stderr, masked like everything else.
-   */
-  write(stream: 'stdout' | 'stderr', text: string): void {
-    this.io[stream](this.scrub(text));
-  }
-
   /** A JSON-like value with every string in it masked (see {@link Output.scrub}). */
-  scrubValue(value: unknown): unknown {
+  private scrubValue(value: unknown): unknown {
     return redactValue(value, (text) => this.scrub(text));
   }
 

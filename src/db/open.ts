@@ -5,7 +5,6 @@ import { toDatabaseError } from './errors.js';
 import { LlmspellError } from '../errors.js';
 import {
   createPgliteSource,
-  hasDataDir,
   type OpenProgress,
   type ExtensionSet,
   type PgliteLocation,
@@ -70,11 +69,6 @@ export function dumpMemoryDatabase(db: Database): Promise<Blob> {
 export function embeddedDataDir(settings: Settings, env: Env = process.env): string {
   const path = settings.storage.embedded.path;
   return path === undefined ? defaultEmbeddedDataDir(env) : absoluteDir(path, env, 'storage.embedded.path');
-}
-
-/** Whether the embedded database has been created (read-only commands must not create it). */
-export function embeddedDatabaseExists(settings: Settings, env: Env = process.env): boolean {
-  return hasDataDir(embeddedDataDir(settings, env));
 }
 
 /**

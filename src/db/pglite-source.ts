@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
@@ -27,11 +26,6 @@ export type PgliteLocation = { kind: 'embedded'; dataDir: string } | { kind: 'me
 export interface PgliteSource extends ConnectionSource {
   /** The data directory as a `dumpDataDir` archive, taken between transactions. */
   dump(): Promise<Blob>;
-}
-
-/** Whether a directory holds an initialised PostgreSQL data directory. */
-export function hasDataDir(dataDir: string): boolean {
-  return existsSync(join(dataDir, 'PG_VERSION'));
 }
 
 /**
