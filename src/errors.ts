@@ -32,6 +32,11 @@ export type ErrorCode =
   | 'MIGRATION_PENDING'
   | 'MIGRATION_PLAN_CHANGED'
   | 'POOLER_NOT_SUPPORTED'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'INVALID_INPUT'
+  | 'INVALID_TRANSITION'
+  | 'TRANSACTION_SPANS_BACKENDS'
   | 'INTERNAL';
 
 /** Base class of every error llmspell throws on purpose. */

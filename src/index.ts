@@ -7,7 +7,7 @@
  * const { settings } = await loadSettings();
  * const storage = await openStorage(settings);
  * try {
- *   await storage.db.withTenant('acme', (tx) => tx.query('SELECT 1'));
+ *   await storage.tenant('acme').agentState.put('planner', { step: 1 });
  * } finally {
  *   await storage.close();
  * }
@@ -123,3 +123,49 @@ export {
   /** A failed migration: track, file, line, statement and SQLSTATE. */
   MigrationError,
 } from './migrate/run.js';
+export {
+  /** An error of a storage module: NOT_FOUND, CONFLICT, INVALID_INPUT (with the field) or INVALID_TRANSITION. */
+  StorageError,
+  type StorageErrorCode,
+  type StorageErrorDetails,
+} from './storage/errors.js';
+
+// The storage modules: what `storage.tenant(id)` holds, and their types.
+export type { Component } from './storage/module.js';
+export type { ModuleId, TenantStores } from './storage/registry.js';
+export type { Page } from './storage/cursor.js';
+export {
+  /** A `Date` that keeps microseconds: every timestamp the storage modules return is one. */
+  PreciseDate,
+} from './storage/codecs.js';
+export type {
+  AgentState,
+  AgentStateListOptions,
+  AgentStateStore,
+  AgentStateWriteOptions,
+} from './storage/agent-state/index.js';
+export {
+  /** The workflow statuses, and where each may go (`workflows.transition`). */
+  WORKFLOW_STATUSES,
+  WORKFLOW_TRANSITIONS,
+  type NewWorkflow,
+  type TransitionOptions,
+  type Workflow,
+  type WorkflowListOptions,
+  type WorkflowStatus,
+  type WorkflowStore,
+  type WorkflowUpdate,
+  type WorkflowUpdateOptions,
+} from './storage/workflows/index.js';
+export {
+  /** The session statuses, and where each may go (`sessions.update`, `archive`, `expire`). */
+  SESSION_STATUSES,
+  SESSION_TRANSITIONS,
+  type NewSession,
+  type Session,
+  type SessionListOptions,
+  type SessionStatus,
+  type SessionStore,
+  type SessionUpdate,
+} from './storage/sessions/index.js';
+export type { Pattern, ProceduralStore, PruneOptions, RecordOptions, TopOptions } from './storage/procedural/index.js';

@@ -216,6 +216,10 @@ const postgresSchema = z.prefault(
     tenant_id_pattern: key(z._default(text(), DEFAULT_TENANT_ID_PATTERN), {
       description: 'Regular expression every tenant id must match; checked before any SQL runs.',
     }),
+    max_document_bytes: key(integer(1024, 268_435_455, 1_048_576), {
+      description:
+        'The largest value one storage call accepts, in bytes: a JSON document (agent state, workflow context, metadata) as JSON text, a text or a binary value. Larger is refused with INVALID_INPUT and nothing is written.',
+    }),
     auto_migrate: key(z._default(z.boolean(), false), { description: 'Apply pending migrations when storage opens.' }),
     migration_timeout_secs: key(seconds(300), {
       description: 'How long a migration run waits for another migrator, and the statement_timeout of each migration.',
@@ -280,8 +284,8 @@ export const settingsSchema = z
           }),
           {},
         ),
-        memory: componentOverride('episodic memory (vector embeddings)'),
-        state: componentOverride('agent and workflow state'),
+        memory: componentOverride('the memory components (vector embeddings, temporal graph, procedural memory)'),
+        state: componentOverride('the state components (agent state, workflows, sessions)'),
         postgres: postgresSchema,
       }),
       {},

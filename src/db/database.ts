@@ -186,13 +186,15 @@ export class SourceDatabase implements Database {
     let began = false;
     let discard = false;
     const handle: Queryable = {
-      query: async (text, values) => {
+      query: async (text, values, options) => {
         if (!scope.open) throw closedError();
         if (ended) throw endedError();
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
         let result: unknown;
         try {
-          result = await client.query(text, values as unknown[]);
+          result = await (options
+            ? client.query({ text, values: values as unknown[], ...options })
+            : client.query(text, values as unknown[]));
         } catch (error) {
           // `COMMIT; SELECT broken` fails after ending the transaction: nothing more may run either.
           if (mode.transaction && lease.lost === undefined && client.getTransactionStatus() === 'I') ended = true;

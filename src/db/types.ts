@@ -1,11 +1,27 @@
-import type { QueryResult, QueryResultRow } from 'pg';
+import type { CustomTypesConfig, QueryResult, QueryResultRow } from 'pg';
+
+/** How one statement is sent and read, beyond its text and values. */
+export interface QueryOptions {
+  /** Type parsers for this statement's result (the storage codecs); default `pg`'s. */
+  types?: CustomTypesConfig;
+  /**
+   * Prepare the statement under this name on the connection and reuse the plan (a statement
+   * named once per connection). Never through a transaction-mode pooler, which moves a session's
+   * prepared statements to other clients.
+   */
+  name?: string;
+}
 
 /**
  * Anything that runs SQL: a pool, a transaction's client, a PGlite session. Backends depend on
  * this shape, never on a driver.
  */
 export interface Queryable {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>>;
 }
 
 /** The three drivers behind `storage.backend`. */

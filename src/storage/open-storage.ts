@@ -1,20 +1,47 @@
-import type { Settings } from '../config/schema.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Settings, StorageBackend } from '../config/schema.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open.js';
+import { tenantIdValidator } from '../db/tenant.js';
 import type { Database } from '../db/types.js';
+import { LlmspellError } from '../errors.js';
 import { maintain, type MaintenanceReport } from '../maintenance/maintain.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
+import type { Component, ModuleContext } from './module.js';
+import { MODULES, type TenantStores } from './registry.js';
+import { withRetries } from './retry.js';
+import { TenantTransaction, type StorageLimits } from './tenant-transaction.js';
 
 /** Options of {@link openStorage}. */
-export interface OpenStorageOptions extends OpenDatabaseOptions {
+export interface OpenStorageOptions extends Omit<OpenDatabaseOptions, 'backend'> {
   /** Migrations directory for `auto_migrate`; default the package's. */
   migrationsDir?: string;
 }
 
-/** An open storage layer: the database handle, and what `auto_migrate` did on open. */
+/** An open storage layer: the modules of each tenant, transactions, and what opening did. */
 export interface Storage {
+  /**
+   * The stores of one tenant; every call is a transaction of its own, retried when it fails with a
+   * serialization failure or a deadlock. The id is checked against `tenant_id_pattern` here,
+   * before any SQL (`TENANT_INVALID`). With `enforce_tenant_isolation = false` it may be left out
+   * for `default_tenant_id` (single-tenant use).
+   */
+  tenant(tenantId?: string): TenantStores;
+  /**
+   * Runs `work` in one transaction of the tenant: every call through the stores it receives
+   * commits together when `work` returns, or not at all when it throws. The stores must all be on
+   * one backend (`TRANSACTION_SPANS_BACKENDS` otherwise, before anything runs on the second); the
+   * transaction opens with the first call. It is not retried: a serialization failure or a
+   * deadlock rejects with a retryable `CONFLICT`, and `work` may be run again. The stores are
+   * revoked when `work` settles (`SCOPE_CLOSED`), and calling `storage` itself from inside
+   * `work` throws `SCOPE_NESTED`.
+   */
+  transaction<T>(tenantId: string, work: (stores: TenantStores) => Promise<T>): Promise<T>;
+  /** The database of `storage.backend` (the one of the core components), for direct SQL. */
   readonly db: Database;
-  /** The migration run of `auto_migrate = true`, if it ran. */
+  /** The backend serving each component, after `[storage.memory]` and `[storage.state]`. */
+  readonly backends: Readonly<Record<Component, StorageBackend>>;
+  /** The migration run of `auto_migrate = true` on the core backend, if it ran. */
   readonly migrated?: MigrationRunResult;
   /** The maintenance that followed `auto_migrate`'s migration run, if it ran. */
   readonly maintenance?: MaintenanceReport;
@@ -24,52 +51,294 @@ export interface Storage {
    * the schema owner: on `postgres` it connects with `migration_url` (else `url`) for the run.
    */
   maintain(): Promise<MaintenanceReport>;
+  /** Closes every backend; calls made afterwards throw `SCOPE_CLOSED`. */
   close(): Promise<void>;
 }
 
+/** The backend of each component: `[storage.memory]`, `[storage.state]`, else `storage.backend`. */
+export function componentBackends(settings: Settings): Record<Component, StorageBackend> {
+  const resolve = (backend: string | undefined): StorageBackend =>
+    backend === undefined ? settings.storage.backend : backend === 'sled' ? 'embedded' : (backend as StorageBackend);
+  return {
+    memory: resolve(settings.storage.memory.backend),
+    state: resolve(settings.storage.state.backend),
+    core: settings.storage.backend,
+  };
+}
+
+/** One open backend and what `auto_migrate` did to it. */
+interface OpenBackend {
+  db: Database;
+  migrated?: MigrationRunResult;
+  maintenance?: MaintenanceReport;
+}
+
 /**
- * Opens the storage layer the settings describe. With `storage.postgres.auto_migrate = true` it
- * first applies pending migrations and then runs maintenance (over the migration connection for
- * `postgres`, the same handle for the embedded and memory backends, which allow one); a
- * maintenance that meets a lock held too long reports `busy` and does not stop the open.
+ * Opens the storage layer the settings describe: each backend the components use, once. With
+ * `storage.postgres.auto_migrate = true` each is first migrated and maintained (over the
+ * migration connection for `postgres`, the same handle for PGlite); a `memory` backend is always
+ * migrated, since it starts empty. A maintenance that meets a lock held too long reports `busy`
+ * and does not stop the open.
  *
  * @example
  * const storage = await openStorage((await loadSettings()).settings);
- * try { … storage.db.withTenant('acme', …) … } finally { await storage.close(); }
+ * try {
+ *   await storage.tenant('acme').agentState.put('planner', { step: 1 });
+ * } finally {
+ *   await storage.close();
+ * }
  */
 export async function openStorage(settings: Settings, options: OpenStorageOptions = {}): Promise<Storage> {
-  const backend = options.backend ?? settings.storage.backend;
-  const autoMigrate = settings.storage.postgres.auto_migrate;
+  const backends = componentBackends(settings);
+  const opened = new Map<StorageBackend, OpenBackend>();
+  try {
+    for (const backend of new Set([backends.core, backends.state, backends.memory])) {
+      opened.set(backend, await openBackend(settings, backend, options));
+    }
+  } catch (error) {
+    await Promise.allSettled([...opened.values()].map((open) => open.db.close()));
+    throw error;
+  }
+  return new OpenStorage(settings, options, backends, opened);
+}
+
+async function openBackend(
+  settings: Settings,
+  backend: StorageBackend,
+  options: OpenStorageOptions,
+): Promise<OpenBackend> {
+  const migrateNow = settings.storage.postgres.auto_migrate || backend === 'memory';
   const limits = { ...migrationLimits(settings), ...migrationSource(settings, options.migrationsDir) };
   const upkeep = async (db: Database) => {
     const migrated = await migrate(db, limits);
     return { migrated, maintenance: await maintain(db, settings) };
   };
-  /** Runs `fn` on the owner's connection: a short-lived one for postgres, the storage's own for PGlite. */
-  const asOwner = async <T>(db: Database | undefined, fn: (owner: Database) => Promise<T>): Promise<T> => {
-    if (backend !== 'postgres' && db) return fn(db);
-    const direct = await openMigrationDatabase(settings, options);
+  if (backend === 'postgres') {
+    let done: Omit<OpenBackend, 'db'> | undefined;
+    if (migrateNow) done = await withOwner(settings, options, upkeep);
+    return { db: await openDatabase(settings, { ...options, backend }), ...done };
+  }
+  const db = await openDatabase(settings, { ...options, backend });
+  if (!migrateNow) return { db };
+  try {
+    return { db, ...(await upkeep(db)) };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
+/** Runs `fn` on a short-lived connection of the schema owner (`migration_url`, else `url`). */
+async function withOwner<T>(
+  settings: Settings,
+  options: OpenStorageOptions,
+  fn: (owner: Database) => Promise<T>,
+): Promise<T> {
+  const direct = await openMigrationDatabase(settings, options);
+  try {
+    return await fn(direct);
+  } finally {
+    await direct.close();
+  }
+}
+
+/** The scope of a `storage.transaction()` callback, to refuse calls of the same storage inside it. */
+interface TransactionScope {
+  readonly storage: OpenStorage;
+  open: boolean;
+}
+
+const transactionScope = new AsyncLocalStorage<TransactionScope>();
+
+/** How a module's calls reach a transaction. */
+type Runner = <T>(work: (tx: TenantTransaction) => Promise<T>) => Promise<T>;
+
+class OpenStorage implements Storage {
+  readonly db: Database;
+  readonly migrated?: MigrationRunResult;
+  readonly maintenance?: MaintenanceReport;
+  readonly #validate: (tenantId: unknown) => string;
+  readonly #limits: StorageLimits;
+  #closed = false;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly options: OpenStorageOptions,
+    readonly backends: Readonly<Record<Component, StorageBackend>>,
+    private readonly opened: ReadonlyMap<StorageBackend, OpenBackend>,
+  ) {
+    const core = opened.get(backends.core)!;
+    this.db = core.db;
+    if (core.migrated) this.migrated = core.migrated;
+    if (core.maintenance) this.maintenance = core.maintenance;
+    this.#validate = tenantIdValidator(settings.storage.postgres.tenant_id_pattern);
+    this.#limits = { maxDocumentBytes: settings.storage.postgres.max_document_bytes };
+  }
+
+  tenant(tenantId?: string): TenantStores {
+    const tenant = this.#tenant(tenantId);
+    return this.#stores(tenant, (component) => (work) => this.#call(component, tenant, work));
+  }
+
+  async transaction<T>(tenantId: string, work: (stores: TenantStores) => Promise<T>): Promise<T> {
+    const tenant = this.#tenant(tenantId);
+    this.#refuseNesting();
+    const scope: TransactionScope = { storage: this, open: true };
+    let bound:
+      | { component: Component; db: Database; tx: Promise<TenantTransaction>; end: Deferred; settled: Promise<void> }
+      | undefined;
+    const open = (component: Component): Promise<TenantTransaction> => {
+      if (!scope.open) return Promise.reject(closedError('a transaction() callback had returned'));
+      const db = this.#database(component);
+      if (bound) {
+        return bound.db === db
+          ? bound.tx
+          : Promise.reject(spansBackendsError(this.backends, bound.component, component));
+      }
+      const ready = deferred<TenantTransaction>();
+      const end = deferred();
+      const settled = db.withTenant(tenant, async (client) => {
+        const tx = new TenantTransaction(client, tenant, this.#limits);
+        ready.resolve(tx);
+        try {
+          await end.promise;
+        } finally {
+          tx.revoke();
+        }
+      });
+      settled.catch((error: unknown) => ready.reject(error));
+      bound = { component, db, tx: ready.promise, end, settled };
+      return ready.promise;
+    };
+    const stores = this.#stores(tenant, (component) => async (run) => run(await open(component)));
+    let result: T;
     try {
-      return await fn(direct);
-    } finally {
-      await direct.close();
-    }
-  };
-  let done: Awaited<ReturnType<typeof upkeep>> | undefined;
-  if (autoMigrate && backend === 'postgres') done = await asOwner(undefined, upkeep);
-  const db = await openDatabase(settings, options);
-  if (autoMigrate && backend !== 'postgres') {
-    try {
-      done = await upkeep(db);
+      result = await transactionScope.run(scope, () => work(stores));
     } catch (error) {
-      await db.close();
+      scope.open = false;
+      const opened = bound as typeof bound | undefined;
+      if (opened) {
+        opened.end.reject(error);
+        await opened.settled.catch(() => undefined);
+      }
       throw error;
     }
+    scope.open = false;
+    const opened = bound as typeof bound | undefined;
+    if (opened) {
+      opened.end.resolve();
+      await opened.settled;
+    }
+    return result;
   }
-  return {
-    db,
-    ...(done ?? {}),
-    maintain: () => asOwner(db, (owner) => maintain(owner, settings)),
-    close: () => db.close(),
-  };
+
+  async maintain(): Promise<MaintenanceReport> {
+    if (this.backends.core !== 'postgres') return maintain(this.db, this.settings);
+    return withOwner(this.settings, this.options, (owner) => maintain(owner, this.settings));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.opened.values()].map((open) => open.db.close()));
+  }
+
+  /** A call's own transaction, retried as a whole when it fails with a serialization failure or deadlock. */
+  #call<T>(component: Component, tenant: string, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+    try {
+      this.#refuseNesting();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const db = this.#database(component);
+    return withRetries(() =>
+      db.withTenant(tenant, async (client) => {
+        const tx = new TenantTransaction(client, tenant, this.#limits);
+        try {
+          return await work(tx);
+        } finally {
+          tx.revoke();
+        }
+      }),
+    );
+  }
+
+  /** The stores of `tenant`, each made on first use, reaching transactions through `runner`. */
+  #stores(tenant: string, runner: (component: Component) => Runner): TenantStores {
+    const stores = {} as Record<string, unknown>;
+    for (const module of MODULES) {
+      const context: ModuleContext = { tenant, run: runner(module.component) };
+      let store: unknown;
+      Object.defineProperty(stores, module.id, {
+        enumerable: true,
+        get: () => (store ??= module.create(context)),
+      });
+    }
+    return Object.freeze(stores) as TenantStores;
+  }
+
+  #database(component: Component): Database {
+    if (this.#closed) throw closedError('the storage was closed');
+    return this.opened.get(this.backends[component])!.db;
+  }
+
+  #tenant(tenantId: string | undefined): string {
+    if (this.#closed) throw closedError('the storage was closed');
+    const postgres = this.settings.storage.postgres;
+    if (tenantId === undefined) {
+      if (!postgres.enforce_tenant_isolation) return postgres.default_tenant_id;
+      throw new LlmspellError('TENANT_INVALID', 'no tenant id given: storage.tenant() needs one', {
+        hint: 'Pass the tenant id, as in storage.tenant("acme"). Only with storage.postgres.enforce_tenant_isolation = false does storage.tenant() fall back to default_tenant_id (single-tenant use).',
+      });
+    }
+    return this.#validate(tenantId);
+  }
+
+  #refuseNesting(): void {
+    const scope = transactionScope.getStore();
+    if (scope?.open && scope.storage === this) {
+      throw new LlmspellError(
+        'SCOPE_NESTED',
+        'storage was called from inside a transaction() callback of the same storage',
+        {
+          hint: 'Use the stores the callback received: a call through storage.tenant() would run in a transaction of its own, outside this one (and PGlite, one session, would wait for itself forever).',
+        },
+      );
+    }
+  }
+}
+
+interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+function closedError(why: string): LlmspellError {
+  return new LlmspellError('SCOPE_CLOSED', `storage was used after ${why}`, {
+    hint: 'Keep the stores of a transaction() inside its callback, and open the storage again after close().',
+  });
+}
+
+function spansBackendsError(
+  backends: Record<Component, StorageBackend>,
+  first: Component,
+  second: Component,
+): LlmspellError {
+  return new LlmspellError(
+    'TRANSACTION_SPANS_BACKENDS',
+    `a transaction cannot span two backends: it began on the ${first} components (${backends[first]}) and was then used for the ${second} components (${backends[second]})`,
+    {
+      hint: 'Use one transaction() per backend, or route both components to the same backend ([storage.memory] / [storage.state] backend). A transaction over two databases would not be atomic.',
+    },
+  );
 }

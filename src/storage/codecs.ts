@@ -1,0 +1,150 @@
+/**
+ * How values cross between JavaScript and PostgreSQL, decided once for every storage module.
+ *
+ * | PostgreSQL    | JavaScript                                                                    |
+ * |---------------|-------------------------------------------------------------------------------|
+ * | `int8`        | `number`; a value past 2^53 − 1 fails the read instead of losing digits       |
+ * | `timestamptz` | `PreciseDate` (a `Date` that keeps the microseconds PostgreSQL stores)         |
+ * | `tstzrange`   | `Range<PreciseDate>` of `postgres-range`; an unbounded side is `null`         |
+ * | `jsonb`       | parsed JSON; sent as JSON text, checked first ({@link jsonText})               |
+ * | `bytea`       | `Buffer` (`pg`'s own)                                                          |
+ * | `vector`      | `number[]` through the `pgvector` package ({@link vectorText}, {@link parseVector}) |
+ *
+ * Decoding goes through `pg`'s type parsers, per statement ({@link RESULT_TYPES}), so nothing else
+ * that shares the connection (migrations, health checks) sees a change.
+ */
+import { PreciseDate } from '@google-cloud/precise-date';
+import pg from 'pg';
+import pgvector from 'pgvector';
+import { parse as parseRange, Range } from 'postgres-range';
+
+export { PreciseDate, Range };
+
+const OID = { int8: 20, timestamptz: 1184, tstzrange: 3910 } as const;
+
+const defaultTimestamp = pg.types.getTypeParser(OID.timestamptz) as (text: string) => Date | number;
+
+/**
+ * Reads a `timestamptz` as PostgreSQL prints it (`2026-12-02 01:59:27.123456+00`, in any session
+ * time zone) into a {@link PreciseDate}: `pg`'s parser for the instant to the millisecond, the
+ * fraction's last three digits for the microseconds.
+ */
+export function parseTimestamp(text: string): PreciseDate {
+  const date = defaultTimestamp(text);
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+    throw new RangeError(`timestamp ${JSON.stringify(text)} is not a finite instant`);
+  }
+  const precise = new PreciseDate(date.getTime());
+  const fraction = /\.(\d+)/.exec(text)?.[1];
+  if (fraction !== undefined && fraction.length > 3) {
+    precise.setMicroseconds(Number(fraction.slice(3, 6).padEnd(3, '0')));
+  }
+  return precise;
+}
+
+/** Reads an `int8` as a `number`, refusing one that a double cannot hold exactly. */
+export function parseInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`int8 ${text} is outside JavaScript's exact integer range (±2^53 − 1)`);
+  }
+  return value;
+}
+
+/** Reads a `tstzrange`; an unbounded side is `null`. */
+export function parseTimestampRange(text: string): Range<PreciseDate> {
+  return parseRange(text, parseTimestamp);
+}
+
+/**
+ * The type parsers every storage statement is read with (`pg`'s per-query `types`). It is also an
+ * empty array: `pg` hands a query's `types` to the Parse message as its parameter type OIDs too,
+ * which PGlite's protocol writer iterates as an array (an object crashed it); an empty list means
+ * "infer every parameter's type", as for any query without `types`.
+ */
+export const RESULT_TYPES: pg.CustomTypesConfig = Object.assign([], {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (format !== 'binary') {
+      if (oid === OID.int8) return parseInt8;
+      if (oid === OID.timestamptz) return parseTimestamp;
+      if (oid === OID.tstzrange) return parseTimestampRange;
+    }
+    return pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+});
+
+/**
+ * A `Date` (or {@link PreciseDate}) as `timestamptz` text: ISO 8601 in UTC, with microseconds
+ * when the value has them. `pg` itself would send local time to the millisecond.
+ */
+export function timestampText(date: Date): string {
+  return date.toISOString();
+}
+
+/** Why a value is not JSON a `jsonb` column can hold, with the path of the bad part, or `undefined`. */
+export function jsonProblem(value: unknown, path = '', depth = 0): string | undefined {
+  const at = path === '' ? '' : ` at ${path}`;
+  if (depth > 100) return `is nested more than 100 levels deep${at}`;
+  switch (typeof value) {
+    case 'string':
+      return stringProblem(value, at);
+    case 'number':
+      return Number.isFinite(value) ? undefined : `holds ${String(value)}${at}, which JSON cannot represent`;
+    case 'boolean':
+      return undefined;
+    case 'object': {
+      if (value === null) return undefined;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const problem = jsonProblem(value[i], `${path}[${i}]`, depth + 1);
+          if (problem) return problem;
+        }
+        return undefined;
+      }
+      if (!isPlainObject(value)) {
+        return `holds a ${value.constructor?.name ?? 'non-plain'} object${at}; only plain objects, arrays, strings, finite numbers, booleans and null are JSON`;
+      }
+      for (const [key, item] of Object.entries(value)) {
+        const keyProblem = stringProblem(key, ` in a key${at}`);
+        if (keyProblem) return keyProblem;
+        const problem = jsonProblem(item, path === '' ? key : `${path}.${key}`, depth + 1);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    default:
+      return `holds a ${typeof value}${at}, which JSON cannot represent`;
+  }
+}
+
+function stringProblem(text: string, at: string): string | undefined {
+  if (text.includes('\0')) return `contains a NUL character${at}, which PostgreSQL cannot store`;
+  if (!text.isWellFormed()) return `contains a lone UTF-16 surrogate${at}, which is not valid Unicode`;
+  return undefined;
+}
+
+/** A plain object: `{…}` or `Object.create(null)`, not a class instance, `Date`, `Map` or array. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * JSON text for a `jsonb` parameter, after {@link jsonProblem} found nothing wrong (so nothing is
+ * silently changed on the way: no `NaN` turned into `null`, no `Date` into a string, no property
+ * dropped). Sent as text, so that an array stays JSON and does not become a PostgreSQL array.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+/** A vector as pgvector's text form, through the `pgvector` package. */
+export function vectorText(vector: readonly number[]): string {
+  return pgvector.toSql([...vector]) as string;
+}
+
+/** Reads pgvector's text form (`[1,2,3]`), through the `pgvector` package. */
+export function parseVector(text: string): number[] {
+  return pgvector.fromSql(text) as number[];
+}

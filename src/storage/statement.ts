@@ -1,0 +1,110 @@
+/**
+ * Statements: the only thing a store can send. Each is a named, readable SQL text with named
+ * parameters (`$agentId`), declared once with their types (zod) and the shape of the rows it
+ * returns. `$tenant` is the tenant of the transaction, filled in by the tenant handle and never by
+ * the caller, and every statement must use it: an explicit `tenant_id = $tenant` beside row-level
+ * security (a login that bypasses RLS still sees one tenant, and the planner can use a per-tenant
+ * partial index).
+ *
+ * Identifiers never come from input: a statement per table is defined from a fixed list (one per
+ * vector dimension, say) when the module loads.
+ */
+import * as z from 'zod/mini';
+
+/** The parameter every statement must use, set by the tenant handle. */
+export const TENANT_PARAMETER = 'tenant';
+
+/** A statement ready to run: its SQL with positional parameters, and how to read its input and output. */
+export interface Statement<Params, Row> {
+  /** `module.operation`, e.g. `agentState.get`: named in errors. */
+  readonly name: string;
+  /** The SQL as written, with named parameters. */
+  readonly sql: string;
+  /** The SQL as sent: `$1` is the tenant, then the other parameters in {@link order}. */
+  readonly text: string;
+  /** The statement's first keyword after any `WITH` part: `SELECT`, `INSERT`, `UPDATE`, `DELETE`. */
+  readonly verb: string;
+  /** Parameter names in positional order, after the tenant. */
+  readonly order: readonly string[];
+  /** Checks and encodes the parameters. */
+  readonly params: z.ZodMiniType<Record<string, unknown>, Params>;
+  /** Checks each row returned; `undefined` for a statement read only by its row count. */
+  readonly row: z.ZodMiniType<Row> | undefined;
+}
+
+/** The parameters a statement takes (what a store passes). */
+export type ParamsOf<S> = S extends Statement<infer P, unknown> ? P : never;
+/** The row a statement returns. */
+export type RowOf<S> = S extends Statement<unknown, infer R> ? R : never;
+
+/** Every statement {@link statement} made: the tenant handle runs these and nothing else. */
+const defined = new WeakSet<object>();
+
+/** Whether `value` was made by {@link statement} (an object of the same shape made by hand is not). */
+export function isStatement(value: unknown): value is Statement<unknown, unknown> {
+  return typeof value === 'object' && value !== null && defined.has(value);
+}
+
+const PARAMETER = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
+const TENANT_PREDICATE = /\btenant_id\s*=\s*\$tenant\b/;
+
+/**
+ * Defines a statement. Checked once, when the module loads: every `$name` in the SQL is declared
+ * in `params` and every declared one is used; `$tenant` is used, and a statement that reads,
+ * changes or deletes rows says `tenant_id = $tenant` (an `INSERT` writes `$tenant` as the row's
+ * tenant instead).
+ *
+ * @example
+ * const get = statement({
+ *   name: 'agentState.get',
+ *   sql: `SELECT state FROM llmspell.agent_state WHERE tenant_id = $tenant AND agent_id = $agentId`,
+ *   params: { agentId: identifier() },
+ *   row: { state: z.record(z.string(), z.unknown()) },
+ * });
+ */
+export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape | undefined = undefined>(definition: {
+  name: string;
+  sql: string;
+  params: P;
+  row?: R;
+}): Statement<z.input<z.ZodMiniObject<P>>, R extends z.core.$ZodShape ? z.output<z.ZodMiniObject<R>> : never> {
+  const { name, sql } = definition;
+  const fail = (why: string) => {
+    throw new Error(`statement ${name}: ${why}`);
+  };
+  const declared = Object.keys(definition.params);
+  if (declared.includes(TENANT_PARAMETER)) fail(`$${TENANT_PARAMETER} is set by the tenant handle; do not declare it`);
+  const order: string[] = [];
+  const text = sql.replace(PARAMETER, (_match, parameter: string) => {
+    if (parameter === TENANT_PARAMETER) return '$1';
+    if (!declared.includes(parameter)) fail(`$${parameter} is used but not declared in params`);
+    let index = order.indexOf(parameter);
+    if (index < 0) index = order.push(parameter) - 1;
+    return `$${index + 2}`;
+  });
+  const unused = declared.filter((parameter) => !order.includes(parameter));
+  if (unused.length > 0) fail(`declared but unused: ${unused.join(', ')}`);
+  const verb = leadingVerb(sql);
+  if (!sql.includes(`$${TENANT_PARAMETER}`)) fail(`never uses $${TENANT_PARAMETER}`);
+  if (verb !== 'INSERT' && !TENANT_PREDICATE.test(sql)) fail(`a ${verb} must say tenant_id = $${TENANT_PARAMETER}`);
+  const made: Statement<never, never> = Object.freeze({
+    name,
+    sql,
+    text,
+    verb,
+    order: Object.freeze(order),
+    params: z.strictObject(definition.params) as never,
+    row: definition.row ? (z.object(definition.row) as never) : undefined,
+  });
+  defined.add(made);
+  return made as never;
+}
+
+/** The first keyword of the statement's main part (after a `WITH …` list, the keyword that follows its last `)`). */
+function leadingVerb(sql: string): string {
+  const words = sql.trim().match(/^\w+/);
+  const first = words?.[0]?.toUpperCase() ?? '';
+  if (first !== 'WITH') return first;
+  const after = /\)\s*(SELECT|INSERT|UPDATE|DELETE)\b[^)]*$/i.exec(sql);
+  return after?.[1]?.toUpperCase() ?? 'SELECT';
+}

@@ -1,0 +1,119 @@
+import { LlmspellError } from '../errors.js';
+import type { Queryable } from '../db/types.js';
+import { RESULT_TYPES } from './codecs.js';
+import { fromServerError, invalidInput } from './errors.js';
+import { parseInput } from './fields.js';
+import { isStatement, type Statement } from './statement.js';
+
+/** Limits every storage call is held to, from the settings. */
+export interface StorageLimits {
+  /** The most bytes one value (a JSON document as text, a string, a buffer) may have: `storage.postgres.max_document_bytes`. */
+  maxDocumentBytes: number;
+}
+
+/**
+ * What a store holds while it works: one transaction of one tenant. It takes only the library's
+ * own {@link Statement}s (no SQL text can be passed), checks and encodes their parameters before
+ * anything is sent, fills `$tenant` in itself, reads rows with the storage codecs and checks them
+ * against the declared shape, and maps server errors to storage codes named after the statement.
+ * It is revoked when its scope settles: every use after that throws `SCOPE_CLOSED`.
+ */
+export class TenantTransaction {
+  readonly #client: Queryable;
+  readonly #limits: StorageLimits;
+  #open = true;
+
+  constructor(
+    client: Queryable,
+    /** The tenant every statement of this transaction runs for. */
+    readonly tenant: string,
+    limits: StorageLimits,
+  ) {
+    this.#client = client;
+    this.#limits = limits;
+  }
+
+  /** Runs `statement` and returns its rows. */
+  async all<P, R>(statement: Statement<P, R>, params: P): Promise<R[]> {
+    const { rows } = await this.#send(statement, params);
+    return rows.map((row) => readRow(statement, row));
+  }
+
+  /** Runs `statement` and returns its first row, or `undefined` when it returned none. */
+  async first<P, R>(statement: Statement<P, R>, params: P): Promise<R | undefined> {
+    const { rows } = await this.#send(statement, params);
+    return rows.length === 0 ? undefined : readRow(statement, rows[0]);
+  }
+
+  /** Runs `statement` and returns how many rows it affected. */
+  async count<P, R>(statement: Statement<P, R>, params: P): Promise<number> {
+    return (await this.#send(statement, params)).rowCount ?? 0;
+  }
+
+  /** Ends the handle's life: called by the scope that made it, once it settled. */
+  revoke(): void {
+    this.#open = false;
+  }
+
+  async #send<P, R>(statement: Statement<P, R>, params: P): Promise<{ rows: unknown[]; rowCount: number | null }> {
+    if (!this.#open) throw closedError();
+    if (!isStatement(statement)) {
+      throw new LlmspellError('USAGE', 'a tenant transaction runs only statements defined with statement()');
+    }
+    const values = this.#encode(statement, params);
+    try {
+      return await this.#client.query(statement.text, values, { types: RESULT_TYPES });
+    } catch (error) {
+      throw fromServerError(error, statement.name, statement.verb) ?? error;
+    }
+  }
+
+  /** Checks the parameters against their declaration and lays them out as `$1` (tenant), `$2`, …. */
+  #encode<P, R>(statement: Statement<P, R>, params: P): unknown[] {
+    const parsed = parseInput(statement.name, statement.params, params ?? {}, '');
+    const values: unknown[] = [this.tenant];
+    const max = this.#limits.maxDocumentBytes;
+    for (const name of statement.order) {
+      const value = parsed[name];
+      const size =
+        typeof value === 'string'
+          ? value.length * 3 <= max
+            ? 0
+            : Buffer.byteLength(value)
+          : Buffer.isBuffer(value)
+            ? value.length
+            : 0;
+      if (size > max) {
+        throw invalidInput(
+          statement.name,
+          name,
+          `is ${size} bytes; the most a stored value may have is ${max} bytes (storage.postgres.max_document_bytes)`,
+        );
+      }
+      values.push(value === undefined ? null : value);
+    }
+    return values;
+  }
+}
+
+function readRow<P, R>(statement: Statement<P, R>, row: unknown): R {
+  if (!statement.row) return row as R;
+  const parsed = statement.row.safeParse(row);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new LlmspellError(
+    'INTERNAL',
+    `${statement.name}: a row did not have the declared shape (${issue.path.join('.')}: ${issue.message}); is the schema migrated to this version?`,
+    { hint: 'Run `llmspell database migration-status`; report it if the schema is up to date.' },
+  );
+}
+
+function closedError(): LlmspellError {
+  return new LlmspellError(
+    'SCOPE_CLOSED',
+    'a storage handle was used after its transaction had ended (a store or transaction handle kept past its callback)',
+    {
+      hint: 'Use the handle a transaction() callback receives only inside that callback, and await every call before returning.',
+    },
+  );
+}
