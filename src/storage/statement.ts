@@ -100,11 +100,22 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   return made as never;
 }
 
-/** The first keyword of the statement's main part (after a `WITH …` list, the keyword that follows its last `)`). */
+/** The first keyword of the statement's main part: after a `WITH …` list, the first verb outside parentheses. */
 function leadingVerb(sql: string): string {
-  const words = sql.trim().match(/^\w+/);
-  const first = words?.[0]?.toUpperCase() ?? '';
-  if (first !== 'WITH') return first;
-  const after = /\)\s*(SELECT|INSERT|UPDATE|DELETE)\b[^)]*$/i.exec(sql);
-  return after?.[1]?.toUpperCase() ?? 'SELECT';
+  let depth = 0;
+  let first: string | undefined;
+  for (const [token] of sql.matchAll(/[()]|\w+/g)) {
+    if (token === '(') depth++;
+    else if (token === ')') depth--;
+    else if (depth === 0) {
+      const word = token.toUpperCase();
+      if (first === undefined) {
+        first = word;
+        if (word !== 'WITH') return word;
+      } else if (['SELECT', 'INSERT', 'UPDATE', 'DELETE'].includes(word)) {
+        return word;
+      }
+    }
+  }
+  return first ?? '';
 }

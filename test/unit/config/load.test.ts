@@ -315,6 +315,7 @@ const KEY_TABLE: { key: string; default: unknown; envText: string; envValue: unk
     envText: '^[a-z]+$',
     envValue: '^[a-z]+$',
   },
+  { key: 'storage.postgres.max_document_bytes', default: 1_048_576, envText: '4096', envValue: 4096 },
   { key: 'storage.postgres.auto_migrate', default: false, envText: 'true', envValue: true },
   { key: 'storage.postgres.migration_timeout_secs', default: 300, envText: '30', envValue: 30 },
   { key: 'storage.postgres.migration_lock_timeout_secs', default: 10, envText: '3', envValue: 3 },
