@@ -53,6 +53,12 @@ export function lend(client: pg.ClientBase, giveBack: (discard: boolean) => void
 export interface ConnectionSource {
   readonly kind: DriverKind;
   readonly target: string;
+  /**
+   * Its connections are in `pg`'s pipeline mode: a statement may be sent before the answer to the
+   * one before has come, so the tenant prologue travels with the first statement (one round trip
+   * less per transaction). Without it, statements go one at a time.
+   */
+  readonly pipelines?: boolean;
   acquire(): Promise<Lease>;
   stats(): PoolStats;
   close(): Promise<void>;
@@ -185,6 +191,8 @@ export class SourceDatabase implements Database {
     let during: LostDuring = mode.transaction ? 'transaction' : 'autocommit';
     let began = false;
     let discard = false;
+    /** A prologue sent but not yet answered (pipeline mode): the first statement follows it unawaited. */
+    let prologue: Promise<unknown> | undefined;
     const handle: Queryable = {
       query: async (text, values, options) => {
         if (!scope.open) throw closedError();
@@ -192,9 +200,19 @@ export class SourceDatabase implements Database {
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
         let result: unknown;
         try {
-          result = await (options
+          const sent = options
             ? client.query({ text, values: values as unknown[], ...options })
-            : client.query(text, values as unknown[]));
+            : client.query(text, values as unknown[]);
+          if (prologue) {
+            const before = prologue;
+            prologue = undefined;
+            // A failed prologue fails the statement too (25P02): report the prologue's error.
+            await before.catch((error: unknown) => {
+              sent.catch(() => undefined);
+              throw error;
+            });
+          }
+          result = await sent;
         } catch (error) {
           // `COMMIT; SELECT broken` fails after ending the transaction: nothing more may run either.
           if (mode.transaction && lease.lost === undefined && client.getTransactionStatus() === 'I') ended = true;
@@ -209,7 +227,8 @@ export class SourceDatabase implements Database {
     };
     try {
       if (mode.transaction) {
-        await this.begin(client, mode.tenant);
+        prologue = (await this.begin(client, mode.tenant)).pending;
+        prologue?.catch(() => undefined); // awaited by the first statement, or before COMMIT
         began = true;
       }
       let result: T;
@@ -220,6 +239,7 @@ export class SourceDatabase implements Database {
       }
       if (ended) throw endedError(); // the callback caught the error and returned anyway
       if (mode.transaction) {
+        if (prologue) await prologue; // the callback sent nothing
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
         during = 'commit';
         await client.query('COMMIT');
@@ -251,10 +271,12 @@ export class SourceDatabase implements Database {
    * and the tenant id, all `SET LOCAL`. On Citus each goes as a statement of its own (Citus
    * forwards each parsed SET LOCAL to its workers, but re-runs a multi-statement string there and
    * fails: DESIGN.md §5); everywhere else the whole prologue is one simple-query string, one round
-   * trip instead of four (`bench/tenant-overhead`). The values are checked integers and the tenant
+   * trip instead of four (`bench/tenant-overhead`), and where the source pipelines it is not awaited:
+   * it returns `pending`, and the first statement goes out behind it (`bench/storage-call`). The
+   * values are checked integers and the tenant
    * id, validated and escaped with `escapeLiteral`: nothing else reaches the SQL text.
    */
-  private async begin(client: pg.ClientBase, tenant: string | undefined): Promise<void> {
+  private async begin(client: pg.ClientBase, tenant: string | undefined): Promise<{ pending?: Promise<unknown> }> {
     const facts = await this.sessionFacts(client);
     const statements = ['BEGIN', ...this.timeouts];
     if (tenant !== undefined) {
@@ -264,10 +286,14 @@ export class SourceDatabase implements Database {
       statements.push(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
     }
     if (!facts.citus && this.policy.separatePrologue !== true) {
-      await client.query(statements.join('; '));
-      return;
+      const sent = client.query(statements.join('; '));
+      // In pipeline mode the first statement goes out behind it, unawaited.
+      if (this.source.pipelines === true) return { pending: sent };
+      await sent;
+      return {};
     }
     for (const statement of statements) await client.query(statement);
+    return {};
   }
 
   /**

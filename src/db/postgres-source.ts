@@ -141,6 +141,9 @@ export function createPostgresSource(
     idleTimeoutMillis: settings.idle_timeout_secs * 1000,
     maxLifetimeSeconds: settings.max_lifetime_secs,
     Client: NegotiatingClient,
+    // Statements of a transaction may be sent before the answer to the one before: withTenant's
+    // prologue travels with the first statement (database.ts). Each statement is still awaited.
+    pipeline: true,
   });
   // An idle connection dropped by the server is removed from the pool by pg; without a listener the
   // 'error' event would crash the process. The next acquire opens a fresh connection.
@@ -159,6 +162,7 @@ export function createPostgresSource(
   let closing: Promise<void> | undefined;
   return {
     kind: 'postgres',
+    pipelines: true,
     target,
     async acquire(): Promise<Lease> {
       let client: pg.PoolClient;

