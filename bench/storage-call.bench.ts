@@ -3,9 +3,10 @@
  * 127.0.0.1), logged in as a NOSUPERUSER member of llmspell_app (the production setup):
  *   - raw: the module's SQL as one `pg` query on a `pg.Pool` of the same size, as the superuser
  *     (a raw query has no tenant context, under RLS it would see no row): one round trip, the floor;
- *   - withTenant: the same SQL in the tenant transaction the library opens (BEGIN + timeouts +
- *     SET LOCAL ROLE + SET LOCAL tenant in one round trip, the statement, COMMIT): the mechanism's
- *     round trips without the module;
+ *   - withTenant: the same SQL in a tenant transaction (the prologue — BEGIN, timeouts, SET LOCAL
+ *     ROLE, SET LOCAL tenant — pipelined with the statement, then COMMIT: two round trips);
+ *   - withTenant, singleStatement: the same with COMMIT pipelined too (one round trip), as the
+ *     library sends a one-statement call;
  *   - library: `storage.tenant(t).agentState.get(id)` / `.put(id, state)`: the above plus
  *     parameter checks, codecs and the row-shape check.
  * Each one call at a time and 16 at once (the pool size): throughput = hz (× 16 for the batch).
@@ -74,6 +75,18 @@ const tenantTx = {
     return storage.db.withTenant(tenant, (tx) => tx.query(PUT, [tenant, agent, JSON.stringify(STATE)]));
   },
 };
+const single = {
+  get: () => {
+    const { tenant, agent } = next();
+    return storage.db.withTenant(tenant, (tx) => tx.query(GET, [tenant, agent]), { singleStatement: true });
+  },
+  put: () => {
+    const { tenant, agent } = next();
+    return storage.db.withTenant(tenant, (tx) => tx.query(PUT, [tenant, agent, JSON.stringify(STATE)]), {
+      singleStatement: true,
+    });
+  },
+};
 const library = {
   get: () => {
     const { tenant, agent } = next();
@@ -89,11 +102,13 @@ for (const op of ['get', 'put'] as const) {
   describe(`agentState.${op}, one call at a time`, () => {
     bench(`raw pg query`, () => raw[op]().then(() => undefined), options);
     bench(`the same SQL in withTenant`, () => tenantTx[op]().then(() => undefined), options);
+    bench(`withTenant, singleStatement`, () => single[op]().then(() => undefined), options);
     bench(`library: storage.tenant(t).agentState.${op}`, () => library[op]().then(() => undefined), options);
   });
   describe(`agentState.${op}, 16 calls at once (pool_size 16)`, () => {
     bench(`raw pg query × 16`, () => sixteen(raw[op]).then(() => undefined), options);
     bench(`the same SQL in withTenant × 16`, () => sixteen(tenantTx[op]).then(() => undefined), options);
+    bench(`withTenant, singleStatement × 16`, () => sixteen(single[op]).then(() => undefined), options);
     bench(`library × 16`, () => sixteen(library[op]).then(() => undefined), options);
   });
 }

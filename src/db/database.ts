@@ -86,6 +86,8 @@ interface ScopeMode {
   transaction: boolean;
   /** The (validated) tenant of a `withTenant` transaction. */
   tenant?: string;
+  /** The callback sends exactly one statement: COMMIT may be sent right behind it (pipeline mode). */
+  single?: boolean;
 }
 
 /** One lending of a connection: the handle given to the callback is valid while `open`. */
@@ -142,14 +144,18 @@ export class SourceDatabase implements Database {
     return this.borrow({ transaction: true }, fn);
   }
 
-  withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
+  withTenant<T>(
+    tenantId: string,
+    fn: (client: Queryable) => Promise<T>,
+    options: { singleStatement?: boolean } = {},
+  ): Promise<T> {
     let tenant: string;
     try {
       tenant = this.policy.validate(tenantId);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.borrow({ transaction: true, tenant }, fn);
+    return this.borrow({ transaction: true, tenant, single: options.singleStatement === true }, fn);
   }
 
   detectPooler(): Promise<boolean> {
@@ -193,16 +199,25 @@ export class SourceDatabase implements Database {
     let discard = false;
     /** A prologue sent but not yet answered (pipeline mode): the first statement follows it unawaited. */
     let prologue: Promise<unknown> | undefined;
+    /** The COMMIT sent right behind the one statement of a `single` scope (pipeline mode). */
+    let committing: Promise<pg.QueryResult> | undefined;
+    let sentCount = 0;
     const handle: Queryable = {
       query: async (text, values, options) => {
         if (!scope.open) throw closedError();
         if (ended) throw endedError();
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
+        if (mode.single && sentCount > 0) throw singleError();
+        sentCount++;
         let result: unknown;
         try {
           const sent = options
             ? client.query({ text, values: values as unknown[], ...options })
             : client.query(text, values as unknown[]);
+          if (mode.single && this.source.pipelines === true) {
+            committing = client.query('COMMIT');
+            committing.catch(() => undefined); // awaited after the callback
+          }
           if (prologue) {
             const before = prologue;
             prologue = undefined;
@@ -215,10 +230,15 @@ export class SourceDatabase implements Database {
           result = await sent;
         } catch (error) {
           // `COMMIT; SELECT broken` fails after ending the transaction: nothing more may run either.
-          if (mode.transaction && lease.lost === undefined && client.getTransactionStatus() === 'I') ended = true;
+          if (!committing && mode.transaction && lease.lost === undefined && client.getTransactionStatus() === 'I') {
+            ended = true;
+          }
           throw error;
         }
-        if (mode.transaction && (await this.endedBy(client, result, mode.tenant))) {
+        // With our COMMIT behind it, the status may already say 'I': only the statement's own tags count.
+        if (
+          committing ? endsTransaction(result) : mode.transaction && (await this.endedBy(client, result, mode.tenant))
+        ) {
           ended = true;
           throw endedError();
         }
@@ -242,13 +262,21 @@ export class SourceDatabase implements Database {
         if (prologue) await prologue; // the callback sent nothing
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
         during = 'commit';
-        await client.query('COMMIT');
+        const committed = await (committing ?? client.query('COMMIT'));
+        // PostgreSQL answers COMMIT with ROLLBACK when a statement had failed: the callback caught
+        // that error and returned, but nothing it did was kept.
+        if (committed.command === 'ROLLBACK') throw rolledBackError();
       } else if (client.getTransactionStatus() !== 'I') {
         // withClient's callback left a transaction open: never hand that to the next borrower.
         await client.query('ROLLBACK');
       }
       return result;
     } catch (error) {
+      if (committing && during !== 'commit') {
+        // The COMMIT behind a failed statement ended the transaction (as a ROLLBACK): nothing is open.
+        await committing.catch(() => undefined);
+        began = false;
+      }
       const broken = lease.lost !== undefined || isConnectionFailure(error);
       // Open: what BEGIN started, what withClient's callback left, or the transaction an AND CHAIN began.
       const open = (began && !ended) || client.getTransactionStatus() !== 'I';
@@ -368,6 +396,26 @@ function nestedError(): LlmspellError {
     'the database was called from inside a withClient/withTransaction/withTenant callback of the same database',
     {
       hint: 'Use the handle the callback received (tx.query), not the database: a second connection would run outside the transaction and its tenant (and PGlite, with one session, would wait for itself forever).',
+    },
+  );
+}
+
+/** Whether a statement's own command tags end the transaction (COMMIT, ROLLBACK, … AND CHAIN). */
+function endsTransaction(result: unknown): boolean {
+  const tags = (Array.isArray(result) ? result : [result]).map((r) => (r as pg.QueryResult | undefined)?.command);
+  return tags.includes('COMMIT') || tags.includes('ROLLBACK');
+}
+
+function singleError(): LlmspellError {
+  return new LlmspellError('INTERNAL', 'a single-statement transaction was sent a second statement');
+}
+
+function rolledBackError(): LlmspellError {
+  return new LlmspellError(
+    'TRANSACTION_ENDED',
+    'the transaction was rolled back: a statement in it failed, and the callback caught that error and returned',
+    {
+      hint: 'Let a failed statement end the callback (rethrow it), or use a SAVEPOINT around a statement that may fail; nothing of this transaction was kept.',
     },
   );
 }

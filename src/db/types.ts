@@ -24,6 +24,16 @@ export interface Queryable {
   ): Promise<QueryResult<R>>;
 }
 
+/** Options of {@link Database.withTenant}. */
+export interface TenantOptions {
+  /**
+   * The callback sends exactly one statement (a second throws `INTERNAL`): on a pipelining
+   * connection the COMMIT goes out right behind it, so the whole transaction (prologue, statement,
+   * COMMIT) is one round trip. The storage modules use it for their one-statement calls.
+   */
+  singleStatement?: boolean;
+}
+
 /** The three drivers behind `storage.backend`. */
 export type DriverKind = 'embedded' | 'memory' | 'postgres';
 
@@ -79,7 +89,7 @@ export interface Database {
    * `app.current_tenant_id` — runs as written. The storage modules send only their own
    * statements; code that sends raw SQL through this handle must not send those.
    */
-  withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>): Promise<T>;
+  withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>, options?: TenantOptions): Promise<T>;
   /**
    * Whether a connection pooler (PgBouncer and the like) stands between this handle and
    * PostgreSQL, told by behaviour, not by port: the backend key announced at connection differs

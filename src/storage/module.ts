@@ -17,8 +17,21 @@ export interface ModuleContext {
    * `work` is run again, so it must do nothing but send statements), or the caller's
    * `storage.transaction()`.
    */
-  run<T>(work: (tx: TenantTransaction) => Promise<T>): Promise<T>;
+  run<T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions): Promise<T>;
 }
+
+/** Options of {@link ModuleContext.run}. */
+export interface RunOptions {
+  /**
+   * `work` sends exactly one statement and cannot fail after it: on a pipelining connection the
+   * whole transaction (prologue, statement, COMMIT) is then one round trip. A store splits a call
+   * into such runs where it can (the write; then, only when it changed nothing, the read that says why).
+   */
+  singleStatement?: boolean;
+}
+
+/** {@link RunOptions} of a one-statement run. */
+export const ONE_STATEMENT: RunOptions = Object.freeze({ singleStatement: true });
 
 /** A storage module: its id (the property of a tenant view), component, and the factory of its store. */
 export interface StorageModule<Id extends string = string, Store = unknown> {

@@ -7,7 +7,7 @@ import { LlmspellError } from '../errors.js';
 import { maintain, type MaintenanceReport } from '../maintenance/maintain.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
-import type { Component, ModuleContext } from './module.js';
+import type { Component, ModuleContext, RunOptions } from './module.js';
 import { MODULES, type TenantStores } from './registry.js';
 import { withRetries } from './retry.js';
 import { TenantTransaction, type StorageLimits } from './tenant-transaction.js';
@@ -150,8 +150,11 @@ interface TransactionScope {
 
 const transactionScope = new AsyncLocalStorage<TransactionScope>();
 
+/** How many tenants' views `tenant()` keeps for reuse. */
+const MAX_CACHED_VIEWS = 1024;
+
 /** How a module's calls reach a transaction. */
-type Runner = <T>(work: (tx: TenantTransaction) => Promise<T>) => Promise<T>;
+type Runner = <T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions) => Promise<T>;
 
 class OpenStorage implements Storage {
   readonly db: Database;
@@ -159,6 +162,7 @@ class OpenStorage implements Storage {
   readonly maintenance?: MaintenanceReport;
   readonly #validate: (tenantId: unknown) => string;
   readonly #limits: StorageLimits;
+  readonly #views = new Map<string, TenantStores>();
   #closed = false;
 
   constructor(
@@ -177,7 +181,14 @@ class OpenStorage implements Storage {
 
   tenant(tenantId?: string): TenantStores {
     const tenant = this.#tenant(tenantId);
-    return this.#stores(tenant, (component) => (work) => this.#call(component, tenant, work));
+    let stores = this.#views.get(tenant);
+    if (stores === undefined) {
+      // Views hold no state but their tenant: one per tenant is kept, for callers that ask per request.
+      if (this.#views.size >= MAX_CACHED_VIEWS) this.#views.clear();
+      stores = this.#stores(tenant, (component) => (work, options) => this.#call(component, tenant, work, options));
+      this.#views.set(tenant, stores);
+    }
+    return stores;
   }
 
   async transaction<T>(tenantId: string, work: (stores: TenantStores) => Promise<T>): Promise<T> {
@@ -243,7 +254,12 @@ class OpenStorage implements Storage {
   }
 
   /** A call's own transaction, retried as a whole when it fails with a serialization failure or deadlock. */
-  #call<T>(component: Component, tenant: string, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+  #call<T>(
+    component: Component,
+    tenant: string,
+    work: (tx: TenantTransaction) => Promise<T>,
+    options: RunOptions = {},
+  ): Promise<T> {
     try {
       this.#refuseNesting();
     } catch (error) {
@@ -251,14 +267,18 @@ class OpenStorage implements Storage {
     }
     const db = this.#database(component);
     return withRetries(() =>
-      db.withTenant(tenant, async (client) => {
-        const tx = new TenantTransaction(client, tenant, this.#limits);
-        try {
-          return await work(tx);
-        } finally {
-          tx.revoke();
-        }
-      }),
+      db.withTenant(
+        tenant,
+        async (client) => {
+          const tx = new TenantTransaction(client, tenant, this.#limits);
+          try {
+            return await work(tx);
+          } finally {
+            tx.revoke();
+          }
+        },
+        options.singleStatement === true ? { singleStatement: true } : {},
+      ),
     );
   }
 

@@ -1,7 +1,7 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../cursor.js';
 import { notFound } from '../errors.js';
 import { parseInput } from '../fields.js';
-import type { ModuleContext } from '../module.js';
+import { ONE_STATEMENT, type ModuleContext } from '../module.js';
 import { missedWrite } from '../versions.js';
 import * as sql from './sql.js';
 import { listOptions, writeOptions, type AgentState, type ListOptions, type WriteOptions } from './types.js';
@@ -17,11 +17,9 @@ export class AgentStateStore {
 
   /** The agent's state; `NOT_FOUND` when it has none. */
   async get(agentId: string): Promise<AgentState> {
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.get, { agentId });
-      if (!row) throw notFound('agentState.get', what(agentId));
-      return row;
-    });
+    const row = await this.context.run((tx) => tx.first(sql.get, { agentId }), ONE_STATEMENT);
+    if (!row) throw notFound('agentState.get', what(agentId));
+    return row;
   }
 
   /**
@@ -31,16 +29,16 @@ export class AgentStateStore {
    */
   async put(agentId: string, state: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
     const { expectedVersion } = parseInput('agentState.put', writeOptions, options);
-    return this.context.run(async (tx) => {
-      if (expectedVersion === undefined) return (await tx.first(sql.upsert, { agentId, state }))!;
-      const row =
-        expectedVersion === 0
-          ? await tx.first(sql.insert, { agentId, state })
-          : await tx.first(sql.replace, { agentId, state, expectedVersion });
-      if (row) return row;
-      const current = await tx.first(sql.currentVersion, { agentId });
-      throw missedWrite('agentState.put', what(agentId), current?.version, expectedVersion);
-    });
+    const row = await this.context.run(
+      (tx) =>
+        expectedVersion === undefined
+          ? tx.first(sql.upsert, { agentId, state })
+          : expectedVersion === 0
+            ? tx.first(sql.insert, { agentId, state })
+            : tx.first(sql.replace, { agentId, state, expectedVersion }),
+      ONE_STATEMENT,
+    );
+    return row ?? this.#missed('agentState.put', agentId, expectedVersion);
   }
 
   /**
@@ -51,12 +49,11 @@ export class AgentStateStore {
    */
   async patch(agentId: string, partial: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
     const { expectedVersion } = parseInput('agentState.patch', writeOptions, options);
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.patch, { agentId, partial, expectedVersion });
-      if (row) return row;
-      const current = await tx.first(sql.currentVersion, { agentId });
-      throw missedWrite('agentState.patch', what(agentId), current?.version, expectedVersion);
-    });
+    const row = await this.context.run(
+      (tx) => tx.first(sql.patch, { agentId, partial, expectedVersion }),
+      ONE_STATEMENT,
+    );
+    return row ?? this.#missed('agentState.patch', agentId, expectedVersion);
   }
 
   /**
@@ -65,12 +62,10 @@ export class AgentStateStore {
    */
   async delete(agentId: string, options: WriteOptions = {}): Promise<boolean> {
     const { expectedVersion } = parseInput('agentState.delete', writeOptions, options);
-    return this.context.run(async (tx) => {
-      if ((await tx.count(sql.remove, { agentId, expectedVersion })) > 0) return true;
-      if (expectedVersion === undefined) return false;
-      const current = await tx.first(sql.currentVersion, { agentId });
-      throw missedWrite('agentState.delete', what(agentId), current?.version, expectedVersion);
-    });
+    const deleted = await this.context.run((tx) => tx.count(sql.remove, { agentId, expectedVersion }), ONE_STATEMENT);
+    if (deleted > 0) return true;
+    if (expectedVersion === undefined) return false;
+    return this.#missed('agentState.delete', agentId, expectedVersion);
   }
 
   /** The tenant's agents in agent-id order, a page at a time. */
@@ -78,9 +73,13 @@ export class AgentStateStore {
     const { limit, cursor } = parseInput('agentState.list', listOptions, options);
     const size = pageSize(limit);
     const [after] = (decodeCursor('agentState.list', 'agentState', cursor, 1) ?? []) as [string?];
-    return this.context.run(async (tx) => {
-      const rows = await tx.all(sql.list, { after, limit: size + 1 });
-      return toPage('agentState', rows, size, (row) => [row.agentId]);
-    });
+    const rows = await this.context.run((tx) => tx.all(sql.list, { after, limit: size + 1 }), ONE_STATEMENT);
+    return toPage('agentState', rows, size, (row) => [row.agentId]);
+  }
+
+  /** Why a versioned write changed nothing, read after it (it wrote nothing either way). */
+  async #missed(operation: string, agentId: string, expectedVersion: number | undefined): Promise<never> {
+    const current = await this.context.run((tx) => tx.first(sql.currentVersion, { agentId }), ONE_STATEMENT);
+    throw missedWrite(operation, what(agentId), current?.version, expectedVersion);
   }
 }

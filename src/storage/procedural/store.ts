@@ -1,7 +1,7 @@
 import { pageSize } from '../cursor.js';
 import { invalidInput, notFound } from '../errors.js';
 import { checkKeys, parseInput } from '../fields.js';
-import type { ModuleContext } from '../module.js';
+import { ONE_STATEMENT, type ModuleContext } from '../module.js';
 import * as sql from './sql.js';
 import {
   pruneOptionKeys,
@@ -23,16 +23,14 @@ export class ProceduralStore {
   /** Counts one sighting of the pattern and returns it; concurrent records never lose a count. */
   async record(scope: string, key: string, value: string, options: RecordOptions = {}): Promise<Pattern> {
     const { metadata } = checkKeys('procedural.record', 'options', options, recordOptionKeys);
-    return this.context.run(async (tx) => (await tx.first(sql.record, { scope, key, value, metadata }))!);
+    return (await this.context.run((tx) => tx.first(sql.record, { scope, key, value, metadata }), ONE_STATEMENT))!;
   }
 
   /** The pattern; `NOT_FOUND` when it was never recorded (or was pruned). */
   async get(scope: string, key: string, value: string): Promise<Pattern> {
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.get, { scope, key, value });
-      if (!row) throw notFound('procedural.get', `pattern ${JSON.stringify(key)} in scope ${JSON.stringify(scope)}`);
-      return row;
-    });
+    const row = await this.context.run((tx) => tx.first(sql.get, { scope, key, value }), ONE_STATEMENT);
+    if (!row) throw notFound('procedural.get', `pattern ${JSON.stringify(key)} in scope ${JSON.stringify(scope)}`);
+    return row;
   }
 
   /** The scope's most frequent patterns, most frequent (then most recent) first. */
@@ -56,6 +54,6 @@ export class ProceduralStore {
         'must give olderThan, maxFrequency or both (prune never deletes everything)',
       );
     }
-    return this.context.run((tx) => tx.count(sql.prune, { olderThan, maxFrequency, scope }));
+    return this.context.run((tx) => tx.count(sql.prune, { olderThan, maxFrequency, scope }), ONE_STATEMENT);
   }
 }

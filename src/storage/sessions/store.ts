@@ -1,8 +1,9 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../cursor.js';
 import { invalidInput, notFound, StorageError } from '../errors.js';
 import { checkKeys, parseInput } from '../fields.js';
-import type { ModuleContext } from '../module.js';
+import { ONE_STATEMENT, type ModuleContext } from '../module.js';
 import { invalidTransition, predecessors } from '../transitions.js';
+import type { Statement } from '../statement.js';
 import * as sql from './sql.js';
 import {
   listOptions,
@@ -32,35 +33,32 @@ export class SessionStore {
     if (ttlSeconds !== undefined && expiresAt !== undefined) {
       throw invalidInput('sessions.create', 'input', 'must give ttlSeconds or expiresAt, not both');
     }
-    return this.context.run(async (tx) => {
-      try {
-        return (await tx.first(sql.create, { ttlSeconds, expiresAt, metadata }))!;
-      } catch (error) {
-        // expiresAt was in the future by this machine's clock but not by the server's.
-        if (error instanceof StorageError && error.details.constraint === 'sessions_expiry_after_creation') {
-          throw invalidInput('sessions.create', 'expiresAt', 'must be later than now by the database server clock');
-        }
-        throw error;
+    try {
+      return (await this.context.run(
+        (tx) => tx.first(sql.create, { ttlSeconds, expiresAt, metadata }),
+        ONE_STATEMENT,
+      ))!;
+    } catch (error) {
+      // expiresAt was in the future by this machine's clock but not by the server's.
+      if (error instanceof StorageError && error.details.constraint === 'sessions_expiry_after_creation') {
+        throw invalidInput('sessions.create', 'expiresAt', 'must be later than now by the database server clock');
       }
-    });
+      throw error;
+    }
   }
 
   /** The session; `NOT_FOUND` when there is none. */
   async get(sessionId: string): Promise<Session> {
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.get, { sessionId });
-      if (!row) throw notFound('sessions.get', what(sessionId));
-      return row;
-    });
+    const row = await this.#one(sql.get, sessionId);
+    if (!row) throw notFound('sessions.get', what(sessionId));
+    return row;
   }
 
   /** Records an access now (`lastAccessedAt`), whatever the status; returns the session. */
   async touch(sessionId: string): Promise<Session> {
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.touch, { sessionId });
-      if (!row) throw notFound('sessions.touch', what(sessionId));
-      return row;
-    });
+    const row = await this.#one(sql.touch, sessionId);
+    if (!row) throw notFound('sessions.touch', what(sessionId));
+    return row;
   }
 
   /**
@@ -73,22 +71,21 @@ export class SessionStore {
       throw invalidInput('sessions.update', 'changes', 'must set metadata, status or both');
     }
     const from = status === undefined ? [] : predecessors(SESSION_TRANSITIONS, status);
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.update, { sessionId, metadata, status, from });
-      if (row) return row;
-      const now = await tx.first(sql.currentStatus, { sessionId });
-      if (!now) throw notFound('sessions.update', what(sessionId));
-      throw invalidTransition('sessions.update', what(sessionId), SESSION_TRANSITIONS, now.status, status!);
-    });
+    const row = await this.context.run(
+      (tx) => tx.first(sql.update, { sessionId, metadata, status, from }),
+      ONE_STATEMENT,
+    );
+    if (row) return row;
+    const now = await this.#one(sql.currentStatus, sessionId);
+    if (!now) throw notFound('sessions.update', what(sessionId));
+    throw invalidTransition('sessions.update', what(sessionId), SESSION_TRANSITIONS, now.status, status!);
   }
 
   /** Archives the session (from any status; archiving an archived one changes nothing). */
   async archive(sessionId: string): Promise<Session> {
-    return this.context.run(async (tx) => {
-      const row = (await tx.first(sql.archive, { sessionId })) ?? (await tx.first(sql.get, { sessionId }));
-      if (!row) throw notFound('sessions.archive', what(sessionId));
-      return row;
-    });
+    const row = (await this.#one(sql.archive, sessionId)) ?? (await this.#one(sql.get, sessionId));
+    if (!row) throw notFound('sessions.archive', what(sessionId));
+    return row;
   }
 
   /** The tenant's sessions in creation order, optionally of one status, a page at a time. */
@@ -97,14 +94,20 @@ export class SessionStore {
     const size = pageSize(limit);
     const listName = `sessions:${status ?? '*'}`;
     const [afterCreated, afterId] = (decodeCursor('sessions.list', listName, cursor, 2) ?? []) as [string?, string?];
-    return this.context.run(async (tx) => {
-      const rows = await tx.all(sql.list, { status, afterCreated, afterId, limit: size + 1 });
-      return toPage(listName, rows, size, (row) => [row.createdAt.toISOString(), row.sessionId]);
-    });
+    const rows = await this.context.run(
+      (tx) => tx.all(sql.list, { status, afterCreated, afterId, limit: size + 1 }),
+      ONE_STATEMENT,
+    );
+    return toPage(listName, rows, size, (row) => [row.createdAt.toISOString(), row.sessionId]);
   }
 
   /** Marks every active session past its `expiresAt` as `expired`; returns how many. */
   async expire(): Promise<number> {
-    return this.context.run((tx) => tx.count(sql.expire, {}));
+    return this.context.run((tx) => tx.count(sql.expire, {}), ONE_STATEMENT);
+  }
+
+  /** Runs a statement that takes the session id alone, in a transaction of its own (or the caller's). */
+  #one<R>(statement: Statement<{ sessionId: string }, R>, sessionId: string): Promise<R | undefined> {
+    return this.context.run((tx) => tx.first(statement, { sessionId }), ONE_STATEMENT);
   }
 }

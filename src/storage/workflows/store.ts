@@ -1,7 +1,7 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../cursor.js';
 import { conflict, invalidInput, notFound, StorageError } from '../errors.js';
 import { checkKeys, parseInput } from '../fields.js';
-import type { ModuleContext } from '../module.js';
+import { ONE_STATEMENT, type ModuleContext } from '../module.js';
 import { invalidTransition, predecessors } from '../transitions.js';
 import { missedWrite } from '../versions.js';
 import * as sql from './sql.js';
@@ -34,25 +34,21 @@ export class WorkflowStore {
   /** Creates a `pending` workflow; `CONFLICT` when the id is taken. */
   async create(input: NewWorkflow): Promise<Workflow> {
     const { workflowId, name, state } = checkKeys('workflows.create', 'input', input, newWorkflowKeys);
-    return this.context.run(async (tx) => {
-      try {
-        return (await tx.first(sql.create, { workflowId, name, state }))!;
-      } catch (error) {
-        if (error instanceof StorageError && error.code === 'CONFLICT' && workflowId !== undefined) {
-          throw conflict('workflows.create', `${what(workflowId)} exists already`, error.details);
-        }
-        throw error;
+    try {
+      return (await this.context.run((tx) => tx.first(sql.create, { workflowId, name, state }), ONE_STATEMENT))!;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'CONFLICT' && workflowId !== undefined) {
+        throw conflict('workflows.create', `${what(workflowId)} exists already`, error.details);
       }
-    });
+      throw error;
+    }
   }
 
   /** The workflow; `NOT_FOUND` when there is none. */
   async get(workflowId: string): Promise<Workflow> {
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.get, { workflowId });
-      if (!row) throw notFound('workflows.get', what(workflowId));
-      return row;
-    });
+    const row = await this.context.run((tx) => tx.first(sql.get, { workflowId }), ONE_STATEMENT);
+    if (!row) throw notFound('workflows.get', what(workflowId));
+    return row;
   }
 
   /**
@@ -65,12 +61,13 @@ export class WorkflowStore {
       throw invalidInput('workflows.update', 'changes', 'must set state, currentStep or both');
     }
     const { expectedVersion } = parseInput('workflows.update', updateOptions, options);
-    return this.context.run(async (tx) => {
-      const row = await tx.first(sql.update, { workflowId, state, currentStep, expectedVersion });
-      if (row) return row;
-      const now = await tx.first(sql.current, { workflowId });
-      throw missedWrite('workflows.update', what(workflowId), now?.version, expectedVersion);
-    });
+    const row = await this.context.run(
+      (tx) => tx.first(sql.update, { workflowId, state, currentStep, expectedVersion }),
+      ONE_STATEMENT,
+    );
+    if (row) return row;
+    const now = await this.#current(workflowId);
+    throw missedWrite('workflows.update', what(workflowId), now?.version, expectedVersion);
   }
 
   /**
@@ -92,13 +89,18 @@ export class WorkflowStore {
       );
     }
     const from = predecessors(WORKFLOW_TRANSITIONS, target);
-    return this.context.run(async (tx) => {
-      const row = from.length > 0 ? await tx.first(sql.transition, { workflowId, to: target, from, error }) : undefined;
-      if (row) return row;
-      const now = await tx.first(sql.current, { workflowId });
-      if (!now) throw notFound('workflows.transition', what(workflowId));
-      throw invalidTransition('workflows.transition', what(workflowId), WORKFLOW_TRANSITIONS, now.status, target);
-    });
+    const row =
+      from.length === 0
+        ? undefined
+        : await this.context.run(
+            (tx) => tx.first(sql.transition, { workflowId, to: target, from, error }),
+            ONE_STATEMENT,
+          );
+    if (row) return row;
+    // It changed nothing: say why, from the row as it is now (a concurrent transition may have won).
+    const now = await this.#current(workflowId);
+    if (!now) throw notFound('workflows.transition', what(workflowId));
+    throw invalidTransition('workflows.transition', what(workflowId), WORKFLOW_TRANSITIONS, now.status, target);
   }
 
   /** The tenant's workflows in workflow-id order, optionally of one status, a page at a time. */
@@ -107,9 +109,14 @@ export class WorkflowStore {
     const size = pageSize(limit);
     const listName = `workflows:${only ?? '*'}`;
     const [after] = (decodeCursor('workflows.list', listName, cursor, 1) ?? []) as [string?];
-    return this.context.run(async (tx) => {
-      const rows = await tx.all(sql.list, { status: only, after, limit: size + 1 });
-      return toPage(listName, rows, size, (row) => [row.workflowId]);
-    });
+    const rows = await this.context.run(
+      (tx) => tx.all(sql.list, { status: only, after, limit: size + 1 }),
+      ONE_STATEMENT,
+    );
+    return toPage(listName, rows, size, (row) => [row.workflowId]);
+  }
+
+  #current(workflowId: string) {
+    return this.context.run((tx) => tx.first(sql.current, { workflowId }), ONE_STATEMENT);
   }
 }
