@@ -285,7 +285,8 @@ export class SourceDatabase implements Database {
         await client.query('ROLLBACK').catch(() => (discard = true));
       }
       discard ||= broken;
-      if (broken) throw connectionLostError(lease.lost ?? error, this.target, during);
+      // Lost with our COMMIT on the wire: whether it was applied is not known.
+      if (broken) throw connectionLostError(lease.lost ?? error, this.target, committing ? 'commit' : during);
       // The caller's own errors pass through untouched; only the driver's are translated.
       throw isDriverError(error) ? toDatabaseError(error, this.target) : error;
     } finally {

@@ -74,11 +74,19 @@ export const RESULT_TYPES: pg.CustomTypesConfig = Object.assign([], {
 });
 
 /**
- * A `Date` (or {@link PreciseDate}) as `timestamptz` text: ISO 8601 in UTC, with microseconds
- * when the value has them. `pg` itself would send local time to the millisecond.
+ * A `Date` (or {@link PreciseDate}) as `timestamptz` text, in UTC with its microseconds: ISO 8601
+ * for years 1 to 9999, and PostgreSQL's own form beyond them (`10000-01-01 00:00:00.000000+00`,
+ * `0001-01-01 … BC`), which `toISOString()` writes as `+010000-…` and PostgreSQL cannot read. `pg`
+ * itself would send local time to the millisecond.
  */
 export function timestampText(date: Date): string {
-  return date.toISOString();
+  const year = date.getUTCFullYear();
+  if (year >= 1 && year <= 9999) return date.toISOString();
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  const micros = date instanceof PreciseDate ? date.getMicroseconds() : 0;
+  const day = `${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`;
+  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.${pad(date.getUTCMilliseconds(), 3)}${pad(micros, 3)}`;
+  return year > 9999 ? `${year}-${day} ${time}+00` : `${pad(1 - year, 4)}-${day} ${time}+00 BC`;
 }
 
 /** Why a value is not JSON a `jsonb` column can hold, with the path of the bad part, or `undefined`. */
@@ -103,6 +111,9 @@ export function jsonProblem(value: unknown, path = '', depth = 0): string | unde
       }
       if (!isPlainObject(value)) {
         return `holds a ${value.constructor?.name ?? 'non-plain'} object${at}; only plain objects, arrays, strings, finite numbers, booleans and null are JSON`;
+      }
+      if (Object.getOwnPropertySymbols(value).length > 0) {
+        return `has a symbol-keyed property${at}, which JSON would drop`;
       }
       for (const [key, item] of Object.entries(value)) {
         const keyProblem = stringProblem(key, ` in a key${at}`);

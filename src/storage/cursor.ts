@@ -5,6 +5,7 @@
  * inserted meanwhile are neither skipped nor repeated, as `OFFSET` would. A cursor names the list it
  * came from; another list's cursor is refused. It holds nothing secret: only the caller's own key.
  */
+import type * as z from 'zod/mini';
 import { invalidInput } from './errors.js';
 import { DEFAULT_PAGE_SIZE } from './fields.js';
 
@@ -24,15 +25,18 @@ export function encodeCursor(list: string, key: CursorKey): string {
 }
 
 /**
- * The key a cursor of `list` holds (`arity` values), `undefined` for no cursor, or `INVALID_INPUT`
- * for a cursor of another list or one that is not a cursor at all.
+ * The key a cursor of `list` holds, `undefined` for no cursor, or `INVALID_INPUT` (naming
+ * `cursor`) for a cursor of another list, one that is not a cursor at all, or one whose key parts
+ * do not pass `parts` (the field types of the ordering columns: a forged key is refused here, not
+ * by the statement it would feed).
  */
 export function decodeCursor(
   operation: string,
   list: string,
   cursor: string | undefined,
-  arity: number,
+  parts: readonly z.ZodMiniType[],
 ): CursorKey | undefined {
+  const arity = parts.length;
   if (cursor === undefined) return undefined;
   let parsed: unknown;
   try {
@@ -44,7 +48,11 @@ export function decodeCursor(
     Array.isArray(parsed) &&
     parsed.length === arity + 1 &&
     parsed[0] === list &&
-    parsed.slice(1).every((part) => typeof part === 'string' || Number.isSafeInteger(part));
+    parsed
+      .slice(1)
+      .every(
+        (part, i) => (typeof part === 'string' || Number.isSafeInteger(part)) && parts[i]!.safeParse(part).success,
+      );
   if (!valid) {
     throw invalidInput(operation, 'cursor', `must be a nextCursor returned by ${operation} with the same filter`);
   }

@@ -80,6 +80,7 @@ export const SQLSTATE_CODES: Readonly<Record<string, { code: StorageErrorCode; r
   '22003': { code: 'INVALID_INPUT', what: 'a number is out of range' },
   '22007': { code: 'INVALID_INPUT', what: 'a date or time is malformed' },
   '22008': { code: 'INVALID_INPUT', what: 'a date or time is out of range' },
+  '22009': { code: 'INVALID_INPUT', what: 'a time zone in a date or time is out of range' },
   '22P02': { code: 'INVALID_INPUT', what: 'a value has the wrong form' },
   '22P05': { code: 'INVALID_INPUT', what: 'a text holds a character PostgreSQL cannot store' },
   '22021': { code: 'INVALID_INPUT', what: 'a text is not valid in the database encoding' },

@@ -64,6 +64,16 @@ export const uuid = () =>
     typeof value === 'string' && UUID.test(value) ? undefined : 'must be a UUID such as create() returns',
   );
 
+/** An instant as a cursor holds it: a `PreciseDate`'s `toISOString()` (nanosecond digits, UTC). */
+export const cursorTimestamp = () =>
+  field<string>((value) =>
+    typeof value === 'string' &&
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/.test(value) &&
+    !Number.isNaN(Date.parse(value))
+      ? undefined
+      : 'must be an ISO 8601 instant with nine fraction digits',
+  );
+
 /** A JSON object (a plain `{…}`), sent as checked JSON text. */
 export const jsonObject = () =>
   field<Record<string, unknown>, string>((value) => {
@@ -76,6 +86,7 @@ export const jsonObject = () =>
 export const timestamp = (options: { future?: boolean } = {}) =>
   field<Date, string>((value) => {
     if (!(value instanceof Date) || Number.isNaN(value.getTime())) return 'must be a valid Date';
+    if (value.getUTCFullYear() < -4712) return 'must be a Date from 4713 BC on (the earliest PostgreSQL stores)';
     if (options.future === true && value.getTime() <= Date.now()) return 'must be a Date in the future';
     return undefined;
   }, timestampText);
@@ -123,7 +134,9 @@ export function kindOf(value: unknown): string {
 
 /**
  * Checks `input` of `operation` against `schema`, returning what it yields, or throws
- * `INVALID_INPUT` naming the first bad field (an unknown option is one) and what it must be.
+ * `INVALID_INPUT` naming the first bad field (an unknown option is one) and what it must be. A
+ * field is named by itself (`limit`, `expectedVersion`), whichever argument holds it; `name`
+ * names the argument when the argument as a whole is wrong (`options` is not an object).
  */
 export function parseInput<Out, In>(
   operation: string,
@@ -135,9 +148,8 @@ export function parseInput<Out, In>(
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
-  const path = [name, ...issue.path, ...(unknownKey === undefined ? [] : [unknownKey])]
-    .filter((p) => p !== '')
-    .join('.');
+  const parts = [...issue.path, ...(unknownKey === undefined ? [] : [unknownKey])].map(String);
+  const path = parts.length === 0 ? name : parts.join('.');
   if (unknownKey !== undefined) throw invalidInput(operation, path, 'is not an option of this call');
   const missing = issue.code === 'invalid_type' && issue.input === undefined;
   const expected = missing
@@ -179,7 +191,7 @@ export function checkKeys<T extends object>(
   if (!isPlainObject(input)) throw invalidInput(operation, name, `must be an object, not ${kindOf(input)}`);
   for (const key of Object.keys(input)) {
     if (!(keys as readonly string[]).includes(key)) {
-      throw invalidInput(operation, `${name}.${key}`, `is not an option of this call (it takes ${keys.join(', ')})`);
+      throw invalidInput(operation, key, `is not an option of this call (it takes ${keys.join(', ')})`);
     }
   }
   return input;

@@ -70,7 +70,7 @@ export class TenantTransaction {
 
   /** Checks the parameters against their declaration and lays them out as `$1` (tenant), `$2`, …. */
   #encode<P, R>(statement: Statement<P, R>, params: P): unknown[] {
-    const parsed = parseInput(statement.name, statement.params, params ?? {}, '');
+    const parsed = parseInput(statement.name, statement.params, params ?? {}, 'input');
     const values: unknown[] = [this.tenant];
     const max = this.#limits.maxDocumentBytes;
     for (const name of statement.order) {

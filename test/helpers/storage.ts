@@ -5,6 +5,7 @@
  * | target                 | backend                          | RLS applies? | tenant wall              |
  * |------------------------|----------------------------------|--------------|--------------------------|
  * | `postgres`             | PostgreSQL 18, NOSUPERUSER login in `llmspell_app` | yes (SET LOCAL ROLE) | RLS and the predicate |
+ * | `postgres-15`          | PostgreSQL 15 (the oldest supported), the same login as `postgres` | yes | RLS and the predicate |
  * | `postgres-superuser`   | PostgreSQL 18 superuser, `enforce_tenant_isolation = false` | no | the `tenant_id = $tenant` predicate alone |
  * | `memory`               | PGlite in memory (from the run's migrated snapshot) | yes (SET LOCAL ROLE) | RLS and the predicate |
  * | `memory-superuser`     | PGlite, `enforce_tenant_isolation = false` | no | the predicate alone |
@@ -22,7 +23,14 @@ import { migratedPostgres } from './schema.js';
 import { testSettings } from './settings.js';
 
 /** The targets of {@link openStorageTarget}. */
-export const STORAGE_TARGETS = ['postgres', 'postgres-superuser', 'memory', 'memory-superuser', 'embedded'] as const;
+export const STORAGE_TARGETS = [
+  'postgres',
+  'postgres-15',
+  'postgres-superuser',
+  'memory',
+  'memory-superuser',
+  'embedded',
+] as const;
 export type StorageTarget = (typeof STORAGE_TARGETS)[number];
 
 /** An open storage layer for a test file, and how to take it down. */
@@ -55,8 +63,8 @@ export async function openStorageTarget(
         ...postgres,
       },
     });
-  if (target === 'postgres' || target === 'postgres-superuser') {
-    const m = await migratedPostgres();
+  if (target.startsWith('postgres')) {
+    const m = await migratedPostgres({}, { major: target === 'postgres-15' ? 15 : 18 });
     await m.db.close();
     const url = m.url!;
     let role: string | undefined;

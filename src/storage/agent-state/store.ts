@@ -1,6 +1,6 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../cursor.js';
 import { notFound } from '../errors.js';
-import { parseInput } from '../fields.js';
+import { identifier, parseInput } from '../fields.js';
 import { ONE_STATEMENT, type ModuleContext } from '../module.js';
 import { missedWrite } from '../versions.js';
 import * as sql from './sql.js';
@@ -72,7 +72,7 @@ export class AgentStateStore {
   async list(options: ListOptions = {}): Promise<Page<AgentState>> {
     const { limit, cursor } = parseInput('agentState.list', listOptions, options);
     const size = pageSize(limit);
-    const [after] = (decodeCursor('agentState.list', 'agentState', cursor, 1) ?? []) as [string?];
+    const [after] = (decodeCursor('agentState.list', 'agentState', cursor, [identifier()]) ?? []) as [string?];
     const rows = await this.context.run((tx) => tx.all(sql.list, { after, limit: size + 1 }), ONE_STATEMENT);
     return toPage('agentState', rows, size, (row) => [row.agentId]);
   }

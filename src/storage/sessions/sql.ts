@@ -4,7 +4,7 @@
  * order; `expire` reads the partial index `sessions_expiring` of active sessions.
  */
 import * as z from 'zod/mini';
-import { integer, jsonObject, oneOf, text, timestamp, uuid } from '../fields.js';
+import { cursorTimestamp, integer, jsonObject, oneOf, timestamp, uuid } from '../fields.js';
 import { statement } from '../statement.js';
 import { MAX_TTL_SECONDS, SESSION_STATUSES, sessionRow, status, UPDATABLE_STATUSES } from './types.js';
 
@@ -94,7 +94,7 @@ export const list = statement({
          ORDER BY created_at, session_id LIMIT $limit`,
   params: {
     status: z.optional(status()),
-    afterCreated: z.optional(text(64)),
+    afterCreated: z.optional(cursorTimestamp()),
     afterId: z.optional(uuid()),
     limit: integer(1, 1001),
   },

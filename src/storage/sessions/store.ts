@@ -1,6 +1,6 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../cursor.js';
 import { invalidInput, notFound, StorageError } from '../errors.js';
-import { checkKeys, parseInput } from '../fields.js';
+import { checkKeys, cursorTimestamp, parseInput, uuid } from '../fields.js';
 import { ONE_STATEMENT, type ModuleContext } from '../module.js';
 import { invalidTransition, predecessors } from '../transitions.js';
 import type { Statement } from '../statement.js';
@@ -93,7 +93,8 @@ export class SessionStore {
     const { status, limit, cursor } = parseInput('sessions.list', listOptions, options);
     const size = pageSize(limit);
     const listName = `sessions:${status ?? '*'}`;
-    const [afterCreated, afterId] = (decodeCursor('sessions.list', listName, cursor, 2) ?? []) as [string?, string?];
+    const [afterCreated, afterId] = (decodeCursor('sessions.list', listName, cursor, [cursorTimestamp(), uuid()]) ??
+      []) as [string?, string?];
     const rows = await this.context.run(
       (tx) => tx.all(sql.list, { status, afterCreated, afterId, limit: size + 1 }),
       ONE_STATEMENT,

@@ -1,6 +1,6 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../cursor.js';
 import { conflict, invalidInput, notFound, StorageError } from '../errors.js';
-import { checkKeys, parseInput } from '../fields.js';
+import { checkKeys, identifier, parseInput } from '../fields.js';
 import { ONE_STATEMENT, type ModuleContext } from '../module.js';
 import { invalidTransition, predecessors } from '../transitions.js';
 import { missedWrite } from '../versions.js';
@@ -82,11 +82,7 @@ export class WorkflowStore {
     const target = parseInput('workflows.transition', status(), to, 'to');
     const { error } = parseInput('workflows.transition', transitionOptions, options);
     if (error !== undefined && target !== 'failed' && target !== 'cancelled') {
-      throw invalidInput(
-        'workflows.transition',
-        'options.error',
-        `is recorded only with failed or cancelled, not ${target}`,
-      );
+      throw invalidInput('workflows.transition', 'error', `is recorded only with failed or cancelled, not ${target}`);
     }
     const from = predecessors(WORKFLOW_TRANSITIONS, target);
     const row =
@@ -108,7 +104,7 @@ export class WorkflowStore {
     const { status: only, limit, cursor } = parseInput('workflows.list', listOptions, options);
     const size = pageSize(limit);
     const listName = `workflows:${only ?? '*'}`;
-    const [after] = (decodeCursor('workflows.list', listName, cursor, 1) ?? []) as [string?];
+    const [after] = (decodeCursor('workflows.list', listName, cursor, [identifier()]) ?? []) as [string?];
     const rows = await this.context.run(
       (tx) => tx.all(sql.list, { status: only, after, limit: size + 1 }),
       ONE_STATEMENT,

@@ -14,15 +14,15 @@ import { StorageError } from '../../../src/storage/errors.js';
 import { MODULES, type TenantStores } from '../../../src/storage/registry.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import { codeOf } from '../../helpers/outcome.js';
+import { testMajors } from '../../helpers/postgres.js';
 import { openStorageTarget, type OpenedStorage, type StorageTarget } from '../../helpers/storage.js';
 import { CONFORMANCE, REGISTRATIONS, type AnyRegistration, type RowLocation } from './conformance.js';
 
-const TARGETS = [
-  'postgres',
-  'postgres-superuser',
-  'memory',
-  'memory-superuser',
-] as const satisfies readonly StorageTarget[];
+/** PostgreSQL 15, the oldest major supported, when the run has its server (LLMSPELL_TEST_PG_MAJORS). */
+const OLDEST: StorageTarget[] = testMajors().includes(15) ? ['postgres-15'] : [];
+if (OLDEST.length === 0) console.warn('skipped: conformance on PostgreSQL 15 (not in LLMSPELL_TEST_PG_MAJORS)');
+
+const TARGETS: readonly StorageTarget[] = ['postgres', ...OLDEST, 'postgres-superuser', 'memory', 'memory-superuser'];
 
 /** A tenant id of its own for each use (`^[a-z0-9-]{3,255}$`). */
 const tenantId = (role: string) => `${role}-${randomBytes(6).toString('hex')}`;

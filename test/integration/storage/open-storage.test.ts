@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../../../src/storage/open-storage.js';
+import { findPgBouncer, pgBouncerFor, type PgBouncer } from '../../helpers/pgbouncer.js';
 import { pgliteSnapshot } from '../../helpers/pglite.js';
 import { migratedPostgres, type MigratedDatabase } from '../../helpers/schema.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
@@ -206,5 +207,89 @@ describe('a connection killed in the middle of a transaction (postgres)', () => 
     await expect(stores.agentState.get('a')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await stores.agentState.put('c', { n: 3 });
     expect((await stores.agentState.get('c')).version).toBe(1);
+  });
+});
+
+describe('a deadlock between two transactions (postgres)', () => {
+  let opened: OpenedStorage;
+  beforeAll(async () => {
+    opened = await openStorageTarget('postgres', { pool_size: 4 });
+  });
+  afterAll(() => opened?.dispose());
+
+  it('fails one of them with a retryable CONFLICT (40P01), keeps nothing of it, and commits the other', async () => {
+    const id = tenant();
+    const stores = opened.storage.tenant(id);
+    await stores.agentState.put('a', { n: 0 });
+    await stores.agentState.put('b', { n: 0 });
+    let arrived = 0;
+    const bothHoldOne = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (arrived === 2) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+    const crossing = (first: string, second: string) =>
+      opened.storage.transaction(id, async (t) => {
+        await t.agentState.put(first, { by: first });
+        arrived++;
+        await bothHoldOne;
+        await t.agentState.put(second, { by: first });
+        return first;
+      });
+    const outcomes = await Promise.allSettled([crossing('a', 'b'), crossing('b', 'a')]);
+    const failed = outcomes.filter((o) => o.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    expect((failed[0] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'CONFLICT',
+      details: { sqlstate: '40P01', retryable: true },
+    });
+    const winner = (outcomes.find((o) => o.status === 'fulfilled') as PromiseFulfilledResult<string>).value;
+    expect((await stores.agentState.get('a')).state).toEqual({ by: winner });
+    expect((await stores.agentState.get('b')).state).toEqual({ by: winner });
+  });
+});
+
+const bouncerBinary = await findPgBouncer();
+if (!('path' in bouncerBinary)) console.warn(`skipped: storage behind PgBouncer: ${bouncerBinary.reason}`);
+
+describe.skipIf(!('path' in bouncerBinary))('storage behind PgBouncer in transaction mode', () => {
+  let m: MigratedDatabase;
+  let bouncer: PgBouncer;
+  let storage: Storage;
+  beforeAll(async () => {
+    m = await migratedPostgres();
+    let url: string;
+    ({ bouncer, url } = await pgBouncerFor(m.url!, { defaultPoolSize: 2 }));
+    storage = await openStorage(
+      testSettings({ backend: 'postgres', url, postgres: { pool_size: 8, vector_embeddings: { enabled: false } } }),
+    );
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await bouncer?.stop();
+    await m?.dispose();
+  });
+
+  it('keeps 80 interleaved one-round-trip calls of 8 tenants to their own rows over 2 server connections', async () => {
+    const tenants = Array.from({ length: 8 }, () => tenant());
+    await Promise.all(
+      tenants.flatMap((id) =>
+        Array.from({ length: 10 }, (_, k) => storage.tenant(id).procedural.record('scope', 'k', `v${k % 2}`)),
+      ),
+    );
+    for (const id of tenants) {
+      const top = await storage.tenant(id).procedural.top('scope');
+      expect(top.map((p) => [p.value, p.frequency]).sort()).toEqual([
+        ['v0', 5],
+        ['v1', 5],
+      ]);
+    }
+    const failing = await Promise.allSettled(
+      tenants.map((id) => storage.tenant(id).workflows.transition('missing', 'running')),
+    );
+    expect(failing.map((o) => (o as PromiseRejectedResult).reason?.code)).toEqual(tenants.map(() => 'NOT_FOUND'));
   });
 });

@@ -78,3 +78,15 @@ describe('codecs', () => {
     expect(jsonProblem(deep)).toMatch(/nested/);
   });
 });
+
+describe('timestampText beyond years 1–9999', () => {
+  it.each([
+    ['+010000-01-01T00:00:00.000Z', '10000-01-01 00:00:00.000000+00'],
+    ['0000-06-15T12:30:00.250Z', '0001-06-15 12:30:00.250000+00 BC'],
+    ['-000001-01-01T00:00:00.000Z', '0002-01-01 00:00:00.000000+00 BC'],
+  ])('writes %s as PostgreSQL reads it (%s), and reads it back', (iso, text) => {
+    const date = new Date(iso);
+    expect(timestampText(date)).toBe(text);
+    expect(parseTimestamp(text).getTime()).toBe(date.getTime());
+  });
+});
