@@ -72,6 +72,7 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   const fail = (why: string) => {
     throw new Error(`statement ${name}: ${why}`);
   };
+  if (/\$\d/.test(sql)) fail('uses a positional parameter ($1 …): name it ($agentId) instead');
   const declared = Object.keys(definition.params);
   if (declared.includes(TENANT_PARAMETER)) fail(`$${TENANT_PARAMETER} is set by the tenant handle; do not declare it`);
   const order: string[] = [];

@@ -6,6 +6,7 @@
  * mode 0600 (PostgreSQL refuses a key others can read) in a 0755 directory it can enter.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,7 +89,10 @@ async function makeSigned(dir: string, name: string, cn: string, ca: string, ext
       `${ca}.crt`,
       '-CAkey',
       `${ca}.key`,
-      '-CAcreateserial',
+      // A serial of its own: -CAcreateserial shares ca.srl, and certificates signed at once read it
+      // half-written ("Unable to load number from ca.srl", seen in a clean-clone run).
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
       '-out',
       `${name}.crt`,
       '-days',

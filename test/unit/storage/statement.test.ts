@@ -24,6 +24,7 @@ describe('statement()', () => {
     ['no $tenant at all', 'SELECT 1 FROM t WHERE a = $a', { a: identifier() }],
     ['an UPDATE without the tenant predicate', 'UPDATE t SET a = $a WHERE b = $tenant', { a: identifier() }],
     ['a DELETE without the tenant predicate', 'DELETE FROM t WHERE owner = $tenant', {}],
+    ['a positional parameter beside the named ones', 'SELECT 1 FROM t WHERE tenant_id = $tenant AND a = $2', {}],
     ['$tenant declared by hand', 'SELECT 1 FROM t WHERE tenant_id = $tenant', { tenant: z.string() }],
   ])('refuses %s when the module loads', (_why, sql, params) => {
     expect(() => statement({ name: 'bad', sql, params })).toThrow(/^statement bad: /);
