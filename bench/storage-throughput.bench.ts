@@ -88,18 +88,18 @@ describe('storage call throughput, 16 callers', () => {
         lines.push(
           `| ${name} | ${perSecond.toFixed(0)} | ${(perSecond / raw).toFixed(2)} | ${cpuMicros.toFixed(0)} µs |`,
         );
-        console.log(
-          JSON.stringify({
+        process.stdout.write(
+          `${JSON.stringify({
             bench: 'storage-throughput',
             variant: name,
             callers: CALLERS,
             perSecond: Math.round(perSecond),
             ratioToRaw: Number((perSecond / raw).toFixed(3)),
             nodeCpuMicrosPerCall: Math.round(cpuMicros),
-          }),
+          })}\n`,
         );
       }
-      console.log(lines.join('\n'));
+      process.stdout.write(`${lines.join('\n')}\n`);
     },
     { iterations: 1, warmupIterations: 0, time: 0, warmupTime: 0 },
   );
