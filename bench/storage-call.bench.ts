@@ -5,8 +5,8 @@
  *     (a raw query has no tenant context, under RLS it would see no row): one round trip, the floor;
  *   - withTenant: the same SQL in a tenant transaction (the prologue — BEGIN, timeouts, SET LOCAL
  *     ROLE, SET LOCAL tenant — pipelined with the statement, then COMMIT: two round trips);
- *   - withTenant, singleStatement: the same with COMMIT pipelined too (one round trip), as the
- *     library sends a one-statement call;
+ *   - withTenant, singleStatement: the same with COMMIT pipelined too (`commitWith`: one round
+ *     trip), as the library sends a one-statement read (a write's COMMIT waits for its row check);
  *   - library: `storage.tenant(t).agentState.get(id)` / `.put(id, state)`: the above plus
  *     parameter checks, codecs and the row-shape check.
  * Each one call at a time and 16 at once (the pool size): throughput = hz (× 16 for the batch).
@@ -88,13 +88,19 @@ const tenantTx = {
 const single = {
   get: () => {
     const { tenant, agent } = next();
-    return storage.db.withTenant(tenant, (tx) => tx.query(GET, [tenant, agent]), { singleStatement: true });
+    return storage.db.withTenant(tenant, (tx) => tx.query(GET, [tenant, agent], { commitWith: true }), {
+      singleStatement: true,
+    });
   },
   put: () => {
     const { tenant, agent } = next();
-    return storage.db.withTenant(tenant, (tx) => tx.query(PUT, [tenant, agent, JSON.stringify(STATE)]), {
-      singleStatement: true,
-    });
+    return storage.db.withTenant(
+      tenant,
+      (tx) => tx.query(PUT, [tenant, agent, JSON.stringify(STATE)], { commitWith: true }),
+      {
+        singleStatement: true,
+      },
+    );
   },
 };
 const library = {

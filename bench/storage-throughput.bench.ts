@@ -67,7 +67,9 @@ describe('storage call throughput, 16 callers', () => {
       const variants: Record<string, () => Promise<unknown>> = {
         'raw pg query': () => pool.query(GET, [TENANT, agent()]),
         'withTenant, one statement': () =>
-          opened.storage.db.withTenant(TENANT, (tx) => tx.query(GET, [TENANT, agent()]), { singleStatement: true }),
+          opened.storage.db.withTenant(TENANT, (tx) => tx.query(GET, [TENANT, agent()], { commitWith: true }), {
+            singleStatement: true,
+          }),
         'library agentState.get': () => opened.storage.tenant(TENANT).agentState.get(agent()),
       };
       const totals = new Map<string, { perSecond: number; cpuMicros: number }>();

@@ -199,7 +199,7 @@ export class SourceDatabase implements Database {
     let discard = false;
     /** A prologue sent but not yet answered (pipeline mode): the first statement follows it unawaited. */
     let prologue: Promise<unknown> | undefined;
-    /** The COMMIT sent right behind the one statement of a `single` scope (pipeline mode). */
+    /** The COMMIT sent right behind the one statement of a `single` scope (pipeline mode, `commitWith`). */
     let committing: Promise<pg.QueryResult> | undefined;
     let sentCount = 0;
     const handle: Queryable = {
@@ -211,10 +211,11 @@ export class SourceDatabase implements Database {
         sentCount++;
         let result: unknown;
         try {
+          const { commitWith, ...queryOptions } = options ?? {};
           const sent = options
-            ? client.query({ text, values: values as unknown[], ...options })
+            ? client.query({ text, values: values as unknown[], ...queryOptions })
             : client.query(text, values as unknown[]);
-          if (mode.single && this.source.pipelines === true) {
+          if (mode.single && commitWith === true && this.source.pipelines === true) {
             committing = client.query('COMMIT');
             committing.catch(() => undefined); // awaited after the callback
           }
@@ -344,7 +345,22 @@ export class SourceDatabase implements Database {
   }
 
   private acquireError(error: unknown): LlmspellError {
+    if (error instanceof Error && error.message === 'the database is closed') {
+      return new LlmspellError('SCOPE_CLOSED', `${this.target} was closed before this call got a connection`, {
+        hint: 'Make calls before close(), and await them before closing; open the storage again for more.',
+      });
+    }
     const { total, max } = this.source.stats();
+    if (this.kind !== 'postgres' && /timeout/i.test(String((error as Error).message))) {
+      return new DatabaseError(
+        'DB_POOL_TIMEOUT',
+        `the embedded database's one session did not come free within storage.postgres.pool_timeout_secs: another call or transaction held it`,
+        {
+          hint: 'PGlite is a single session: keep transactions short (no LLM call or other wait inside one), and never wait inside a transaction() callback for a call made outside it.',
+          cause: error,
+        },
+      );
+    }
     if (total >= max && /timeout/i.test(String((error as Error).message))) {
       return new DatabaseError(
         'DB_POOL_TIMEOUT',

@@ -108,6 +108,7 @@ export async function openDatabase(settings: Settings, options: OpenDatabaseOpti
           : { kind: 'memory', ...(options.memorySnapshot ? { snapshot: options.memorySnapshot } : {}) };
       try {
         const source = await createPgliteSource(location, {
+          acquireTimeoutMs: postgres.pool_timeout_secs * 1000,
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
           ...(options.extensions ? { extensions: options.extensions } : {}),
         });

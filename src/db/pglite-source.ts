@@ -105,8 +105,24 @@ function dataDirError(dataDir: string, what: string, hint: string): LlmspellErro
   return new LlmspellError('DB_DATA_DIR_INVALID', `the embedded data directory ${dataDir} ${what}`, { hint });
 }
 
+/** `promise`, or a rejection once `ms` have passed ("timeout exceeded", as pg-pool words it). */
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('timeout exceeded when waiting for the embedded database session')),
+      ms,
+    );
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Options for {@link createPgliteSource}. */
 export interface PgliteSourceOptions {
+  /** How long a caller waits for the one session before failing (`pool_timeout_secs`); default: forever. */
+  acquireTimeoutMs?: number;
   onProgress?: (event: OpenProgress) => void;
   /** Which extension bundles to load: see {@link ExtensionSet}; default `all`. */
   extensions?: ExtensionSet;
@@ -155,12 +171,20 @@ class Turnstile {
     return this.held;
   }
 
-  async enter(): Promise<() => void> {
+  /** Waits for the session (at most `timeoutMs`, then rejects) and returns how to give it back. */
+  async enter(timeoutMs?: number): Promise<() => void> {
     let leave!: () => void;
     const previous = this.tail;
     this.tail = new Promise<void>((resolve) => (leave = resolve));
     this.queued++;
-    await previous;
+    try {
+      await (timeoutMs === undefined ? previous : withTimeout(previous, timeoutMs));
+    } catch (error) {
+      // Given up: the turn still comes, and is passed on at once.
+      this.queued--;
+      void previous.then(leave);
+      throw error;
+    }
     this.queued--;
     this.held = true;
     let left = false;
@@ -224,7 +248,11 @@ export async function createPgliteSource(
     target: location.kind === 'embedded' ? location.dataDir : 'memory',
     async acquire(): Promise<Lease> {
       if (closing) throw new Error('the database is closed');
-      const leave = await turnstile.enter();
+      const leave = await turnstile.enter(options.acquireTimeoutMs);
+      if (closing) {
+        leave();
+        throw new Error('the database is closed');
+      }
       // There is one session, so a lease given back as broken cannot be replaced: its session state
       // (a SET ROLE, a setting) is reset instead before the next caller gets it.
       return lend(session, (discard) => {

@@ -160,6 +160,35 @@ export function createPostgresSource(
     }
   };
   let closing: Promise<void> | undefined;
+  /** Callers waiting for a connection: close() fails them at once (pg-pool's end() leaves them to time out). */
+  const waiting = new Set<(error: Error) => void>();
+  const closedError = () => new Error('the database is closed');
+  /** A connection, or the rejection of close() when it comes first; a connection that comes after is given back. */
+  const connectUnlessClosed = (): Promise<pg.PoolClient> =>
+    new Promise<pg.PoolClient>((resolve, reject) => {
+      if (closing) return reject(closedError());
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      };
+      waiting.add(fail);
+      connect().then(
+        (client) => {
+          waiting.delete(fail);
+          if (settled) client.release();
+          else {
+            settled = true;
+            resolve(client);
+          }
+        },
+        (error: unknown) => {
+          waiting.delete(fail);
+          fail(error as Error);
+        },
+      );
+    });
   return {
     kind: 'postgres',
     pipelines: true,
@@ -167,8 +196,9 @@ export function createPostgresSource(
     async acquire(): Promise<Lease> {
       let client: pg.PoolClient;
       try {
-        client = await connect();
+        client = await connectUnlessClosed();
       } catch (error) {
+        if (closing) throw error; // the storage was closed while this call waited
         // Waiting for a busy pool is the caller's to report (DB_POOL_TIMEOUT); the rest is about connecting.
         if (/timeout exceeded when trying to connect/.test(String((error as Error).message))) throw error;
         throw toDatabaseError(error, target, context);
@@ -181,6 +211,12 @@ export function createPostgresSource(
       waiting: pool.waitingCount,
       max: settings.pool_size,
     }),
-    close: () => (closing ??= pool.end()),
+    close: () => {
+      if (!closing) {
+        closing = pool.end();
+        for (const fail of waiting) fail(closedError());
+      }
+      return closing;
+    },
   };
 }

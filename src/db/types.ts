@@ -10,6 +10,13 @@ export interface QueryOptions {
    * prepared statements to other clients.
    */
   name?: string;
+  /**
+   * In a `withTenant({ singleStatement: true })` scope on a pipelining connection: send COMMIT
+   * right behind this statement, so the transaction is one round trip. Only for a statement after
+   * which nothing can fail that must undo it (a read): the COMMIT is on the wire before its rows
+   * are read.
+   */
+  commitWith?: boolean;
 }
 
 /**
@@ -27,9 +34,10 @@ export interface Queryable {
 /** Options of {@link Database.withTenant}. */
 export interface TenantOptions {
   /**
-   * The callback sends exactly one statement (a second throws `INTERNAL`): on a pipelining
-   * connection the COMMIT goes out right behind it, so the whole transaction (prologue, statement,
-   * COMMIT) is one round trip. The storage modules use it for their one-statement calls.
+   * The callback sends exactly one statement (a second throws `INTERNAL`); on a pipelining
+   * connection, one sent with `commitWith` has the COMMIT go out right behind it, so the whole
+   * transaction (prologue, statement, COMMIT) is one round trip. The storage modules use it for
+   * their one-statement calls, and `commitWith` for reads.
    */
   singleStatement?: boolean;
 }

@@ -6,7 +6,7 @@
  * | `int8`        | `number`; a value past 2^53 − 1 fails the read instead of losing digits       |
  * | `timestamptz` | `PreciseDate` (a `Date` that keeps the microseconds PostgreSQL stores)         |
  * | `tstzrange`   | `Range<PreciseDate>` of `postgres-range`; an unbounded side is `null`         |
- * | `jsonb`       | parsed JSON; sent as JSON text, checked first ({@link jsonText})               |
+ * | `jsonb`       | parsed JSON; sent as JSON text written by the walk that checks it ({@link encodeJson}) |
  * | `bytea`       | `Buffer` (`pg`'s own)                                                          |
  * | `vector`      | `number[]` through the `pgvector` package ({@link vectorText}, {@link parseVector}) |
  *
@@ -75,38 +75,75 @@ export const RESULT_TYPES: pg.CustomTypesConfig = Object.assign([], {
 
 /**
  * A `Date` (or {@link PreciseDate}) as `timestamptz` text, in UTC with its microseconds: ISO 8601
- * for years 1 to 9999, and PostgreSQL's own form beyond them (`10000-01-01 00:00:00.000000+00`,
- * `0001-01-01 … BC`), which `toISOString()` writes as `+010000-…` and PostgreSQL cannot read. `pg`
- * itself would send local time to the millisecond.
+ * (`2026-12-02T01:59:27.123456Z`) for years 1 to 9999, and PostgreSQL's own form beyond them
+ * (`10000-01-01 00:00:00.000000+00`, `0001-01-01 … BC`), which `toISOString()` writes as
+ * `+010000-…` and PostgreSQL cannot read. `pg` itself would send local time to the millisecond.
  */
 export function timestampText(date: Date): string {
-  const year = date.getUTCFullYear();
-  if (year >= 1 && year <= 9999) return date.toISOString();
+  // Read through Date's own methods: a subclass may override toISOString or getUTCFullYear.
+  const instant = new Date(Date.prototype.getTime.call(date));
+  const micros = date instanceof PreciseDate ? PreciseDate.prototype.getMicroseconds.call(date) : 0;
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-  const micros = date instanceof PreciseDate ? date.getMicroseconds() : 0;
-  const day = `${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`;
-  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.${pad(date.getUTCMilliseconds(), 3)}${pad(micros, 3)}`;
+  const year = instant.getUTCFullYear();
+  const day = `${pad(instant.getUTCMonth() + 1)}-${pad(instant.getUTCDate())}`;
+  const time = `${pad(instant.getUTCHours())}:${pad(instant.getUTCMinutes())}:${pad(instant.getUTCSeconds())}.${pad(instant.getUTCMilliseconds(), 3)}${pad(micros, 3)}`;
+  if (year >= 1 && year <= 9999) return `${pad(year, 4)}-${day}T${time}Z`;
   return year > 9999 ? `${year}-${day} ${time}+00` : `${pad(1 - year, 4)}-${day} ${time}+00 BC`;
 }
 
+/** JSON text for a value, or why it is not JSON a `jsonb` column can hold. */
+export type JsonEncoding = { text: string; problem?: undefined } | { problem: string; text?: undefined };
+
+/**
+ * Writes `value` as JSON text in the same walk that checks it, so that what was checked is what is
+ * sent: each property is read once (a getter cannot hand the check one value and the text
+ * another), an object with a `toJSON` method is refused (a hidden one would turn it into something
+ * else, an array or a string),
+ * and nothing is silently changed on the way — `NaN` is refused rather than written as `null`, a
+ * `Date` or class instance rather than stringified, `undefined` or a symbol key rather than
+ * dropped. Strings with a NUL or a lone surrogate are refused (`jsonb` stores neither). Sent as
+ * text, so that an array stays JSON and does not become a PostgreSQL array.
+ */
+export function encodeJson(value: unknown): JsonEncoding {
+  const parts: string[] = [];
+  const problem = writeJson(value, '', 0, parts);
+  return problem === undefined ? { text: parts.join('') } : { problem };
+}
+
 /** Why a value is not JSON a `jsonb` column can hold, with the path of the bad part, or `undefined`. */
-export function jsonProblem(value: unknown, path = '', depth = 0): string | undefined {
+export function jsonProblem(value: unknown): string | undefined {
+  return encodeJson(value).problem;
+}
+
+function writeJson(value: unknown, path: string, depth: number, out: string[]): string | undefined {
   const at = path === '' ? '' : ` at ${path}`;
   if (depth > 100) return `is nested more than 100 levels deep${at}`;
   switch (typeof value) {
-    case 'string':
-      return stringProblem(value, at);
+    case 'string': {
+      const problem = stringProblem(value, at);
+      if (problem === undefined) out.push(JSON.stringify(value));
+      return problem;
+    }
     case 'number':
-      return Number.isFinite(value) ? undefined : `holds ${String(value)}${at}, which JSON cannot represent`;
+      if (!Number.isFinite(value)) return `holds ${String(value)}${at}, which JSON cannot represent`;
+      out.push(JSON.stringify(value));
+      return undefined;
     case 'boolean':
+      out.push(value ? 'true' : 'false');
       return undefined;
     case 'object': {
-      if (value === null) return undefined;
+      if (value === null) {
+        out.push('null');
+        return undefined;
+      }
       if (Array.isArray(value)) {
+        out.push('[');
         for (let i = 0; i < value.length; i++) {
-          const problem = jsonProblem(value[i], `${path}[${i}]`, depth + 1);
+          if (i > 0) out.push(',');
+          const problem = writeJson(value[i], `${path}[${i}]`, depth + 1, out);
           if (problem) return problem;
         }
+        out.push(']');
         return undefined;
       }
       if (!isPlainObject(value)) {
@@ -115,12 +152,20 @@ export function jsonProblem(value: unknown, path = '', depth = 0): string | unde
       if (Object.getOwnPropertySymbols(value).length > 0) {
         return `has a symbol-keyed property${at}, which JSON would drop`;
       }
-      for (const [key, item] of Object.entries(value)) {
+      if (Object.prototype.hasOwnProperty.call(value, 'toJSON')) {
+        return `has a toJSON method${at}; pass the JSON it would produce instead`;
+      }
+      out.push('{');
+      let first = true;
+      for (const key of Object.keys(value)) {
         const keyProblem = stringProblem(key, ` in a key${at}`);
         if (keyProblem) return keyProblem;
-        const problem = jsonProblem(item, path === '' ? key : `${path}.${key}`, depth + 1);
+        out.push(first ? '' : ',', JSON.stringify(key), ':');
+        first = false;
+        const problem = writeJson(value[key], path === '' ? key : `${path}.${key}`, depth + 1, out);
         if (problem) return problem;
       }
+      out.push('}');
       return undefined;
     }
     default:
@@ -139,15 +184,6 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
-}
-
-/**
- * JSON text for a `jsonb` parameter, after {@link jsonProblem} found nothing wrong (so nothing is
- * silently changed on the way: no `NaN` turned into `null`, no `Date` into a string, no property
- * dropped). Sent as text, so that an array stays JSON and does not become a PostgreSQL array.
- */
-export function jsonText(value: unknown): string {
-  return JSON.stringify(value);
 }
 
 /** A vector as pgvector's text form, through the `pgvector` package. */

@@ -6,7 +6,7 @@
  * microseconds (see `codecs.ts`).
  */
 import * as z from 'zod/mini';
-import { isPlainObject, jsonProblem, jsonText, PreciseDate, timestampText } from './codecs.js';
+import { encodeJson, isPlainObject, PreciseDate, timestampText } from './codecs.js';
 import { invalidInput } from './errors.js';
 
 /** A field of type `In` whose check returns a problem (a `must be …` phrase) or `undefined`, and becomes `Out`. */
@@ -66,28 +66,37 @@ export const uuid = () =>
 
 /** An instant as a cursor holds it: a `PreciseDate`'s `toISOString()` (nanosecond digits, UTC). */
 export const cursorTimestamp = () =>
-  field<string>((value) =>
-    typeof value === 'string' &&
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/.test(value) &&
-    !Number.isNaN(Date.parse(value))
-      ? undefined
-      : 'must be an ISO 8601 instant with nine fraction digits',
-  );
+  field<string>((value) => {
+    const iso = typeof value === 'string' ? /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d{6}Z$/.exec(value) : null;
+    // The date must be one that exists (not 2020-02-30, not year 0): it reads back as written.
+    const exists = iso !== null && !iso[1]!.startsWith('0000') && new Date(`${iso[1]}Z`).toISOString() === `${iso[1]}Z`;
+    return exists ? undefined : 'must be an ISO 8601 instant with nine fraction digits, as a cursor holds it';
+  });
 
-/** A JSON object (a plain `{…}`), sent as checked JSON text. */
+/** A JSON object (a plain `{…}`), sent as the JSON text its check wrote ({@link encodeJson}). */
 export const jsonObject = () =>
-  field<Record<string, unknown>, string>((value) => {
-    if (!isPlainObject(value)) return `must be a JSON object (a plain {…}), not ${kindOf(value)}`;
-    const problem = jsonProblem(value);
-    return problem === undefined ? undefined : `must be JSON: it ${problem}`;
-  }, jsonText);
+  z.pipe(
+    z.unknown(),
+    z.transform((value: unknown, ctx) => {
+      const encoded = isPlainObject(value)
+        ? encodeJson(value)
+        : { problem: `must be a JSON object (a plain {…}), not ${kindOf(value)}` };
+      if (encoded.text !== undefined) return encoded.text;
+      const message = encoded.problem.startsWith('must ') ? encoded.problem : `must be JSON: it ${encoded.problem}`;
+      ctx.issues.push({ code: 'custom', message, input: value });
+      return z.NEVER;
+    }),
+  ) as unknown as z.ZodMiniType<string, Record<string, unknown>>;
 
 /** A `Date` that is a real instant; with `future`, later than now. Sent as ISO text. */
 export const timestamp = (options: { future?: boolean } = {}) =>
   field<Date, string>((value) => {
-    if (!(value instanceof Date) || Number.isNaN(value.getTime())) return 'must be a valid Date';
-    if (value.getUTCFullYear() < -4712) return 'must be a Date from 4713 BC on (the earliest PostgreSQL stores)';
-    if (options.future === true && value.getTime() <= Date.now()) return 'must be a Date in the future';
+    if (!(value instanceof Date)) return 'must be a valid Date';
+    const time = Date.prototype.getTime.call(value); // not a subclass's own getTime
+    if (Number.isNaN(time)) return 'must be a valid Date';
+    if (new Date(time).getUTCFullYear() < -4712)
+      return 'must be a Date from 4713 BC on (the earliest PostgreSQL stores)';
+    if (options.future === true && time <= Date.now()) return 'must be a Date in the future';
     return undefined;
   }, timestampText);
 

@@ -209,7 +209,7 @@ class OpenStorage implements Storage {
       const ready = deferred<TenantTransaction>();
       const end = deferred();
       const settled = db.withTenant(tenant, async (client) => {
-        const tx = new TenantTransaction(client, tenant, this.#limits);
+        const tx = new TenantTransaction(client, tenant, this.#limits, { target: db.target, singleStatement: false });
         ready.resolve(tx);
         try {
           await end.promise;
@@ -266,18 +266,22 @@ class OpenStorage implements Storage {
       return Promise.reject(error);
     }
     const db = this.#database(component);
+    const single = options.singleStatement === true;
     return withRetries(() =>
       db.withTenant(
         tenant,
         async (client) => {
-          const tx = new TenantTransaction(client, tenant, this.#limits);
+          const tx = new TenantTransaction(client, tenant, this.#limits, {
+            target: db.target,
+            singleStatement: single,
+          });
           try {
             return await work(tx);
           } finally {
             tx.revoke();
           }
         },
-        options.singleStatement === true ? { singleStatement: true } : {},
+        single ? { singleStatement: true } : {},
       ),
     );
   }

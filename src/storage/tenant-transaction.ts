@@ -1,9 +1,18 @@
-import { LlmspellError } from '../errors.js';
+import { connectionLostError, isConnectionFailure, isDriverError, toDatabaseError } from '../db/errors.js';
 import type { Queryable } from '../db/types.js';
+import { LlmspellError } from '../errors.js';
 import { RESULT_TYPES } from './codecs.js';
 import { fromServerError, invalidInput } from './errors.js';
 import { parseInput } from './fields.js';
 import { isStatement, type Statement } from './statement.js';
+
+/** What a tenant transaction knows of the scope that opened it. */
+export interface TransactionScope {
+  /** Where the database is, safe to print (for connection errors). */
+  readonly target: string;
+  /** The scope runs one statement (`withTenant({ singleStatement })`). */
+  readonly singleStatement: boolean;
+}
 
 /** Limits every storage call is held to, from the settings. */
 export interface StorageLimits {
@@ -21,6 +30,7 @@ export interface StorageLimits {
 export class TenantTransaction {
   readonly #client: Queryable;
   readonly #limits: StorageLimits;
+  readonly #scope: TransactionScope;
   #open = true;
 
   constructor(
@@ -28,9 +38,11 @@ export class TenantTransaction {
     /** The tenant every statement of this transaction runs for. */
     readonly tenant: string,
     limits: StorageLimits,
+    scope: TransactionScope,
   ) {
     this.#client = client;
     this.#limits = limits;
+    this.#scope = scope;
   }
 
   /** Runs `statement` and returns its rows. */
@@ -61,11 +73,35 @@ export class TenantTransaction {
       throw new LlmspellError('USAGE', 'a tenant transaction runs only statements defined with statement()');
     }
     const values = this.#encode(statement, params);
+    // A read of a one-statement call may have COMMIT follow it unawaited: nothing after it can
+    // need undoing. A write's COMMIT waits until its rows have been read and checked.
+    const commitWith = this.#scope.singleStatement && statement.verb === 'SELECT';
     try {
-      return await this.#client.query(statement.text, values, { types: RESULT_TYPES });
+      return await this.#client.query(statement.text, values, {
+        types: RESULT_TYPES,
+        ...(commitWith ? { commitWith } : {}),
+      });
     } catch (error) {
-      throw fromServerError(error, statement.name, statement.verb) ?? error;
+      throw fromServerError(error, statement.name, statement.verb) ?? this.#typed(error, statement.name);
     }
+  }
+
+  /**
+   * A failure that is no storage code, typed here rather than by the transaction's end, so that a
+   * `transaction()` callback sees the same errors as a call of its own: a lost connection, a
+   * timeout or another server error as a database error, a value the codecs cannot read as
+   * `INTERNAL`.
+   */
+  #typed(error: unknown, operation: string): unknown {
+    if (error instanceof LlmspellError) return error;
+    if (isConnectionFailure(error)) return connectionLostError(error, this.#scope.target, 'transaction');
+    if (isDriverError(error)) return toDatabaseError(error, this.#scope.target);
+    if (error instanceof RangeError) {
+      return new LlmspellError('INTERNAL', `${operation}: a stored value could not be read: ${error.message}`, {
+        cause: error,
+      });
+    }
+    return error;
   }
 
   /** Checks the parameters against their declaration and lays them out as `$1` (tenant), `$2`, …. */

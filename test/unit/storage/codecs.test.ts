@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  encodeJson,
   jsonProblem,
   parseInt8,
   parseTimestamp,
@@ -18,7 +19,7 @@ describe('codecs', () => {
     expect(utc).toBeInstanceOf(Date);
     expect(utc.getTime()).toBe(Date.UTC(2026, 11, 2, 1, 59, 27, 123));
     expect(utc.getMicroseconds()).toBe(456);
-    expect(timestampText(utc)).toBe('2026-12-02T01:59:27.123456000Z');
+    expect(timestampText(utc)).toBe('2026-12-02T01:59:27.123456Z');
     const shifted = parseTimestamp('2026-12-02 03:59:27.000007+02');
     expect(shifted.getTime()).toBe(Date.UTC(2026, 11, 2, 1, 59, 27, 0));
     expect(shifted.getMicroseconds()).toBe(7);
@@ -88,5 +89,34 @@ describe('timestampText beyond years 1–9999', () => {
     const date = new Date(iso);
     expect(timestampText(date)).toBe(text);
     expect(parseTimestamp(text).getTime()).toBe(date.getTime());
+  });
+});
+
+describe('what is checked is what is sent', () => {
+  it('writes JSON in the walk that checks it: a getter is read once, an object with a hidden toJSON is refused', () => {
+    let reads = 0;
+    const flip = {
+      get n() {
+        reads++;
+        return reads === 1 ? 1 : NaN;
+      },
+    };
+    expect(encodeJson(flip)).toEqual({ text: '{"n":1}' });
+    expect(reads).toBe(1);
+    const hidden = { a: 1 };
+    Object.defineProperty(hidden, 'toJSON', { value: () => [1, 2, 3], enumerable: false });
+    expect(encodeJson(hidden).problem).toMatch(/toJSON/);
+    expect(encodeJson({ s: 'é"\\\n', a: [1.5, true, null, {}] }).text).toBe(
+      JSON.stringify({ s: 'é"\\\n', a: [1.5, true, null, {}] }),
+    );
+  });
+
+  it('encodes a Date subclass from its instant, not from its own toISOString', () => {
+    class Lying extends Date {
+      override toISOString(): string {
+        return 'infinity';
+      }
+    }
+    expect(timestampText(new Lying(Date.UTC(2030, 0, 1)))).toBe('2030-01-01T00:00:00.000000Z');
   });
 });
