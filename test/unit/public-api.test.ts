@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import * as llmspell from '../../src/index.js';
 
@@ -38,6 +39,11 @@ const PUBLIC = [
 describe('the public API (src/index.ts)', () => {
   it('exports exactly the documented runtime names', () => {
     expect(Object.keys(llmspell).sort()).toEqual([...PUBLIC].sort());
+  });
+
+  it('is as large as the README says', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme.replace(/\s+/g, ' ')).toContain(`lists the whole public API (${PUBLIC.length} run-time names`);
   });
 
   it('every exported error class is an LlmspellError with a code', () => {
