@@ -5,8 +5,8 @@ import {
   connectionLostError,
   DatabaseError,
   isConnectionFailure,
-  isDriverError,
   toDatabaseError,
+  typedFailure,
   type LostDuring,
 } from './errors.js';
 import { APP_ROLE, TENANT_SETTING } from './tenant.js';
@@ -48,6 +48,16 @@ export function lend(client: pg.ClientBase, giveBack: (discard: boolean) => void
     },
   };
 }
+
+/** What a source's `acquire()` throws once `close()` has begun: the call never got a connection. */
+export class SourceClosedError extends Error {
+  constructor() {
+    super('the database is closed');
+  }
+}
+
+/** What a source's `acquire()` throws when no connection came free within `pool_timeout_secs`. */
+export class AcquireTimeoutError extends Error {}
 
 /** What a driver provides: connections on loan, counts, and shutdown. Everything else is shared. */
 export interface ConnectionSource {
@@ -289,7 +299,7 @@ export class SourceDatabase implements Database {
       // Lost with our COMMIT on the wire: whether it was applied is not known.
       if (broken) throw connectionLostError(lease.lost ?? error, this.target, committing ? 'commit' : during);
       // The caller's own errors pass through untouched; only the driver's are translated.
-      throw isDriverError(error) ? toDatabaseError(error, this.target) : error;
+      throw typedFailure(error, this.target, during);
     } finally {
       scope.open = false;
       lease.release(discard || ended || lease.lost !== undefined);
@@ -345,13 +355,13 @@ export class SourceDatabase implements Database {
   }
 
   private acquireError(error: unknown): LlmspellError {
-    if (error instanceof Error && error.message === 'the database is closed') {
+    if (error instanceof SourceClosedError) {
       return new LlmspellError('SCOPE_CLOSED', `${this.target} was closed before this call got a connection`, {
         hint: 'Make calls before close(), and await them before closing; open the storage again for more.',
       });
     }
-    const { total, max } = this.source.stats();
-    if (this.kind !== 'postgres' && /timeout/i.test(String((error as Error).message))) {
+    if (!(error instanceof AcquireTimeoutError)) return toDatabaseError(error, this.target);
+    if (this.kind !== 'postgres') {
       return new DatabaseError(
         'DB_POOL_TIMEOUT',
         `the embedded database's one session did not come free within storage.postgres.pool_timeout_secs: another call or transaction held it`,
@@ -361,17 +371,19 @@ export class SourceDatabase implements Database {
         },
       );
     }
-    if (total >= max && /timeout/i.test(String((error as Error).message))) {
+    const { total, max } = this.source.stats();
+    if (total >= max) {
       return new DatabaseError(
         'DB_POOL_TIMEOUT',
         `no connection came free within storage.postgres.pool_timeout_secs: all ${max} pooled connections stayed in use`,
         {
           hint: "Raise storage.postgres.pool_size (and the server's max_connections), or hold connections for less time.",
-          cause: error,
+          cause: error.cause,
         },
       );
     }
-    return toDatabaseError(error, this.target);
+    // Not all connections were in use: the time went on opening one (a slow or unreachable server).
+    return toDatabaseError(error.cause ?? error, this.target);
   }
 
   /** What the prologue needs to know of a physical connection, read once per connection. */

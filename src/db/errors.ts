@@ -185,6 +185,17 @@ export function isConnectionFailure(error: unknown): boolean {
 export type LostDuring = 'transaction' | 'commit' | 'autocommit';
 
 /**
+ * A failed statement's error as llmspell reports it: an {@link LlmspellError} as it is, a lost
+ * connection as `DB_CONNECTION_LOST` (saying, by `during`, what was committed), any other driver or
+ * server error through {@link toDatabaseError}; anything else (a caller's own error) untouched.
+ */
+export function typedFailure(error: unknown, target: string, during: LostDuring): unknown {
+  if (error instanceof LlmspellError) return error;
+  if (isConnectionFailure(error)) return connectionLostError(error, target, during);
+  return isDriverError(error) ? toDatabaseError(error, target) : error;
+}
+
+/**
  * The error for a connection lost while lent: `cause` is what the driver reported first (the
  * server's FATAL message when there was one). The hint says what was committed and what to do.
  */

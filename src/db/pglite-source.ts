@@ -9,7 +9,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { vector } from '@electric-sql/pglite-pgvector';
 import pg from 'pg';
 import { LlmspellError } from '../errors.js';
-import { lend, type ConnectionSource, type Lease } from './database.js';
+import { AcquireTimeoutError, lend, SourceClosedError, type ConnectionSource, type Lease } from './database.js';
 import { lockPath, type PathLock } from '../pid-lock.js';
 
 /** Progress of opening the embedded database, for a CLI to show. The first open runs initdb (seconds). */
@@ -105,11 +105,11 @@ function dataDirError(dataDir: string, what: string, hint: string): LlmspellErro
   return new LlmspellError('DB_DATA_DIR_INVALID', `the embedded data directory ${dataDir} ${what}`, { hint });
 }
 
-/** `promise`, or a rejection once `ms` have passed ("timeout exceeded", as pg-pool words it). */
+/** `promise`, or an {@link AcquireTimeoutError} once `ms` have passed. */
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error('timeout exceeded when waiting for the embedded database session')),
+      () => reject(new AcquireTimeoutError('timeout exceeded when waiting for the embedded database session')),
       ms,
     );
     void promise.then(() => {
@@ -247,11 +247,11 @@ export async function createPgliteSource(
     kind: location.kind,
     target: location.kind === 'embedded' ? location.dataDir : 'memory',
     async acquire(): Promise<Lease> {
-      if (closing) throw new Error('the database is closed');
+      if (closing) throw new SourceClosedError();
       const leave = await turnstile.enter(options.acquireTimeoutMs);
       if (closing) {
         leave();
-        throw new Error('the database is closed');
+        throw new SourceClosedError();
       }
       // There is one session, so a lease given back as broken cannot be replaced: its session state
       // (a SET ROLE, a setting) is reset instead before the next caller gets it.
@@ -267,7 +267,7 @@ export async function createPgliteSource(
     },
     stats: () => ({ total: 1, idle: turnstile.busy ? 0 : 1, waiting: turnstile.waiting, max: 1 }),
     async dump(): Promise<Blob> {
-      if (closing) throw new Error('the database is closed');
+      if (closing) throw new SourceClosedError();
       const leave = await turnstile.enter();
       try {
         return await pglite.dumpDataDir('none');

@@ -7,7 +7,7 @@ import type { Env } from '../config/paths.js';
 import type { Settings } from '../config/schema.js';
 import { redactConnectionString } from '../config/redact.js';
 import { checkPostgresUrl, connectTimeoutSecs } from '../config/urls.js';
-import { lend, type ConnectionSource, type Lease } from './database.js';
+import { AcquireTimeoutError, lend, SourceClosedError, type ConnectionSource, type Lease } from './database.js';
 import { DatabaseError, toDatabaseError, type ConnectionContext } from './errors.js';
 import { allows, encryptionWanted, stripTlsParameters, tlsParameters, tlsPlan, type Encryption } from './tls.js';
 
@@ -162,11 +162,10 @@ export function createPostgresSource(
   let closing: Promise<void> | undefined;
   /** Callers waiting for a connection: close() fails them at once (pg-pool's end() leaves them to time out). */
   const waiting = new Set<(error: Error) => void>();
-  const closedError = () => new Error('the database is closed');
   /** A connection, or the rejection of close() when it comes first; a connection that comes after is given back. */
   const connectUnlessClosed = (): Promise<pg.PoolClient> =>
     new Promise<pg.PoolClient>((resolve, reject) => {
-      if (closing) return reject(closedError());
+      if (closing) return reject(new SourceClosedError());
       let settled = false;
       const fail = (error: Error) => {
         if (settled) return;
@@ -200,7 +199,9 @@ export function createPostgresSource(
       } catch (error) {
         if (closing) throw error; // the storage was closed while this call waited
         // Waiting for a busy pool is the caller's to report (DB_POOL_TIMEOUT); the rest is about connecting.
-        if (/timeout exceeded when trying to connect/.test(String((error as Error).message))) throw error;
+        if (/timeout exceeded when trying to connect/.test(String((error as Error).message))) {
+          throw new AcquireTimeoutError((error as Error).message, { cause: error });
+        }
         throw toDatabaseError(error, target, context);
       }
       return lend(client, (discard) => client.release(discard));
@@ -214,7 +215,7 @@ export function createPostgresSource(
     close: () => {
       if (!closing) {
         closing = pool.end();
-        for (const fail of waiting) fail(closedError());
+        for (const fail of waiting) fail(new SourceClosedError());
       }
       return closing;
     },

@@ -195,12 +195,12 @@ class OpenStorage implements Storage {
     const tenant = this.#tenant(tenantId);
     this.#refuseNesting();
     const scope: TransactionScope = { storage: this, open: true };
-    let bound:
-      | { component: Component; db: Database; tx: Promise<TenantTransaction>; end: Deferred; settled: Promise<void> }
-      | undefined;
+    /** The transaction, once the first call opened it. */
+    const binding: { current?: Binding } = {};
     const open = (component: Component): Promise<TenantTransaction> => {
       if (!scope.open) return Promise.reject(closedError('a transaction() callback had returned'));
       const db = this.#database(component);
+      const bound = binding.current;
       if (bound) {
         return bound.db === db
           ? bound.tx
@@ -218,7 +218,7 @@ class OpenStorage implements Storage {
         }
       });
       settled.catch((error: unknown) => ready.reject(error));
-      bound = { component, db, tx: ready.promise, end, settled };
+      binding.current = { component, db, tx: ready.promise, end, settled };
       return ready.promise;
     };
     const stores = this.#stores(tenant, (component) => async (run) => run(await open(component)));
@@ -227,19 +227,13 @@ class OpenStorage implements Storage {
       result = await transactionScope.run(scope, () => work(stores));
     } catch (error) {
       scope.open = false;
-      const opened = bound as typeof bound | undefined;
-      if (opened) {
-        opened.end.reject(error);
-        await opened.settled.catch(() => undefined);
-      }
+      binding.current?.end.reject(error); // roll back
+      await binding.current?.settled.catch(() => undefined);
       throw error;
     }
     scope.open = false;
-    const opened = bound as typeof bound | undefined;
-    if (opened) {
-      opened.end.resolve();
-      await opened.settled;
-    }
+    binding.current?.end.resolve(); // commit
+    await binding.current?.settled;
     return result;
   }
 
@@ -329,6 +323,17 @@ class OpenStorage implements Storage {
       );
     }
   }
+}
+
+/** A transaction of `transaction()`, opened on the backend of the first store it was used for. */
+interface Binding {
+  component: Component;
+  db: Database;
+  tx: Promise<TenantTransaction>;
+  /** Settles the open transaction: resolved to commit, rejected to roll back. */
+  end: Deferred;
+  /** The withTenant call holding it: resolves once committed. */
+  settled: Promise<void>;
 }
 
 interface Deferred<T = void> {

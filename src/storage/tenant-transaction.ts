@@ -1,4 +1,4 @@
-import { connectionLostError, isConnectionFailure, isDriverError, toDatabaseError } from '../db/errors.js';
+import { typedFailure } from '../db/errors.js';
 import type { Queryable } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
 import { RESULT_TYPES } from './codecs.js';
@@ -93,15 +93,13 @@ export class TenantTransaction {
    * `INTERNAL`.
    */
   #typed(error: unknown, operation: string): unknown {
-    if (error instanceof LlmspellError) return error;
-    if (isConnectionFailure(error)) return connectionLostError(error, this.#scope.target, 'transaction');
-    if (isDriverError(error)) return toDatabaseError(error, this.#scope.target);
-    if (error instanceof RangeError) {
+    const typed = typedFailure(error, this.#scope.target, 'transaction');
+    if (typed === error && error instanceof RangeError) {
       return new LlmspellError('INTERNAL', `${operation}: a stored value could not be read: ${error.message}`, {
         cause: error,
       });
     }
-    return error;
+    return typed;
   }
 
   /** Checks the parameters against their declaration and lays them out as `$1` (tenant), `$2`, …. */
