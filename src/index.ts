@@ -104,6 +104,7 @@ export {
   type MaintenanceReport,
 } from './maintenance/maintain.js';
 export type { EventLogMaintenance, PartitionChange } from './maintenance/event-partitions.js';
+export type { TenantIndexChange, TenantIndexMaintenance } from './storage/vectors/tenant-indexes.js';
 
 // Errors: every error llmspell throws on purpose is an LlmspellError with a stable `code`.
 export {
@@ -169,3 +170,21 @@ export {
   type SessionUpdate,
 } from './storage/sessions/index.js';
 export type { Pattern, ProceduralStore, PruneOptions, RecordOptions, TopOptions } from './storage/procedural/index.js';
+export {
+  /** The vector lengths there is a table for: 384, 768, 1536, 3072. */
+  VECTOR_DIMENSIONS,
+  type DimensionStats,
+  type SearchOptions,
+  type SearchResult,
+  type SearchRoute,
+  type StoredVector,
+  type VectorDimension,
+  type VectorEntry,
+  type VectorHit,
+  type VectorIndexKind,
+  type VectorRecord,
+  type VectorSelection,
+  type VectorStats,
+  type VectorStore,
+} from './storage/vectors/index.js';
+export type { MetadataFilter } from './storage/metadata-filter.js';

@@ -239,6 +239,34 @@ const postgresSchema = z.prefault(
         hnsw_ef_construction: key(integer(4, 1000, 128), {
           description: 'HNSW build-time candidate list (pgvector ef_construction); at least 2 × hnsw_m.',
         }),
+        exact_search_max_rows: key(integer(0, 2 ** 31 - 1, 1000), {
+          description:
+            'A search in a tenant with at most this many rows of the vector’s length (in the scope, when given) scans them exactly through the tenant’s btree, filter applied (recall 1); a larger tenant walks the approximate index. 0 = always the index.',
+        }),
+        ef_search: key(integer(1, 1000, 40), {
+          description:
+            'hnsw.ef_search of an index search (SET LOCAL per transaction; raised to k when k is larger): higher is better recall and slower.',
+        }),
+        iterative_scan: key(z._default(z.enum(['relaxed_order', 'strict_order']), 'relaxed_order'), {
+          description:
+            'hnsw.iterative_scan of an index search: the scan goes on until k rows pass the tenant, scope and filter (relaxed_order is faster; hits are re-sorted either way).',
+        }),
+        max_scan_tuples: key(integer(1, 2 ** 31 - 1, 20_000), {
+          description:
+            'hnsw.max_scan_tuples of an index search: how many index tuples an iterative scan visits at most; a search that comes back short of k then scans exactly.',
+        }),
+        vchordrq_probes: key(z.optional(z.int().check(z.minimum(1), z.maximum(65_535))), {
+          description: 'vchordrq.probes of a search on VectorChord (SET LOCAL per transaction).',
+          fallback: 'VectorChord’s default',
+        }),
+        tenant_index_min_rows: key(integer(1, 2 ** 31 - 1, 10_000), {
+          description:
+            'Maintenance gives a tenant with at least this many embeddings of one length a partial HNSW index of its own, and drops it when the tenant falls under half of it.',
+        }),
+        max_tenant_indexes: key(integer(0, 10_000, 100), {
+          description:
+            'The most per-tenant partial vector indexes maintenance keeps, over all four tables (the largest tenants get them); 0 = none.',
+        }),
       }),
       {},
     ),

@@ -139,6 +139,10 @@ export class SourceDatabase implements Database {
     return this.source.target;
   }
 
+  get pipelines(): boolean {
+    return this.source.pipelines === true;
+  }
+
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     values?: readonly unknown[],

@@ -69,6 +69,11 @@ export interface Database {
   readonly kind: DriverKind;
   /** Where it points, safe to print: a URL without its password, or a data directory. */
   readonly target: string;
+  /**
+   * Its connections are in pipeline mode: a handle may be sent a statement before the one
+   * before it has been answered (they travel together). Otherwise await each in turn.
+   */
+  readonly pipelines: boolean;
   /** Runs one statement on its own (autocommit). */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
   /**

@@ -1,6 +1,11 @@
 import type { Settings } from '../config/schema.js';
 import type { Database } from '../db/types.js';
 import {
+  hasVectorTables,
+  maintainTenantIndexes,
+  type TenantIndexMaintenance,
+} from '../storage/vectors/tenant-indexes.js';
+import {
   ensureEventPartitions,
   hasEventLog,
   type EventLogMaintenance,
@@ -11,23 +16,43 @@ import {
 export interface MaintenanceReport {
   /** Event-log partitions; `skipped` while the event log does not exist yet (before `migrate`). */
   eventLog: EventLogMaintenance | { status: 'skipped'; changes: []; attempts: 0 };
+  /**
+   * Per-tenant partial vector indexes; `skipped` where the vector track has no tables (disabled,
+   * or not migrated) or this run did not cover them.
+   */
+  vectorIndexes: TenantIndexMaintenance | { status: 'skipped'; changes: []; indexes: 0 };
+}
+
+/** The parts of a maintenance run (both by default). */
+export interface MaintenanceParts {
+  eventLog?: boolean;
+  vectorIndexes?: boolean;
 }
 
 /**
- * Everything a long-running deployment needs done now and then, as the schema owner: today the
- * event-log partitions ({@link ensureEventPartitions}). Idempotent and bounded: a part that meets
- * a lock held too long reports `busy` instead of stalling traffic. `llmspell database maintain`
- * runs it (for cron), `migrate` and `openStorage` with `auto_migrate` after migrating, and
- * `storage.maintain()` on demand.
+ * Everything a long-running deployment needs done now and then, as the schema owner: the
+ * event-log partitions ({@link ensureEventPartitions}) and the partial vector indexes of large
+ * tenants ({@link maintainTenantIndexes}). Idempotent and bounded: a part that meets a lock held
+ * too long reports `busy` instead of stalling traffic. `llmspell database maintain` runs it (for
+ * cron), `migrate` and `openStorage` with `auto_migrate` after migrating, and `storage.maintain()`
+ * on demand.
  */
 export async function maintain(
   db: Database,
   settings: Settings,
   options: EventPartitionOptions = {},
+  parts: MaintenanceParts = {},
 ): Promise<MaintenanceReport> {
   return db.withClient(async (client) => ({
-    eventLog: (await hasEventLog(client))
-      ? await ensureEventPartitions(client, settings, options)
-      : { status: 'skipped', changes: [], attempts: 0 },
+    eventLog:
+      parts.eventLog !== false && (await hasEventLog(client))
+        ? await ensureEventPartitions(client, settings, options)
+        : { status: 'skipped', changes: [], attempts: 0 },
+    vectorIndexes:
+      parts.vectorIndexes !== false &&
+      settings.storage.postgres.vector_embeddings.enabled &&
+      (await hasVectorTables(client))
+        ? await maintainTenantIndexes(client, settings, { dryRun: options.dryRun === true })
+        : { status: 'skipped', changes: [], indexes: 0 },
   }));
 }

@@ -137,7 +137,11 @@ export function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (value instanceof Date) return 'a Date';
-  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'null-prototype'} object`;
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'object') {
+    const name = (value.constructor as { name?: unknown } | undefined)?.name;
+    return name === 'Object' || name === undefined ? 'an object' : `a ${String(name)} object`;
+  }
   return `a ${typeof value}`;
 }
 

@@ -1,3 +1,4 @@
+import type { Settings } from '../config/schema.js';
 import type { TenantTransaction } from './tenant-transaction.js';
 
 /**
@@ -7,10 +8,12 @@ import type { TenantTransaction } from './tenant-transaction.js';
  */
 export type Component = 'memory' | 'state' | 'core';
 
-/** What a store is given: a way to run work in a transaction of its tenant, and nothing else. */
+/** What a store is given: its tenant, the settings, and a way to run work in a transaction of its tenant. */
 export interface ModuleContext {
   /** The tenant of every call. */
   readonly tenant: string;
+  /** `storage.postgres` of the settings the storage was opened with (a module's own keys are under it). */
+  readonly settings: Settings['storage']['postgres'];
   /**
    * Runs `work` in a transaction of the tenant: a transaction of its own for a call through
    * `storage.tenant(id)` (retried when it fails with a serialization failure or a deadlock: all of

@@ -4,7 +4,7 @@ import { openDatabase, type OpenDatabaseOptions } from '../db/open.js';
 import { tenantIdValidator } from '../db/tenant.js';
 import type { Database } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
-import { maintain, type MaintenanceReport } from '../maintenance/maintain.js';
+import { maintain, type MaintenanceParts, type MaintenanceReport } from '../maintenance/maintain.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
 import type { Component, ModuleContext, RunOptions } from './module.js';
@@ -46,7 +46,8 @@ export interface Storage {
   /** The maintenance that followed `auto_migrate`'s migration run, if it ran. */
   readonly maintenance?: MaintenanceReport;
   /**
-   * Runs maintenance now (event-log partitions for the coming periods, retention), for a
+   * Runs maintenance now (event-log partitions for the coming periods, retention; the partial
+   * vector indexes of large tenants, on the memory components' backend), for a
    * long-running process: call it daily, or use `llmspell database maintain` from cron. It needs
    * the schema owner: on `postgres` it connects with `migration_url` (else `url`) for the run.
    */
@@ -209,7 +210,11 @@ class OpenStorage implements Storage {
       const ready = deferred<TenantTransaction>();
       const end = deferred();
       const settled = db.withTenant(tenant, async (client) => {
-        const tx = new TenantTransaction(client, tenant, this.#limits, { target: db.target, singleStatement: false });
+        const tx = new TenantTransaction(client, tenant, this.#limits, {
+          target: db.target,
+          singleStatement: false,
+          pipelines: db.pipelines,
+        });
         ready.resolve(tx);
         try {
           await end.promise;
@@ -238,8 +243,15 @@ class OpenStorage implements Storage {
   }
 
   async maintain(): Promise<MaintenanceReport> {
-    if (this.backends.core !== 'postgres') return maintain(this.db, this.settings);
-    return withOwner(this.settings, this.options, (owner) => maintain(owner, this.settings));
+    const { core, memory } = this.backends;
+    const on = (backend: StorageBackend, parts: MaintenanceParts) =>
+      backend === 'postgres'
+        ? withOwner(this.settings, this.options, (owner) => maintain(owner, this.settings, {}, parts))
+        : maintain(this.opened.get(backend)!.db, this.settings, {}, parts);
+    if (core === memory) return on(core, {});
+    // The event log is a core component; the vector tables are the memory components' backend's.
+    const [events, vectors] = await Promise.all([on(core, { vectorIndexes: false }), on(memory, { eventLog: false })]);
+    return { eventLog: events.eventLog, vectorIndexes: vectors.vectorIndexes };
   }
 
   async close(): Promise<void> {
@@ -268,6 +280,7 @@ class OpenStorage implements Storage {
           const tx = new TenantTransaction(client, tenant, this.#limits, {
             target: db.target,
             singleStatement: single,
+            pipelines: db.pipelines,
           });
           try {
             return await work(tx);
@@ -284,7 +297,11 @@ class OpenStorage implements Storage {
   #stores(tenant: string, runner: (component: Component) => Runner): TenantStores {
     const stores = {} as Record<string, unknown>;
     for (const module of MODULES) {
-      const context: ModuleContext = { tenant, run: runner(module.component) };
+      const context: ModuleContext = {
+        tenant,
+        settings: this.settings.storage.postgres,
+        run: runner(module.component),
+      };
       let store: unknown;
       Object.defineProperty(stores, module.id, {
         enumerable: true,

@@ -7,10 +7,11 @@ import { agentStateModule } from './agent-state/index.js';
 import type { Component } from './module.js';
 import { proceduralModule } from './procedural/index.js';
 import { sessionsModule } from './sessions/index.js';
+import { vectorsModule } from './vectors/index.js';
 import { workflowsModule } from './workflows/index.js';
 
 /** Every module: its id is its property on a tenant view (`storage.tenant('acme').agentState`). */
-export const MODULES = [agentStateModule, workflowsModule, sessionsModule, proceduralModule] as const;
+export const MODULES = [vectorsModule, agentStateModule, workflowsModule, sessionsModule, proceduralModule] as const;
 
 type Modules = (typeof MODULES)[number];
 

@@ -24,12 +24,21 @@ export interface Statement<Params, Row> {
   readonly text: string;
   /** The statement's first keyword after any `WITH` part: `SELECT`, `INSERT`, `UPDATE`, `DELETE`. */
   readonly verb: string;
+  /** The statement changes nothing: a `SELECT` with no data-modifying `WITH` part. */
+  readonly readOnly: boolean;
+  /** Parameters not held to `max_document_bytes` (they are no stored value, and bounded otherwise). */
+  readonly unlimited: readonly string[];
   /** Parameter names in positional order, after the tenant. */
   readonly order: readonly string[];
   /** Checks and encodes the parameters. */
   readonly params: z.ZodMiniType<Record<string, unknown>, Params>;
   /** Checks each row returned; `undefined` for a statement read only by its row count. */
   readonly row: z.ZodMiniType<Row> | undefined;
+  /**
+   * The server settings the statement may run under (`hnsw.ef_search`), each sent as `SET LOCAL`
+   * right before it in the same transaction and set back to its default right after; `undefined` when it takes none.
+   */
+  readonly settings: z.ZodMiniType<Record<string, string | number | undefined>> | undefined;
 }
 
 /** The parameters a statement takes (what a store passes). */
@@ -47,6 +56,7 @@ export function isStatement(value: unknown): value is Statement<unknown, unknown
 
 const PARAMETER = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 const TENANT_PREDICATE = /\btenant_id\s*=\s*\$tenant\b/;
+const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 
 /**
  * Defines a statement. Checked once, when the module loads: every `$name` in the SQL is declared
@@ -67,6 +77,13 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   sql: string;
   params: P;
   row?: R;
+  /**
+   * Server settings a caller may give the statement (`{ 'hnsw.ef_search': integer(1, 1000) }`):
+   * names from this fixed list, values checked by their type and sent as `SET LOCAL name = 'value'`.
+   */
+  settings?: z.core.$ZodShape;
+  /** Parameters exempt from `max_document_bytes`: a query vector, whose length bounds its size. */
+  unlimited?: readonly string[];
 }): Statement<z.input<z.ZodMiniObject<P>>, R extends z.core.$ZodShape ? z.output<z.ZodMiniObject<R>> : never> {
   const { name, sql } = definition;
   const fail = (why: string) => {
@@ -85,6 +102,9 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   });
   const unused = declared.filter((parameter) => !order.includes(parameter));
   if (unused.length > 0) fail(`declared but unused: ${unused.join(', ')}`);
+  const settingNames = Object.keys(definition.settings ?? {});
+  const badSetting = settingNames.find((setting) => !SETTING_NAME.test(setting));
+  if (badSetting !== undefined) fail(`setting ${JSON.stringify(badSetting)} is not a server setting name`);
   const verb = leadingVerb(sql);
   if (!sql.includes(`$${TENANT_PARAMETER}`)) fail(`never uses $${TENANT_PARAMETER}`);
   if (verb !== 'INSERT' && !TENANT_PREDICATE.test(sql)) fail(`a ${verb} must say tenant_id = $${TENANT_PARAMETER}`);
@@ -93,9 +113,12 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
     sql,
     text,
     verb,
+    unlimited: Object.freeze([...(definition.unlimited ?? [])]),
+    readOnly: verb === 'SELECT' && !/\b(INSERT|UPDATE|DELETE|MERGE)\b/i.test(sql),
     order: Object.freeze(order),
     params: z.strictObject(definition.params) as never,
     row: definition.row ? (z.object(definition.row) as never) : undefined,
+    settings: definition.settings ? (z.strictObject(definition.settings) as never) : undefined,
   });
   defined.add(made);
   return made as never;

@@ -1,5 +1,6 @@
+import pg from 'pg';
 import { typedFailure } from '../db/errors.js';
-import type { Queryable } from '../db/types.js';
+import type { Queryable, QueryOptions } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
 import { RESULT_TYPES } from './codecs.js';
 import { fromServerError, invalidInput } from './errors.js';
@@ -12,6 +13,8 @@ export interface TransactionScope {
   readonly target: string;
   /** The scope runs one statement (`withTenant({ singleStatement })`). */
   readonly singleStatement: boolean;
+  /** The connection pipelines (`Database.pipelines`): statements may be sent without awaiting the one before. */
+  readonly pipelines?: boolean;
 }
 
 /** Limits every storage call is held to, from the settings. */
@@ -45,9 +48,12 @@ export class TenantTransaction {
     this.#scope = scope;
   }
 
-  /** Runs `statement` and returns its rows. */
-  async all<P, R>(statement: Statement<P, R>, params: P): Promise<R[]> {
-    const { rows } = await this.#send(statement, params);
+  /**
+   * Runs `statement` and returns its rows. `settings` (only those the statement declares) hold
+   * for that statement alone: `SET LOCAL` right before it, back to their defaults right after.
+   */
+  async all<P, R>(statement: Statement<P, R>, params: P, settings?: StatementSettings): Promise<R[]> {
+    const { rows } = await this.#send(statement, params, settings);
     return rows.map((row) => readRow(statement, row));
   }
 
@@ -67,15 +73,21 @@ export class TenantTransaction {
     this.#open = false;
   }
 
-  async #send<P, R>(statement: Statement<P, R>, params: P): Promise<{ rows: unknown[]; rowCount: number | null }> {
+  async #send<P, R>(
+    statement: Statement<P, R>,
+    params: P,
+    settings?: StatementSettings,
+  ): Promise<{ rows: unknown[]; rowCount: number | null }> {
     if (!this.#open) throw closedError();
     if (!isStatement(statement)) {
       throw new LlmspellError('USAGE', 'a tenant transaction runs only statements defined with statement()');
     }
     const values = this.#encode(statement, params);
+    const prelude = settingStatements(statement, settings);
+    if (prelude.length > 0) return this.#sendAfter(prelude, statement, values);
     // A read of a one-statement call may have COMMIT follow it unawaited: nothing after it can
     // need undoing. A write's COMMIT waits until its rows have been read and checked.
-    const commitWith = this.#scope.singleStatement && statement.verb === 'SELECT';
+    const commitWith = this.#scope.singleStatement && statement.readOnly;
     try {
       return await this.#client.query(statement.text, values, {
         types: RESULT_TYPES,
@@ -84,6 +96,54 @@ export class TenantTransaction {
     } catch (error) {
       throw fromServerError(error, statement.name, statement.verb) ?? this.#typed(error, statement.name);
     }
+  }
+
+  /**
+   * Sends the `SET LOCAL` statements, `statement`, and the `SET LOCAL … TO DEFAULT` that end the
+   * settings again (so a later statement of a `transaction()` runs as it would have), none
+   * awaiting the one before: on a pipelining connection they travel together. A failed setting is
+   * reported, not the "transaction is aborted" the statement then gets.
+   */
+  async #sendAfter<P, R>(
+    settings: readonly (readonly [name: string, value: string])[],
+    statement: Statement<P, R>,
+    values: unknown[],
+  ): Promise<{ rows: unknown[]; rowCount: number | null }> {
+    // Without pipelining, each goes out once the one before is answered (nothing gained by
+    // queueing them in the driver, which is deprecated in pg 8).
+    let last: Promise<unknown> = Promise.resolve();
+    const send = (text: string, queryValues?: unknown[], options?: QueryOptions) => {
+      const after = last;
+      const sent = this.#scope.pipelines
+        ? this.#client.query(text, queryValues, options)
+        : after.then(
+            () => this.#client.query(text, queryValues, options),
+            () => this.#client.query(text, queryValues, options),
+          );
+      sent.catch(() => undefined);
+      last = sent;
+      return sent;
+    };
+    const sets = settings.map(([name, value]) => send(`SET LOCAL ${name} = ${value}`));
+    const sent = send(statement.text, values, { types: RESULT_TYPES });
+    const resets = settings.map(([name]) => send(`SET LOCAL ${name} TO DEFAULT`));
+    try {
+      for (const set of sets) await set;
+    } catch (error) {
+      throw this.#typed(error, statement.name);
+    }
+    let result;
+    try {
+      result = await sent;
+    } catch (error) {
+      throw fromServerError(error, statement.name, statement.verb) ?? this.#typed(error, statement.name);
+    }
+    try {
+      for (const reset of resets) await reset;
+    } catch (error) {
+      throw this.#typed(error, statement.name);
+    }
+    return result;
   }
 
   /**
@@ -109,8 +169,9 @@ export class TenantTransaction {
     const max = this.#limits.maxDocumentBytes;
     for (const name of statement.order) {
       const value = parsed[name];
-      const size =
-        typeof value === 'string'
+      const size = statement.unlimited.includes(name)
+        ? 0
+        : typeof value === 'string'
           ? value.length * 3 <= max
             ? 0
             : Buffer.byteLength(value)
@@ -128,6 +189,25 @@ export class TenantTransaction {
     }
     return values;
   }
+}
+
+/** Server settings for one statement, by name (see `statement({ settings })`); `undefined` values are not sent. */
+export type StatementSettings = Readonly<Record<string, string | number | undefined>>;
+
+/** `settings` as name and quoted value, checked against what `statement` declares. */
+function settingStatements<P, R>(
+  statement: Statement<P, R>,
+  settings: StatementSettings | undefined,
+): [name: string, value: string][] {
+  if (settings === undefined) return [];
+  if (!statement.settings) {
+    throw new LlmspellError('INTERNAL', `${statement.name}: takes no settings`);
+  }
+  const parsed = parseInput(statement.name, statement.settings, settings, 'settings');
+  // Names come from the statement's fixed list; values are checked, then quoted as literals.
+  return Object.entries(parsed).flatMap(([name, value]) =>
+    value === undefined ? [] : [[name, pg.escapeLiteral(String(value))] as [string, string]],
+  );
 }
 
 function readRow<P, R>(statement: Statement<P, R>, row: unknown): R {

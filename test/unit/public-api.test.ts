@@ -18,6 +18,7 @@ const PUBLIC = [
   'SESSION_TRANSITIONS',
   'StorageError',
   'TENANT_SETTING',
+  'VECTOR_DIMENSIONS',
   'WORKFLOW_STATUSES',
   'WORKFLOW_TRANSITIONS',
   'healthCheck',

@@ -215,7 +215,43 @@ function reportRun(
 }
 
 /** Prints what maintenance did; `busy` is a warning (try again later), not a failure. */
-function reportMaintenance(ctx: CommandContext, report: MaintenanceReport, when: 'after' | 'alone'): void {
+function reportMaintenance(
+  ctx: CommandContext,
+  report: MaintenanceReport,
+  when: 'after' | 'alone',
+  dryRun = false,
+): void {
+  reportEventLog(ctx, report, when);
+  const { vectorIndexes } = report;
+  if (vectorIndexes.status === 'skipped') return;
+  if (vectorIndexes.changes.length === 0) {
+    if (when === 'alone') ctx.out.line(`Tenant vector indexes are up to date (${vectorIndexes.indexes}).`);
+    return;
+  }
+  ctx.out.line(
+    dryRun ? 'Tenant vector indexes would change (dry run: nothing was changed):' : 'Tenant vector indexes:',
+  );
+  for (const change of vectorIndexes.changes) {
+    const action = dryRun ? { created: 'would create', dropped: 'would drop' }[change.action] : change.action;
+    const why = change.reason ? `, ${REASONS[change.reason]}` : '';
+    ctx.out.line(
+      `  ${action} ${change.index} on ${change.table} for tenant ${JSON.stringify(change.tenant)} (${change.rows} rows${why})`,
+    );
+  }
+  ctx.out.line(
+    dryRun
+      ? `${vectorIndexes.indexes} tenant vector index(es) after such a run.`
+      : `${vectorIndexes.indexes} tenant vector index(es) in place.`,
+  );
+}
+
+const REASONS = {
+  shrank: 'under half of storage.postgres.vector_embeddings.tenant_index_min_rows',
+  cap: 'larger tenants fill storage.postgres.vector_embeddings.max_tenant_indexes',
+  invalid: 'left invalid or unlabelled by an interrupted build; built again when still due',
+} as const;
+
+function reportEventLog(ctx: CommandContext, report: MaintenanceReport, when: 'after' | 'alone'): void {
   const { eventLog } = report;
   if (eventLog.status === 'busy') {
     ctx.out.warn(
@@ -312,7 +348,7 @@ export async function runMaintain(ctx: CommandContext, opts: { dryRun?: boolean 
           : `Event log maintenance on ${target}:`,
       );
     }
-    reportMaintenance(ctx, report, 'alone');
+    reportMaintenance(ctx, report, 'alone', dryRun);
     return EXIT.OK;
   });
 }
