@@ -9,7 +9,7 @@
  *     index (`exact_search_max_rows` 0) at each `ef_search` of a sweep;
  *   - tenants of 0.5%, 5% and 40% of the table, with and without a metadata filter matching 10% of
  *     their rows (`{ bucket: 7 }`): the default configuration (the library routes: exact up to
- *     `exact_search_max_rows` candidates), the index forced (default `ef_search`), and exact forced;
+ *     `exact_search_max_rows` tenant rows), the index forced (default `ef_search`), and exact forced;
  *   - the crossover (tenants of 250 … 4,000 rows in the same tables, with the tenants above):
  *     queries per second of exact against index by candidate count, unfiltered, which the default
  *     `exact_search_max_rows` should sit near; and how close the default's routing comes to the

@@ -85,27 +85,28 @@ function forDimension(dims: VectorDimension) {
     }),
 
     /**
-     * The routing decision and the exact answer for a small tenant, in one scan: the tenant's
-     * rows (in the scope), read no further than `$cap`, counted; those that pass the filter
-     * scored, the best `k` kept. When the count is under `$cap` they were all the candidates and
-     * the hits are exact. One row at least (hit columns null when there is no hit), for the count.
+     * The routing decision and the exact answer for a small tenant, in one statement: the
+     * tenant's rows (in the scope) counted, no further than `$cap`; when there are fewer, every
+     * candidate scored (as {@link exact}) and the best `k` kept, else no scan at all (the count
+     * gates it). One row at least (hit columns null when there is no hit), for the count.
      */
     firstPass: statement({
       name: `vectors.search.${dims}`,
-      sql: `WITH tenant_rows AS MATERIALIZED (
-                   SELECT id, scope, metadata, created_at, embedding FROM ${t}
-                    WHERE tenant_id = $tenant AND ($scope::text IS NULL OR scope = $scope)
-                    LIMIT $cap),
-                 best AS (
-                   SELECT id, scope, embedding <=> $vector::vector(${dims}) AS distance, metadata, created_at, embedding
-                     FROM tenant_rows
-                    WHERE $filter::jsonpath IS NULL OR jsonb_path_match(metadata, $filter::jsonpath, $filterVars::jsonb, true)
-                    ORDER BY distance, id
-                    LIMIT $k)
-            SELECT (SELECT count(*) FROM tenant_rows)::int AS "tenantRows",
-                   best.id, best.scope, best.distance, best.metadata, best.created_at AS "createdAt",
+      sql: `WITH counted AS (
+                   SELECT count(*)::int AS "tenantRows"
+                     FROM (SELECT 1 FROM ${t}
+                            WHERE tenant_id = $tenant AND ($scope::text IS NULL OR scope = $scope)
+                            LIMIT $cap) capped)
+            SELECT counted."tenantRows", best.id, best.scope, best.distance, best.metadata, best.created_at AS "createdAt",
                    CASE WHEN $withVectors THEN best.embedding::text END AS vector
-              FROM (SELECT) one LEFT JOIN best ON true
+              FROM counted LEFT JOIN LATERAL (
+                   SELECT id, scope, distance, metadata, created_at, embedding
+                     FROM (SELECT id, scope, embedding <=> $vector::vector(${dims}) AS distance, metadata, created_at, embedding
+                             FROM ${t}
+                            WHERE ${MATCHES} AND counted."tenantRows" < $cap
+                           OFFSET 0) scored
+                    ORDER BY distance, id
+                    LIMIT $k) best ON true
              ORDER BY best.distance, best.id`,
       params: { ...searchParams, cap: integer(1, 2 ** 31) },
       unlimited: ['vector'],

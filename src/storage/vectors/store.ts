@@ -29,6 +29,11 @@ import {
   type VectorStats,
 } from './types.js';
 
+/** How long a tenant found large in a table is searched through the index without counting it again. */
+const LARGE_FOR_MS = 10_000;
+/** The most (table, scope) pairs a store remembers as large. */
+const MAX_LARGE_TABLES = 64;
+
 /** The smallest normal and the largest 4-byte float. */
 const FLOAT4_MIN_NORMAL = 2 ** -126;
 const FLOAT4_MAX = 3.4028234663852886e38;
@@ -66,6 +71,14 @@ interface Batch {
  * back short is redone exactly.
  */
 export class VectorStore {
+  /**
+   * The tables (with a scope) in which this tenant was found larger than
+   * `exact_search_max_rows`, and until when that is trusted: a search there walks the index at
+   * once instead of counting first. Only a hint: if the tenant shrank meanwhile, the index walk is
+   * still right (it falls back to exact when short), just slower, for at most {@link LARGE_FOR_MS}.
+   */
+  readonly #large = new Map<string, number>();
+
   constructor(private readonly context: ModuleContext) {}
 
   /**
@@ -163,7 +176,8 @@ export class VectorStore {
     let route: SearchRoute = 'index';
     let rows: HitRow[] = [];
     const threshold = config.exact_search_max_rows;
-    if (threshold > 0) {
+    const table = JSON.stringify([query.dims, scope ?? null]);
+    if (threshold > 0 && !((this.#large.get(table) ?? 0) > Date.now())) {
       const first = await this.#run(
         (tx) => tx.all(statements.firstPass, { ...params, cap: threshold + 1 }),
         ONE_STATEMENT,
@@ -171,6 +185,10 @@ export class VectorStore {
       if (first[0]!.tenantRows <= threshold) {
         route = 'exact';
         rows = first.flatMap(({ tenantRows: _count, ...hit }) => (hit.id === null ? [] : [hit as HitRow]));
+        this.#large.delete(table);
+      } else {
+        if (this.#large.size >= MAX_LARGE_TABLES) this.#large.clear();
+        this.#large.set(table, Date.now() + LARGE_FOR_MS);
       }
     }
     if (route === 'index') {

@@ -7,9 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LlmspellError } from '../../../src/errors.js';
 import { PreciseDate } from '../../../src/storage/codecs.js';
-import { StorageError } from '../../../src/storage/errors.js';
 import type { TenantStores } from '../../../src/storage/registry.js';
 import {
   MAX_TTL_SECONDS,
@@ -24,44 +22,16 @@ import {
   type Workflow,
   type WorkflowStatus,
 } from '../../../src/storage/workflows/types.js';
+import { failure, invalid, type Failure } from '../../helpers/outcome.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
 
 const TARGETS = ['postgres', 'memory', 'embedded'] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const STORAGE_CODES: readonly string[] = ['NOT_FOUND', 'CONFLICT', 'INVALID_INPUT', 'INVALID_TRANSITION'];
 
 /** A tenant id no other test uses. */
 const newTenant = () => `t-${randomUUID().slice(0, 8)}`;
 
-interface Failure {
-  code: string;
-  field?: string;
-}
-
-/**
- * How a call failed: its code and, for a storage error, `details.field`. A storage code on an
- * error that is not a {@link StorageError}, an error of another class, or no error at all each
- * come back as a code no expectation names, so the assertion fails and says why.
- */
-async function failure(call: Promise<unknown> | (() => unknown)): Promise<Failure> {
-  try {
-    await (typeof call === 'function' ? call() : call);
-  } catch (error) {
-    if (error instanceof StorageError) {
-      return error.details.field === undefined
-        ? { code: error.code }
-        : { code: error.code, field: error.details.field };
-    }
-    if (error instanceof LlmspellError) {
-      return { code: STORAGE_CODES.includes(error.code) ? `${error.code} (not a StorageError)` : error.code };
-    }
-    return { code: `not an LlmspellError: ${String(error)}` };
-  }
-  return { code: 'no error: the call succeeded' };
-}
-
-const invalid = (field: string): Failure => ({ code: 'INVALID_INPUT', field });
 const coded = (code: string): Failure => ({ code });
 
 /** A row with every Date as `Class ISO` (a PreciseDate's ISO text has its microseconds), for exact comparisons. */

@@ -18,7 +18,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmspellError } from '../../../src/errors.js';
 import type { PreciseDate } from '../../../src/storage/codecs.js';
-import { StorageError } from '../../../src/storage/errors.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import {
   VECTOR_DIMENSIONS,
@@ -27,41 +26,14 @@ import {
   type VectorEntry,
   type VectorStore,
 } from '../../../src/storage/vectors/index.js';
-import { seeded } from '../../helpers/low-rank.js';
+import { cosineDistance, seeded } from '../../helpers/low-rank.js';
+import { failure, invalid } from '../../helpers/outcome.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const STORAGE_CODES: readonly string[] = ['NOT_FOUND', 'CONFLICT', 'INVALID_INPUT', 'INVALID_TRANSITION'];
 
 /** A tenant id no other test uses. */
 const newTenant = () => `v-${randomUUID().slice(0, 8)}`;
-
-interface Failure {
-  code: string;
-  field?: string;
-}
-
-/**
- * How a call failed: its code and, for a storage error, `details.field`. A storage code on an
- * error that is not a {@link StorageError}, an error of another class, or no error at all each
- * come back as a code no expectation names, so the assertion fails and says why.
- */
-async function failure(call: Promise<unknown> | (() => unknown)): Promise<Failure> {
-  try {
-    await (typeof call === 'function' ? call() : call);
-  } catch (error) {
-    if (error instanceof StorageError) {
-      return error.details.field === undefined
-        ? { code: error.code }
-        : { code: error.code, field: error.details.field };
-    }
-    if (error instanceof LlmspellError) {
-      return { code: STORAGE_CODES.includes(error.code) ? `${error.code} (not a StorageError)` : error.code };
-    }
-    return { code: `not an LlmspellError: ${String(error)}` };
-  }
-  return { code: 'no error: the call succeeded' };
-}
 
 /** The error a call rejected with (the test fails when it did not reject). */
 async function rejection(call: Promise<unknown>): Promise<unknown> {
@@ -73,25 +45,13 @@ async function rejection(call: Promise<unknown>): Promise<unknown> {
   throw new Error('the call succeeded; it should have been refused');
 }
 
-const invalid = (field: string): Failure => ({ code: 'INVALID_INPUT', field });
-
 const random = seeded(20_260_101);
 /** A random vector of `dims` numbers in (−1, 1). */
 const vec = (dims: number = 384): number[] => Array.from({ length: dims }, () => random() * 2 - 1);
 /** A vector as PostgreSQL stores it (float4). */
 const float4 = (vector: readonly number[]): number[] => vector.map((x) => Math.fround(x));
 /** Cosine similarity in double precision. */
-function cosine(a: readonly number[], b: readonly number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
+const cosine = (a: readonly number[], b: readonly number[]): number => 1 - cosineDistance(a, b);
 /** Nanoseconds since the epoch, for ordering timestamps exactly. */
 const ns = (date: PreciseDate): bigint => date.getFullTime();
 
@@ -715,6 +675,30 @@ describe('search', () => {
       expect(result.hits).toHaveLength(2);
       for (const hit of result.hits) expectStored(hit.vector!, ours.find((r) => r.id === hit.id)!.vector);
     });
+  });
+});
+
+describe("routing by the tenant's size", () => {
+  let target: OpenedStorage;
+  beforeAll(async () => {
+    target = await openStorageTarget('memory', { vector_embeddings: { exact_search_max_rows: 5 } });
+  });
+  afterAll(async () => target?.dispose());
+
+  it('a tenant found large walks the index; once it shrank, the answers are still exact and complete', async () => {
+    const store = target.storage.tenant(newTenant()).vectors;
+    const entries = Array.from({ length: 12 }, () => ({ scope: 'docs', vector: vec() }));
+    const ids = await store.upsert(entries);
+    const query = vec();
+    expect((await store.search({ vector: query, k: 3 })).route).toBe('index');
+    expect((await store.search({ vector: query, k: 3 })).route).toBe('index'); // no count: remembered as large
+    await store.delete(ids.slice(2)); // two rows left, under the threshold
+    const shrunk = await store.search({ vector: query, k: 3 });
+    expect(['index', 'fallback']).toContain(shrunk.route); // still remembered as large, for a while
+    expect(shrunk.complete).toBe(true);
+    expect(shrunk.hits.map((hit) => hit.id).sort()).toEqual(ids.slice(0, 2).sort());
+    // Another scope of the same tenant is counted on its own: it is small.
+    expect((await store.search({ vector: query, k: 3, scope: 'other' })).route).toBe('exact');
   });
 });
 
