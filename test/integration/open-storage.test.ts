@@ -71,7 +71,8 @@ describe('openStorage keeps the event log maintained', () => {
           `created ${next.rows[0]!.name}`,
         ]);
         const again = await storage.maintain();
-        expect(again).toEqual({ eventLog: { status: 'done', changes: [], attempts: 1 } });
+        expect(again.eventLog).toEqual({ status: 'done', changes: [], attempts: 1 });
+        expect(again.vectorIndexes.status).toBe('skipped'); // the postgres test servers have no pgvector
       } finally {
         await storage.close();
       }

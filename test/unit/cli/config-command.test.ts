@@ -77,15 +77,16 @@ describe('config get', () => {
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout) as Record<string, unknown>;
     const postgres = (defaultsDocument().storage as Record<string, Record<string, unknown>>).postgres!;
-    const unset = CONFIG_KEYS.filter(
-      (spec) => spec.path.length === 3 && spec.path[1] === 'postgres' && spec.default === undefined,
-    );
+    const unset = CONFIG_KEYS.filter((spec) => spec.path[1] === 'postgres' && spec.default === undefined);
     expect(unset.map((spec) => spec.key)).toContain('storage.postgres.url');
-    expect(json).toEqual({
-      format_version: 1,
-      ...postgres,
-      ...Object.fromEntries(unset.map((spec) => [spec.path[2], null])),
-    });
+    // An unset key is null where it is, in a nested table too (vector_embeddings.vchordrq_probes).
+    const expected: Record<string, unknown> = { format_version: 1, ...structuredClone(postgres) };
+    for (const spec of unset) {
+      let table = expected;
+      for (const part of spec.path.slice(2, -1)) table = table[part] as Record<string, unknown>;
+      table[spec.path.at(-1)!] = null;
+    }
+    expect(json).toEqual(expected);
     expect(json.pool_size).toBe(16);
   });
 
