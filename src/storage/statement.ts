@@ -102,6 +102,8 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   });
   const unused = declared.filter((parameter) => !order.includes(parameter));
   if (unused.length > 0) fail(`declared but unused: ${unused.join(', ')}`);
+  const undeclared = (definition.unlimited ?? []).filter((parameter) => !declared.includes(parameter));
+  if (undeclared.length > 0) fail(`unlimited names what params does not declare: ${undeclared.join(', ')}`);
   const settingNames = Object.keys(definition.settings ?? {});
   const badSetting = settingNames.find((setting) => !SETTING_NAME.test(setting));
   if (badSetting !== undefined) fail(`setting ${JSON.stringify(badSetting)} is not a server setting name`);

@@ -43,6 +43,8 @@ type HitRow = RowOf<(typeof sql.byDimension)[VectorDimension]['exact']>;
 
 /** The most bytes of vector and metadata text one upsert statement carries (a batch is split into such statements). */
 const STATEMENT_BYTES = 4 * 1024 * 1024;
+/** The most text one upsert may hold in all (its transaction is one; 100,000 × 3072 numbers would be gigabytes). */
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 /** The most rows one upsert statement carries. */
 const STATEMENT_ROWS = 1000;
 
@@ -101,6 +103,7 @@ export class VectorStore {
     const seen = new Map<string, number>();
     const batches: [VectorDimension, Batch][] = [];
     const open = new Map<VectorDimension, Batch>();
+    let total = 0;
     for (let index = 0; index < entries.length; index++) {
       const entry: unknown = entries[index]; // a hole of a sparse array is an undefined entry
       const at = `entries.${index}`;
@@ -126,6 +129,14 @@ export class VectorStore {
       seen.set(id, index);
       ids.push(id);
       const bytes = vector.length + metadata.length + parsed.scope.length;
+      total += bytes;
+      if (total > MAX_BATCH_BYTES) {
+        throw invalidInput(
+          operation,
+          'entries',
+          `holds more than ${MAX_BATCH_BYTES / 2 ** 20} MiB of vectors and metadata (at ${at}); split it into several upserts`,
+        );
+      }
       let batch = open.get(dims);
       if (!batch || batch.ids.length >= STATEMENT_ROWS || batch.bytes + bytes > STATEMENT_BYTES) {
         batch = { ids: [], moved: [], scopes: [], vectors: [], metadata: [], bytes: 0 };

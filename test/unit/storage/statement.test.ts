@@ -44,4 +44,18 @@ describe('statement()', () => {
     });
     expect(cte.verb).toBe('DELETE');
   });
+
+  it('refuses an unlimited parameter it does not declare, and tells a read from a data-modifying WITH', () => {
+    const sql = 'SELECT a FROM t WHERE tenant_id = $tenant AND a = $a';
+    expect(() => statement({ name: 'u', sql, params: { a: identifier() }, unlimited: ['b'] })).toThrow(
+      /unlimited names what params does not declare: b/,
+    );
+    expect(statement({ name: 'r', sql, params: { a: identifier() }, unlimited: ['a'] }).readOnly).toBe(true);
+    const write = statement({
+      name: 'w',
+      sql: 'WITH gone AS (DELETE FROM t WHERE tenant_id = $tenant RETURNING 1) SELECT count(*) FROM gone',
+      params: {},
+    });
+    expect([write.verb, write.readOnly]).toEqual(['SELECT', false]);
+  });
 });
