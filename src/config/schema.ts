@@ -255,9 +255,9 @@ const postgresSchema = z.prefault(
           description:
             'hnsw.max_scan_tuples of an index search: how many index tuples an iterative scan visits at most; a search that comes back short of k then scans exactly.',
         }),
-        vchordrq_probes: key(z.optional(z.int().check(z.minimum(1), z.maximum(65_535))), {
-          description: 'vchordrq.probes of a search on VectorChord (SET LOCAL per transaction).',
-          fallback: 'VectorChord’s default',
+        vchordrq_probes_percent: key(integer(1, 100, 10), {
+          description:
+            'On VectorChord, the share of the index’s lists a search probes (vchordrq.probes, set per transaction from the index’s own lists, which maintenance makes follow the table’s size): higher is better recall and slower.',
         }),
         tenant_index_min_rows: key(integer(1, 2 ** 31 - 1, 10_000), {
           description:

@@ -1,5 +1,6 @@
 import type { Settings } from '../config/schema.js';
 import type { Database } from '../db/types.js';
+import { maintainVchordrqIndexes, type VchordrqRebuild } from '../storage/vectors/vchordrq-indexes.js';
 import {
   hasVectorTables,
   maintainTenantIndexes,
@@ -17,11 +18,15 @@ export interface MaintenanceReport {
   /** Event-log partitions; `skipped` while the event log does not exist yet (before `migrate`). */
   eventLog: EventLogMaintenance | { status: 'skipped'; changes: []; attempts: 0 };
   /**
-   * Per-tenant partial vector indexes; `skipped` where the vector track has no tables (disabled,
-   * or not migrated) or this run did not cover them.
+   * The vector indexes: per-tenant partial ones (`changes`, `indexes`), and on VectorChord the
+   * rebuilds of the tables' indexes whose lists follow their size (`rebuilt`); `skipped` where the
+   * vector track has no tables (disabled, or not migrated) or this run did not cover them.
    */
-  vectorIndexes: TenantIndexMaintenance | { status: 'skipped'; changes: []; indexes: 0 };
+  vectorIndexes: VectorIndexMaintenance | { status: 'skipped'; changes: []; indexes: 0; rebuilt: [] };
 }
+
+/** What vector-index maintenance did: see {@link MaintenanceReport.vectorIndexes}. */
+export type VectorIndexMaintenance = TenantIndexMaintenance & { rebuilt: VchordrqRebuild[] };
 
 /** The parts of a maintenance run (both by default). */
 export interface MaintenanceParts {
@@ -31,8 +36,9 @@ export interface MaintenanceParts {
 
 /**
  * Everything a long-running deployment needs done now and then, as the schema owner: the
- * event-log partitions ({@link ensureEventPartitions}) and the partial vector indexes of large
- * tenants ({@link maintainTenantIndexes}). Idempotent and bounded: a part that meets a lock held
+ * event-log partitions ({@link ensureEventPartitions}), the partial vector indexes of large
+ * tenants ({@link maintainTenantIndexes}) and, on VectorChord, the lists of each table's index
+ * ({@link maintainVchordrqIndexes}). Idempotent and bounded: a part that meets a lock held
  * too long reports `busy` instead of stalling traffic. `llmspell database maintain` runs it (for
  * cron), `migrate` and `openStorage` with `auto_migrate` after migrating, and `storage.maintain()`
  * on demand.
@@ -52,7 +58,13 @@ export async function maintain(
       parts.vectorIndexes !== false &&
       settings.storage.postgres.vector_embeddings.enabled &&
       (await hasVectorTables(client))
-        ? await maintainTenantIndexes(client, settings, { dryRun: options.dryRun === true })
-        : { status: 'skipped', changes: [], indexes: 0 },
+        ? {
+            ...(await maintainTenantIndexes(client, settings, { dryRun: options.dryRun === true })),
+            rebuilt: await maintainVchordrqIndexes(client, {
+              dryRun: options.dryRun === true,
+              lockTimeoutMs: options.lockTimeoutMs ?? settings.storage.postgres.maintenance_lock_timeout_secs * 1000,
+            }),
+          }
+        : { status: 'skipped', changes: [], indexes: 0, rebuilt: [] },
   }));
 }

@@ -110,9 +110,12 @@ async function openBackend(
 ): Promise<OpenBackend> {
   const migrateNow = settings.storage.postgres.auto_migrate || backend === 'memory';
   const limits = { ...migrationLimits(settings), ...migrationSource(settings, options.migrationsDir) };
+  // On a server, opening keeps the event log current but leaves the vector indexes (a tenant's
+  // partial index, a VectorChord rebuild: minutes on a large table) to `database maintain`.
+  const parts = backend === 'postgres' ? { vectorIndexes: false } : {};
   const upkeep = async (db: Database) => {
     const migrated = await migrate(db, limits);
-    return { migrated, maintenance: await maintain(db, settings) };
+    return { migrated, maintenance: await maintain(db, settings, {}, parts) };
   };
   if (backend === 'postgres') {
     let done: Omit<OpenBackend, 'db'> | undefined;

@@ -35,10 +35,39 @@ export interface Statement<Params, Row> {
   /** Checks each row returned; `undefined` for a statement read only by its row count. */
   readonly row: z.ZodMiniType<Row> | undefined;
   /**
-   * The server settings the statement may run under (`hnsw.ef_search`), each sent as `SET LOCAL`
-   * right before it in the same transaction and set back to its default right after; `undefined` when it takes none.
+   * The server settings the statement may run under (`hnsw.ef_search`), set for the transaction
+   * right before it and back to their defaults right after; `undefined` when it takes none.
    */
-  readonly settings: z.ZodMiniType<Record<string, string | number | undefined>> | undefined;
+  readonly settings: SettingsPlan | undefined;
+}
+
+/**
+ * A setting whose value the server works out when it is set, from the value given (`$value`):
+ * `vchordrq.probes` from the index's lists, say. Made by {@link derivedSetting}.
+ */
+export interface DerivedSetting {
+  readonly type: z.ZodMiniType<string | number | undefined>;
+  /** An SQL expression of `$value` (NULL when no value is given; a NULL result means the default). */
+  readonly sql: string;
+}
+
+/** A setting worked out by the server from the given value: see {@link DerivedSetting}. */
+export function derivedSetting(type: z.ZodMiniType<string | number | undefined>, sql: string): DerivedSetting {
+  if (!sql.includes('$value')) throw new Error(`derived setting ${JSON.stringify(sql)}: never uses $value`);
+  return Object.freeze({ type, sql });
+}
+
+/**
+ * How a statement's settings travel: two statements, whatever their number. `set` gives each its
+ * value for the transaction (`set_config(name, $n, true)`, every value a parameter, in the order
+ * of {@link SettingsPlan.names}; a NULL one is its default); `reset` sets them all back.
+ */
+export interface SettingsPlan {
+  /** Checks the values a caller gives. */
+  readonly schema: z.ZodMiniType<Record<string, string | number | undefined>>;
+  readonly names: readonly string[];
+  readonly set: string;
+  readonly reset: string;
 }
 
 /** The parameters a statement takes (what a store passes). */
@@ -79,9 +108,10 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   row?: R;
   /**
    * Server settings a caller may give the statement (`{ 'hnsw.ef_search': integer(1, 1000) }`):
-   * names from this fixed list, values checked by their type and sent as `SET LOCAL name = 'value'`.
+   * names from this fixed list, values checked by their type and sent as parameters of one
+   * `set_config` statement (see {@link SettingsPlan}); a {@link derivedSetting} is worked out by the server.
    */
-  settings?: z.core.$ZodShape;
+  settings?: Readonly<Record<string, z.ZodMiniType<string | number | undefined> | DerivedSetting>>;
   /** Parameters exempt from `max_document_bytes`: a query vector, whose length bounds its size. */
   unlimited?: readonly string[];
 }): Statement<z.input<z.ZodMiniObject<P>>, R extends z.core.$ZodShape ? z.output<z.ZodMiniObject<R>> : never> {
@@ -104,9 +134,7 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   if (unused.length > 0) fail(`declared but unused: ${unused.join(', ')}`);
   const undeclared = (definition.unlimited ?? []).filter((parameter) => !declared.includes(parameter));
   if (undeclared.length > 0) fail(`unlimited names what params does not declare: ${undeclared.join(', ')}`);
-  const settingNames = Object.keys(definition.settings ?? {});
-  const badSetting = settingNames.find((setting) => !SETTING_NAME.test(setting));
-  if (badSetting !== undefined) fail(`setting ${JSON.stringify(badSetting)} is not a server setting name`);
+  const settings = definition.settings ? settingsPlan(definition.settings, fail) : undefined;
   const verb = leadingVerb(sql);
   if (!sql.includes(`$${TENANT_PARAMETER}`)) fail(`never uses $${TENANT_PARAMETER}`);
   if (verb !== 'INSERT' && !TENANT_PREDICATE.test(sql)) fail(`a ${verb} must say tenant_id = $${TENANT_PARAMETER}`);
@@ -120,10 +148,35 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
     order: Object.freeze(order),
     params: z.strictObject(definition.params) as never,
     row: definition.row ? (z.object(definition.row) as never) : undefined,
-    settings: definition.settings ? (z.strictObject(definition.settings) as never) : undefined,
+    settings,
   });
   defined.add(made);
   return made as never;
+}
+
+/** The two statements that set and reset `declared` (names checked, so they can be literals). */
+function settingsPlan(
+  declared: Readonly<Record<string, z.ZodMiniType<string | number | undefined> | DerivedSetting>>,
+  fail: (why: string) => never,
+): SettingsPlan {
+  const names = Object.keys(declared);
+  const bad = names.find((setting) => !SETTING_NAME.test(setting));
+  if (bad !== undefined) fail(`setting ${JSON.stringify(bad)} is not a server setting name`);
+  const derived = (entry: (typeof declared)[string]): entry is DerivedSetting => 'sql' in entry;
+  const value = (name: string, index: number) => {
+    const entry = declared[name]!;
+    const parameter = `$${index + 1}`;
+    return derived(entry) ? entry.sql.replaceAll('$value', parameter) : `${parameter}::text`;
+  };
+  const shape = Object.fromEntries(
+    Object.entries(declared).map(([name, entry]) => [name, derived(entry) ? entry.type : entry]),
+  ) as z.core.$ZodShape;
+  return Object.freeze({
+    schema: z.strictObject(shape) as never,
+    names: Object.freeze(names),
+    set: `SELECT ${names.map((name, index) => `set_config('${name}', ${value(name, index)}, true)`).join(', ')}`,
+    reset: `SELECT ${names.map((name) => `set_config('${name}', NULL, true)`).join(', ')}`,
+  });
 }
 
 /** The first keyword of the statement's main part: after a `WITH …` list, the first verb outside parentheses. */

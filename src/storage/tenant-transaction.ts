@@ -1,11 +1,10 @@
-import pg from 'pg';
 import { typedFailure } from '../db/errors.js';
 import type { Queryable, QueryOptions } from '../db/types.js';
 import { LlmspellError } from '../errors.js';
 import { RESULT_TYPES } from './codecs.js';
 import { fromServerError, invalidInput } from './errors.js';
 import { parseInput } from './fields.js';
-import { isStatement, type Statement } from './statement.js';
+import { isStatement, type SettingsPlan, type Statement } from './statement.js';
 
 /** What a tenant transaction knows of the scope that opened it. */
 export interface TransactionScope {
@@ -83,8 +82,10 @@ export class TenantTransaction {
       throw new LlmspellError('USAGE', 'a tenant transaction runs only statements defined with statement()');
     }
     const values = this.#encode(statement, params);
-    const prelude = settingStatements(statement, settings);
-    if (prelude.length > 0) return this.#sendAfter(prelude, statement, values);
+    const settingValues = settingParameters(statement, settings);
+    if (settingValues) {
+      return this.#sendAfter(settingValues, statement as Statement<P, R> & { settings: SettingsPlan }, values);
+    }
     // A read of a one-statement call may have COMMIT follow it unawaited: nothing after it can
     // need undoing. A write's COMMIT waits until its rows have been read and checked.
     const commitWith = this.#scope.singleStatement && statement.readOnly;
@@ -99,51 +100,41 @@ export class TenantTransaction {
   }
 
   /**
-   * Sends the `SET LOCAL` statements, `statement`, and the `SET LOCAL … TO DEFAULT` that end the
-   * settings again (so a later statement of a `transaction()` runs as it would have), none
-   * awaiting the one before: on a pipelining connection they travel together. A failed setting is
-   * reported, not the "transaction is aborted" the statement then gets.
+   * Sends the statement that sets the settings, `statement`, and the one that sets them back to
+   * their defaults (so a later statement of a `transaction()` runs as it would have), none
+   * awaiting the one before: on a pipelining connection the three travel together. A failed
+   * setting is reported, not the "transaction is aborted" the statement then gets.
    */
   async #sendAfter<P, R>(
-    settings: readonly (readonly [name: string, value: string])[],
-    statement: Statement<P, R>,
+    settingValues: (string | null)[],
+    statement: Statement<P, R> & { settings: SettingsPlan },
     values: unknown[],
   ): Promise<{ rows: unknown[]; rowCount: number | null }> {
-    // Without pipelining, each goes out once the one before is answered (nothing gained by
-    // queueing them in the driver, which is deprecated in pg 8).
+    // Without pipelining, each goes out once the one before succeeded (nothing gained by queueing
+    // them in the driver, which is deprecated in pg 8; after a failure the transaction is aborted).
     let last: Promise<unknown> = Promise.resolve();
     const send = (text: string, queryValues?: unknown[], options?: QueryOptions) => {
       const after = last;
       const sent = this.#scope.pipelines
         ? this.#client.query(text, queryValues, options)
-        : after.then(
-            () => this.#client.query(text, queryValues, options),
-            () => this.#client.query(text, queryValues, options),
-          );
+        : after.then(() => this.#client.query(text, queryValues, options));
       sent.catch(() => undefined);
       last = sent;
       return sent;
     };
-    const sets = settings.map(([name, value]) => send(`SET LOCAL ${name} = ${value}`));
+    const set = send(statement.settings.set, settingValues);
     const sent = send(statement.text, values, { types: RESULT_TYPES });
-    const resets = settings.map(([name]) => send(`SET LOCAL ${name} TO DEFAULT`));
-    try {
-      for (const set of sets) await set;
-    } catch (error) {
-      throw this.#typed(error, statement.name);
+    const reset = send(statement.settings.reset);
+    // All three settle before anything is thrown: the caller's ROLLBACK must not queue behind them.
+    const [setting, result, resetting] = await Promise.allSettled([set, sent, reset]);
+    if (setting.status === 'rejected') throw this.#typed(setting.reason, statement.name);
+    if (result.status === 'rejected') {
+      throw (
+        fromServerError(result.reason, statement.name, statement.verb) ?? this.#typed(result.reason, statement.name)
+      );
     }
-    let result;
-    try {
-      result = await sent;
-    } catch (error) {
-      throw fromServerError(error, statement.name, statement.verb) ?? this.#typed(error, statement.name);
-    }
-    try {
-      for (const reset of resets) await reset;
-    } catch (error) {
-      throw this.#typed(error, statement.name);
-    }
-    return result;
+    if (resetting.status === 'rejected') throw this.#typed(resetting.reason, statement.name);
+    return result.value;
   }
 
   /**
@@ -194,20 +185,21 @@ export class TenantTransaction {
 /** Server settings for one statement, by name (see `statement({ settings })`); `undefined` values are not sent. */
 export type StatementSettings = Readonly<Record<string, string | number | undefined>>;
 
-/** `settings` as name and quoted value, checked against what `statement` declares. */
-function settingStatements<P, R>(
+/**
+ * The parameters of the statement that sets `settings` (see `SettingsPlan`): checked against what
+ * `statement` declares, in its order, `null` for a setting not given. `undefined` when none is given.
+ */
+function settingParameters<P, R>(
   statement: Statement<P, R>,
   settings: StatementSettings | undefined,
-): [name: string, value: string][] {
-  if (settings === undefined) return [];
+): (string | null)[] | undefined {
+  if (settings === undefined) return undefined;
   if (!statement.settings) {
     throw new LlmspellError('INTERNAL', `${statement.name}: takes no settings`);
   }
-  const parsed = parseInput(statement.name, statement.settings, settings, 'settings');
-  // Names come from the statement's fixed list; values are checked, then quoted as literals.
-  return Object.entries(parsed).flatMap(([name, value]) =>
-    value === undefined ? [] : [[name, pg.escapeLiteral(String(value))] as [string, string]],
-  );
+  const parsed = parseInput(statement.name, statement.settings.schema, settings, 'settings');
+  const values = statement.settings.names.map((name) => (parsed[name] === undefined ? null : String(parsed[name])));
+  return values.every((value) => value === null) ? undefined : values;
 }
 
 function readRow<P, R>(statement: Statement<P, R>, row: unknown): R {

@@ -103,7 +103,7 @@ describe('llmspell database maintain: tenant vector indexes', () => {
     expect(json.code, json.stderr).toBe(EXIT.OK);
     expect(JSON.parse(json.stdout)).toMatchObject({
       dryRun: false,
-      vectorIndexes: { status: 'done', changes: [], indexes: 1 },
+      vectorIndexes: { status: 'done', changes: [], indexes: 1, rebuilt: [] },
     });
 
     const health = await cli(['--json', 'database', 'health-check']);

@@ -84,6 +84,11 @@ const OTHER_GRANTS = [
   `${LLMSPELL_SCHEMA}.uuid_v7:EXECUTE`,
 ];
 
+/** The vector track's functions (VectorChord's probes, worked out in each search's transaction). */
+const VECTOR_FUNCTION_GRANTS = ['vchordrq_lists', 'vchordrq_probes', 'vchordrq_probes_for'].map(
+  (name) => `${LLMSPELL_SCHEMA}.${name}:EXECUTE`,
+);
+
 /** Read access to the migration history (health-check as the application role counts migrations). */
 function historyReadGrants(vectors: boolean): string[] {
   const tables = ['history', 'checksums', ...(vectors ? ['vector_history'] : [])];
@@ -102,7 +107,7 @@ function tableGrants(vectors: boolean): Record<string, readonly Dml[]> {
 
 /** Every grant llmspell_app should hold, as `object:PRIVILEGE`. */
 function expectedAppGrants(vectors: boolean): string[] {
-  const grants = [...OTHER_GRANTS, ...historyReadGrants(vectors)];
+  const grants = [...OTHER_GRANTS, ...historyReadGrants(vectors), ...(vectors ? VECTOR_FUNCTION_GRANTS : [])];
   for (const [table, privileges] of Object.entries(tableGrants(vectors)))
     for (const p of privileges) grants.push(`${q(table)}:${p}`);
   for (const [column, privileges] of Object.entries(COLUMN_GRANTS))

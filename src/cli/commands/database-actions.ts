@@ -11,7 +11,8 @@ import type { Database } from '../../db/types.js';
 import { describeOrigin, LlmspellError } from '../../errors.js';
 import { healthCheck, type HealthReport } from '../../health/health-check.js';
 import type { PartitionChange } from '../../maintenance/event-partitions.js';
-import { maintain, type MaintenanceReport } from '../../maintenance/maintain.js';
+import { maintain, type MaintenanceReport, type VectorIndexMaintenance } from '../../maintenance/maintain.js';
+import type { VchordrqRebuild } from '../../storage/vectors/vchordrq-indexes.js';
 import { toDatabaseError } from '../../db/errors.js';
 import { olderServerWarning } from '../../db/server-version.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../../migrate/connect.js';
@@ -224,6 +225,16 @@ function reportMaintenance(
   reportEventLog(ctx, report, when);
   const { vectorIndexes } = report;
   if (vectorIndexes.status === 'skipped') return;
+  reportTenantIndexes(ctx, vectorIndexes, when, dryRun);
+  reportRebuilds(ctx, vectorIndexes.rebuilt, dryRun);
+}
+
+function reportTenantIndexes(
+  ctx: CommandContext,
+  vectorIndexes: VectorIndexMaintenance,
+  when: 'after' | 'alone',
+  dryRun: boolean,
+): void {
   if (vectorIndexes.changes.length === 0) {
     if (when === 'alone') ctx.out.line(`Tenant vector indexes are up to date (${vectorIndexes.indexes}).`);
     return;
@@ -243,6 +254,22 @@ function reportMaintenance(
       ? `${vectorIndexes.indexes} tenant vector index(es) after such a run.`
       : `${vectorIndexes.indexes} tenant vector index(es) in place.`,
   );
+}
+
+/** VectorChord index rebuilds; a swap left pending is a warning (the next run finishes it). */
+function reportRebuilds(ctx: CommandContext, rebuilt: readonly VchordrqRebuild[], dryRun: boolean): void {
+  const lists = (value: readonly number[] | null) =>
+    value === null ? 'a build left by an earlier run' : value.length === 0 ? 'no lists' : `lists [${value.join(', ')}]`;
+  for (const change of rebuilt) {
+    const what = `${change.index} on ${change.table} (${change.rows} rows): ${lists(change.from)} → ${lists(change.lists)}`;
+    if (dryRun) ctx.out.line(`VectorChord index would be rebuilt (dry run): ${what}`);
+    else if (change.status === 'rebuilt') ctx.out.line(`VectorChord index rebuilt: ${what}`);
+    else {
+      ctx.out.warn(
+        `VectorChord index built but not yet swapped in: ${what}; a lock stayed held past storage.postgres.maintenance_lock_timeout_secs. Run \`llmspell database maintain\` again to finish (meanwhile a search of the table may fall back to an exact scan).`,
+      );
+    }
+  }
 }
 
 const REASONS = {

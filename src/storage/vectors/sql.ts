@@ -9,7 +9,7 @@
  */
 import * as z from 'zod/mini';
 import { integer, jsonObject, oneOf, text, uuid } from '../fields.js';
-import { statement } from '../statement.js';
+import { derivedSetting, statement } from '../statement.js';
 import {
   firstPassHit,
   hitRow,
@@ -23,7 +23,14 @@ import {
 
 const table = (dims: VectorDimension) => `llmspell.vector_embeddings_${dims}`;
 
-/** The distance the approximate index orders by: pgvector's HNSW indexes 3072 dimensions as `halfvec`. */
+/**
+ * What the approximate indexes of a table index (HNSW and vchordrq alike): pgvector's HNSW takes at
+ * most 2000 dimensions, so 3072 is indexed as `halfvec(3072)` (and searched by the same expression).
+ */
+export const indexedColumn = (dims: VectorDimension) =>
+  dims > 2000 ? `(embedding::halfvec(${dims})) halfvec_cosine_ops` : 'embedding vector_cosine_ops';
+
+/** The distance the approximate index orders by: see {@link indexedColumn}. */
 const indexedDistance = (dims: VectorDimension) =>
   dims > 2000 ? `embedding::halfvec(${dims}) <=> $vector::halfvec(${dims})` : `embedding <=> $vector::vector(${dims})`;
 
@@ -41,16 +48,25 @@ const selection = {
 /** An array of texts (vectors in pgvector's form, JSON documents), one per entry of a batch. */
 const texts = () => z.array(z.string());
 
-/** pgvector's settings of an index search, sent as `SET LOCAL` before it. */
-const searchSettings = {
+/**
+ * The settings of an index search of `dims`, set for its transaction right before it: pgvector's
+ * HNSW ones, and VectorChord's — `vchordrq.probes` worked out by the server from the lists of the
+ * table's index (`$value` percent of them; see migration `vector/0002`), and `vchordrq.prefilter`,
+ * which checks the tenant and the filter before computing a candidate's distance.
+ */
+const searchSettings = (dims: VectorDimension) => ({
   'hnsw.ef_search': integer(1, 1000),
   'hnsw.iterative_scan': oneOf(['relaxed_order', 'strict_order'] as const),
   'hnsw.max_scan_tuples': integer(1, 2 ** 31 - 1),
-  'vchordrq.probes': z.optional(integer(1, 65_535)),
+  'vchordrq.probes': derivedSetting(
+    integer(1, 100),
+    `llmspell.vchordrq_probes('${table(dims)}'::regclass, $value::float8)`,
+  ),
+  'vchordrq.prefilter': oneOf(['on'] as const),
   // The route is chosen by the library, not by the planner's guess of the tenant's size: with
   // sorting disabled the planner takes the ordered index scan (a per-tenant partial one when there is).
   enable_sort: oneOf(['off'] as const),
-};
+});
 
 const searchParams = {
   ...selection,
@@ -146,7 +162,7 @@ function forDimension(dims: VectorDimension) {
       params: searchParams,
       unlimited: ['vector'],
       row: hitRow,
-      settings: searchSettings,
+      settings: searchSettings(dims),
     }),
   };
 }

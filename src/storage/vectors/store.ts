@@ -203,17 +203,28 @@ export class VectorStore {
       }
     }
     if (route === 'index') {
-      [route, rows] = await this.#run(async (tx) => {
+      const walk = this.#run(async (tx) => {
         const found = await tx.all(statements.index, params, {
           'hnsw.ef_search': Math.max(config.ef_search, limit),
           'hnsw.iterative_scan': config.iterative_scan,
           'hnsw.max_scan_tuples': config.max_scan_tuples,
-          'vchordrq.probes': config.vchordrq_probes,
+          'vchordrq.probes': config.vchordrq_probes_percent,
+          'vchordrq.prefilter': 'on',
           enable_sort: 'off',
         });
-        // Short of k: the walk stopped at max_scan_tuples, or fewer rows match. Scan exactly.
+        // Short of k: the walk stopped at max_scan_tuples (or its probes), or fewer rows match. Scan exactly.
         if (found.length < limit) return ['fallback', await tx.all(statements.exact, params)] as const;
         return ['index', found] as const;
+      });
+      [route, rows] = await walk.catch(async (error: unknown) => {
+        if (!isProbesMismatch(error)) throw error;
+        // VectorChord cannot plan the search while a rebuild's new index (other lists) stands
+        // beside the old one, for the moment until maintenance swaps them: answer exactly. (In a
+        // caller's transaction(), which the failure aborted, the failure stands.)
+        const exact = await this.#run((tx) => tx.all(statements.exact, params), ONE_STATEMENT).catch(() => {
+          throw error;
+        });
+        return ['fallback', exact] as const;
       });
     }
     const hits: VectorHit[] = rows
@@ -315,10 +326,10 @@ export class VectorStore {
       return await this.context.run(work, options);
     } catch (error) {
       const cause = error instanceof LlmspellError ? (error.cause as { code?: unknown } | undefined) : undefined;
-      if (cause?.code === '42P01' || cause?.code === '42704') {
+      if (cause?.code === '42P01' || cause?.code === '42704' || cause?.code === '42883') {
         throw new LlmspellError(
           'MIGRATION_PENDING',
-          'the vector embeddings tables are not there: the vector track of the migrations has not run',
+          'the vector embeddings tables or their functions are not there: the vector track of the migrations has not (fully) run',
           {
             hint: 'Run `llmspell database migrate` with storage.postgres.vector_embeddings.enabled = true (the server needs pgvector or VectorChord).',
             cause: error,
@@ -396,4 +407,15 @@ function atField<T>(at: string, parse: () => T): T {
     }
     throw error;
   }
+}
+
+/**
+ * Whether `error` is VectorChord refusing to plan a search whose `vchordrq.probes` do not fit an
+ * index's levels of lists ("need 1 probes, but 0 probes provided"), found in its causes.
+ */
+function isProbesMismatch(error: unknown): boolean {
+  for (let at = error, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
+    if (/need \d+ probes, but \d+ probes provided/.test(at.message)) return true;
+  }
+  return false;
 }

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Settings } from '../../config/schema.js';
 import type { Queryable } from '../../db/types.js';
+import { indexedColumn } from './sql.js';
 import { VECTOR_DIMENSIONS, type VectorDimension } from './types.js';
 
 /** The names of tenant indexes (not the shared `vector_embeddings_384_tenant_scope` btree), as a POSIX regex. */
@@ -176,12 +177,10 @@ export async function maintainTenantIndexes(
   for (const c of wanted) {
     if (c.existing?.valid === true) continue;
     const index = tenantIndexName(c.dims, c.tenant);
-    const expression =
-      c.dims > 2000 ? `(embedding::halfvec(${c.dims})) halfvec_cosine_ops` : 'embedding vector_cosine_ops';
     // Index predicates take no parameters: the tenant id is a literal, escaped (DESIGN.md §4's one exception).
     await run(
       `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${pg.escapeIdentifier(index)} ON llmspell.vector_embeddings_${c.dims}
-         USING hnsw (${expression}) WITH (m = ${m}, ef_construction = ${ef})
+         USING hnsw (${indexedColumn(c.dims)}) WITH (m = ${m}, ef_construction = ${ef})
          WHERE tenant_id = ${pg.escapeLiteral(c.tenant)}`,
     );
     await run(`COMMENT ON INDEX llmspell.${pg.escapeIdentifier(index)} IS ${pg.escapeLiteral(c.tenant)}`);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import type { Database } from '../../../src/db/types.js';
 import { integer, oneOf } from '../../../src/storage/fields.js';
-import { statement } from '../../../src/storage/statement.js';
+import { derivedSetting, statement } from '../../../src/storage/statement.js';
 import { TenantTransaction } from '../../../src/storage/tenant-transaction.js';
 import { codeOf } from '../../helpers/outcome.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../../helpers/schema.js';
@@ -26,6 +26,15 @@ const read = statement({
   settings: { enable_sort: oneOf(['on', 'off'] as const), work_mem: z.optional(integer(64, 65536)) },
 });
 const plain = statement({ name: 'test.plain', ...READ });
+/** work_mem worked out by the server: twice the value given (a NULL value, its default). */
+const derived = statement({
+  name: 'test.derivedSetting',
+  ...READ,
+  settings: {
+    enable_sort: oneOf(['on', 'off'] as const),
+    work_mem: derivedSetting(z.optional(integer(64, 65536)), '($value::int * 2)::text'),
+  },
+});
 
 describe.each(['pglite', 'postgres'] as const)('statement settings on %s', (kind) => {
   let migrated: MigratedDatabase;
@@ -67,6 +76,46 @@ describe.each(['pglite', 'postgres'] as const)('statement settings on %s', (kind
       expect(await codeOf(tx.all(plain, {}, { enable_sort: 'off' }))).toBe('INTERNAL');
       expect((await tx.all(plain, {}))[0]!.sort).toBe('on'); // nothing of the refused calls ran
     });
+  });
+
+  it('a derived setting is worked out by the server, and NULL (not given) leaves the default', async () => {
+    const [doubled, defaulted, after, before] = await inTenant(async (tx) => {
+      const first = (await tx.all(plain, {}))[0];
+      const two = (await tx.all(derived, {}, { enable_sort: 'off', work_mem: 1000 }))[0];
+      const none = (await tx.all(derived, {}, { enable_sort: 'off' }))[0];
+      return [two, none, (await tx.all(plain, {}))[0], first];
+    });
+    expect(doubled).toEqual({ sort: 'off', mem: '2000kB' });
+    expect(defaulted).toEqual({ sort: 'off', mem: before!.mem });
+    expect(after).toEqual(before);
+  });
+
+  it('a setting the server refuses fails the call with the setting named, and the statement does not run', async () => {
+    const failing = statement({
+      name: 'test.failingSetting',
+      ...READ,
+      settings: { work_mem: derivedSetting(integer(1, 10), "($value::int || 'parsecs')") },
+    });
+    const error = await db
+      .withTenant('acme', (client) =>
+        new TenantTransaction(
+          client,
+          'acme',
+          { maxDocumentBytes: 1 << 20 },
+          { target: 'test', singleStatement: false },
+        ).all(failing, {}, { work_mem: 1 }),
+      )
+      .catch((caught: unknown) => caught);
+    expect(String((error as Error).message)).toMatch(/work_mem|parsecs/);
+  });
+
+  it('set and reset are one statement each, whatever the number of settings', () => {
+    expect(derived.settings!.set).toBe(
+      "SELECT set_config('enable_sort', $1::text, true), set_config('work_mem', ($2::int * 2)::text, true)",
+    );
+    expect(derived.settings!.reset).toBe(
+      "SELECT set_config('enable_sort', NULL, true), set_config('work_mem', NULL, true)",
+    );
   });
 
   it('a setting name that is not one is refused when the statement is defined', () => {

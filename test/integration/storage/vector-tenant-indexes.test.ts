@@ -163,7 +163,7 @@ describe('a large tenant gets a partial index', () => {
   afterAll(() => opened?.dispose());
 
   it("has none before maintenance; the maintenance of the open left the migration's indexes alone", async () => {
-    expect(storage.maintenance?.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 0 });
+    expect(storage.maintenance?.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 0, rebuilt: [] });
     expect(await tenantIndexes(storage)).toEqual([]);
     expect(await migrationIndexes(storage)).toEqual(MIGRATION_INDEXES);
     expect((await storage.tenant('big-tenant').vectors.stats())[384]).toEqual({
@@ -184,6 +184,7 @@ describe('a large tenant gets a partial index', () => {
       status: 'done',
       changes: [{ action: 'created', table: 'vector_embeddings_384', index, tenant: 'big-tenant', rows: 120 }],
       indexes: 1,
+      rebuilt: [],
     });
     expect(await tenantIndexes(storage)).toEqual([]);
   });
@@ -194,6 +195,7 @@ describe('a large tenant gets a partial index', () => {
       status: 'done',
       changes: [{ action: 'created', table: 'vector_embeddings_384', index, tenant: 'big-tenant', rows: 120 }],
       indexes: 1,
+      rebuilt: [],
     });
     expect(index).toMatch(/^vector_embeddings_384_tenant_[0-9a-f]{24}$/);
     expect(await countTenantIndexes(storage.db)).toBe(1);
@@ -235,10 +237,10 @@ describe('a large tenant gets a partial index', () => {
   it('a second run changes nothing (idempotent)', async () => {
     const before = await tenantIndexes(storage);
     const report = await storage.maintain();
-    expect(report.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 1 });
+    expect(report.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 1, rebuilt: [] });
     expect(await tenantIndexes(storage)).toEqual(before);
     const dry = await maintain(storage.db, settingsFor(), { dryRun: true });
-    expect(dry.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 1 });
+    expect(dry.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 1, rebuilt: [] });
   });
 
   it('the index-route statement walks the partial index for its tenant and the shared index for another', async () => {
@@ -342,6 +344,7 @@ describe('the cap (max_tenant_indexes) and the hysteresis', () => {
         },
       ],
       indexes: 2,
+      rebuilt: [],
     });
     expect(await indexedTenants(storage)).toEqual(['tenant-a', 'tenant-b']);
     expect((await storage.tenant('tenant-c').vectors.stats())[384].tenantIndex).toBe(false);
@@ -369,6 +372,7 @@ describe('the cap (max_tenant_indexes) and the hysteresis', () => {
         },
       ],
       indexes: 2,
+      rebuilt: [],
     };
     const catalog = await tenantIndexes(storage);
     expect((await maintain(storage.db, settingsFor(), { dryRun: true })).vectorIndexes).toEqual(expected);
@@ -385,7 +389,7 @@ describe('the cap (max_tenant_indexes) and the hysteresis', () => {
     await shrink('tenant-b', 30); // no index, 30 < 50: stays without
     await shrink('tenant-c', 40); // index, 25 ≤ 40 < 50: keeps it
     const report = await storage.maintain();
-    expect(report.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 2 });
+    expect(report.vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 2, rebuilt: [] });
     expect(await indexedTenants(storage)).toEqual(['tenant-a', 'tenant-c']);
   });
 
@@ -411,6 +415,7 @@ describe('the cap (max_tenant_indexes) and the hysteresis', () => {
         },
       ],
       indexes: 1,
+      rebuilt: [],
     });
     expect(await indexedTenants(storage)).toEqual(['tenant-a']);
   });
@@ -439,7 +444,12 @@ describe('the cap (max_tenant_indexes) and the hysteresis', () => {
   it('max_tenant_indexes = 0 builds none', async () => {
     await add('tenant-d', 60);
     const none = settingsFor({ ...VECTOR_CONFIG, max_tenant_indexes: 0 });
-    expect((await maintain(storage.db, none)).vectorIndexes).toEqual({ status: 'done', changes: [], indexes: 0 });
+    expect((await maintain(storage.db, none)).vectorIndexes).toEqual({
+      status: 'done',
+      changes: [],
+      indexes: 0,
+      rebuilt: [],
+    });
     expect(await tenantIndexes(storage)).toEqual([]);
   });
 });
@@ -484,10 +494,15 @@ describe('an invalid index (an interrupted build)', () => {
       },
       { action: 'created', table: 'vector_embeddings_384', index, tenant: 'tenant-x', rows: 80 },
     ];
-    expect(dry.vectorIndexes).toEqual({ status: 'done', changes: expected, indexes: 1 });
+    expect(dry.vectorIndexes).toEqual({ status: 'done', changes: expected, indexes: 1, rebuilt: [] });
     expect((await tenantIndexes(storage))[0]?.valid).toBe(false);
 
-    expect((await storage.maintain()).vectorIndexes).toEqual({ status: 'done', changes: expected, indexes: 1 });
+    expect((await storage.maintain()).vectorIndexes).toEqual({
+      status: 'done',
+      changes: expected,
+      indexes: 1,
+      rebuilt: [],
+    });
     expect(await tenantIndexes(storage)).toMatchObject([{ name: index, valid: true, comment: 'tenant-x' }]);
     expect(await runCheck(storage, settingsFor())).toMatchObject({ status: 'ok', data: { indexes: 1, invalid: 0 } });
     expect(scannedIndex(await explainSearch(storage, 'tenant-x', draw()))).toBe(index);
@@ -548,6 +563,7 @@ describe('the 3072-dimension table', () => {
       status: 'done',
       changes: [{ action: 'created', table: 'vector_embeddings_3072', index, tenant: 'wide-tenant', rows: 60 }],
       indexes: 1,
+      rebuilt: [],
     });
     const [row] = await tenantIndexes(storage);
     expect(row).toMatchObject({
@@ -602,6 +618,7 @@ describe('the 3072-dimension table', () => {
         },
       ],
       indexes: 2,
+      rebuilt: [],
     });
     const stats = await storage.tenant('wide-tenant').vectors.stats();
     expect([stats[384].tenantIndex, stats[3072].tenantIndex]).toEqual([true, false]);
@@ -624,7 +641,12 @@ describe('with the vector track disabled', () => {
     const result = await runCheck(opened.storage, settings);
     expect(result).toMatchObject({ id: 'vector-indexes', status: 'skip' });
     expect(result.summary).toMatch(/disabled/);
-    expect((await opened.storage.maintain()).vectorIndexes).toEqual({ status: 'skipped', changes: [], indexes: 0 });
+    expect((await opened.storage.maintain()).vectorIndexes).toEqual({
+      status: 'skipped',
+      changes: [],
+      indexes: 0,
+      rebuilt: [],
+    });
     expect((await maintain(opened.storage.db, settings)).vectorIndexes.status).toBe('skipped');
   });
 });

@@ -702,6 +702,91 @@ describe("routing by the tenant's size", () => {
   });
 });
 
+describe('VectorChord failures the search gets past, and a missing vector/0002 (fault injection on PGlite)', () => {
+  // PGlite has no vchordrq: these replace the probes function of migration vector/0002 with one
+  // that fails as VectorChord's planner does while a rebuild's new index stands beside the old
+  // one, or drop it; a real server error either way, raised in the index search's transaction.
+  let target: OpenedStorage;
+  const probes = 'llmspell.vchordrq_probes(regclass, float8)';
+  /** Runs each statement in turn, as the owner. */
+  const exec = async (...statements: string[]) => {
+    for (const text of statements) await target.storage.db.query(text);
+  };
+  /** Replaces the probes function with one that raises `message` (undone by {@link restore}). */
+  const failWith = (message: string) =>
+    exec(
+      `ALTER FUNCTION ${probes} RENAME TO vchordrq_probes_real`,
+      `CREATE FUNCTION llmspell.vchordrq_probes(tbl regclass, percent float8) RETURNS text
+         LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${message}'; END $$`,
+      `GRANT EXECUTE ON FUNCTION ${probes} TO llmspell_app`,
+    );
+  const restore = () =>
+    exec(
+      `DROP FUNCTION IF EXISTS ${probes}`,
+      'ALTER FUNCTION llmspell.vchordrq_probes_real(regclass, float8) RENAME TO vchordrq_probes',
+    );
+  /** The messages of an error and its causes. */
+  const messages = (error: unknown): string[] =>
+    error instanceof Error ? [error.message, ...messages(error.cause)] : [];
+  beforeAll(async () => {
+    target = await openStorageTarget('memory', { vector_embeddings: { exact_search_max_rows: 0 } });
+  });
+  afterAll(async () => target?.dispose());
+
+  it("VectorChord's probes mismatch: answered exactly (route fallback); inside a transaction() the failure stands", async () => {
+    const tenant = newTenant();
+    const store = target.storage.tenant(tenant).vectors;
+    const rows = Array.from({ length: 6 }, (_, n) => ({
+      id: randomUUID(),
+      scope: 's',
+      vector: vec(),
+      metadata: { n },
+    }));
+    await store.upsert(rows);
+    const query = vec();
+    const before = await store.search({ vector: query, k: 3 });
+    expect(before.route).toBe('index');
+    await failWith('need 1 probes, but 0 probes provided');
+    try {
+      const during = await store.search({ vector: query, k: 3 });
+      expect(during.route).toBe('fallback');
+      expect(during.complete).toBe(true);
+      expect(during.hits.map((hit) => hit.id)).toEqual(exactTop(rows, query, 3).map((hit) => hit.id));
+      const inTransaction = await rejection(
+        target.storage.transaction(tenant, (t) => t.vectors.search({ vector: query, k: 3 })),
+      );
+      expect(messages(inTransaction).join('\n')).toMatch(/need 1 probes/);
+    } finally {
+      await restore();
+    }
+    expect((await store.search({ vector: query, k: 3 })).route).toBe('index');
+  });
+
+  it('another failure of the search is not taken for one: it rejects', async () => {
+    const store = target.storage.tenant(newTenant()).vectors;
+    await store.upsert([{ scope: 's', vector: vec() }]);
+    await failWith('something else broke');
+    try {
+      expect(messages(await rejection(store.search({ vector: vec(), k: 1 }))).join('\n')).toMatch(
+        /something else broke/,
+      );
+    } finally {
+      await restore();
+    }
+  });
+
+  it('without the functions of vector/0002 (migrations not run after an upgrade): MIGRATION_PENDING', async () => {
+    const store = target.storage.tenant(newTenant()).vectors;
+    await store.upsert([{ scope: 's', vector: vec() }]);
+    await exec(`ALTER FUNCTION ${probes} RENAME TO vchordrq_probes_real`);
+    try {
+      expect(await failure(store.search({ vector: vec(), k: 1 }))).toEqual({ code: 'MIGRATION_PENDING' });
+    } finally {
+      await restore();
+    }
+  });
+});
+
 describe('vectors whose float4 norm under- or overflows', () => {
   /**
    * pgvector computes cosine distance in single precision: the sum of squares of a vector of tiny

@@ -79,7 +79,7 @@ describe('config get', () => {
     const postgres = (defaultsDocument().storage as Record<string, Record<string, unknown>>).postgres!;
     const unset = CONFIG_KEYS.filter((spec) => spec.path[1] === 'postgres' && spec.default === undefined);
     expect(unset.map((spec) => spec.key)).toContain('storage.postgres.url');
-    // An unset key is null where it is, in a nested table too (vector_embeddings.vchordrq_probes).
+    // An unset key is null where it is.
     const expected: Record<string, unknown> = { format_version: 1, ...structuredClone(postgres) };
     for (const spec of unset) {
       let table = expected;

@@ -93,7 +93,6 @@ describe('what applies when a key is unset', () => {
       'storage.state.backend',
       'storage.postgres.url',
       'storage.postgres.migration_url',
-      'storage.postgres.vector_embeddings.vchordrq_probes',
     ]);
     for (const spec of unset) expect(spec.fallback, spec.key).toMatch(/\S/);
   });

@@ -331,7 +331,7 @@ const KEY_TABLE: { key: string; default: unknown; envText: string; envValue: unk
     envValue: 'strict_order',
   },
   { key: 'storage.postgres.vector_embeddings.max_scan_tuples', default: 20_000, envText: '5000', envValue: 5000 },
-  { key: 'storage.postgres.vector_embeddings.vchordrq_probes', default: undefined, envText: '20', envValue: 20 },
+  { key: 'storage.postgres.vector_embeddings.vchordrq_probes_percent', default: 10, envText: '25', envValue: 25 },
   { key: 'storage.postgres.vector_embeddings.tenant_index_min_rows', default: 10_000, envText: '500', envValue: 500 },
   { key: 'storage.postgres.vector_embeddings.max_tenant_indexes', default: 100, envText: '0', envValue: 0 },
   { key: 'storage.postgres.event_log.partition_strategy', default: 'monthly', envText: 'daily', envValue: 'daily' },
