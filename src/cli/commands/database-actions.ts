@@ -266,7 +266,7 @@ function reportRebuilds(ctx: CommandContext, rebuilt: readonly VchordrqRebuild[]
     else if (change.status === 'rebuilt') ctx.out.line(`VectorChord index rebuilt: ${what}`);
     else {
       ctx.out.warn(
-        `VectorChord index built but not yet swapped in: ${what}; a lock stayed held past storage.postgres.maintenance_lock_timeout_secs. Run \`llmspell database maintain\` again to finish (meanwhile a search of the table may fall back to an exact scan).`,
+        `VectorChord index rebuilt but not yet renamed: ${what}; a lock stayed held past storage.postgres.maintenance_lock_timeout_secs. Run \`llmspell database maintain\` again to finish (the new index already serves the searches).`,
       );
     }
   }

@@ -8,8 +8,8 @@
  * are off by a factor of two, and indexes the 3072 table through the `halfvec(3072)` expression
  * its searches order by (the migration indexed the column there).
  *
- * A rebuild builds `…_embedding_next` `CONCURRENTLY` (writers go on), then swaps the two in one
- * short transaction under `lock_timeout`; a run that stops in between leaves the next one to drop
+ * A rebuild builds `…_embedding_next` `CONCURRENTLY` (writers go on), drops the old one
+ * `CONCURRENTLY` and renames the build; a run that stops in between leaves the next one to drop
  * an invalid build or finish the swap. Between the build and the swap, VectorChord cannot plan a
  * search when the two indexes have different levels of lists; the search then answers exactly
  * (see `store.ts`). Only on VectorChord: on pgvector there is no `vchordrq` index, and nothing here runs.
@@ -69,7 +69,7 @@ export interface VchordrqRebuild {
   /** The lists before (`null`: unknown, a build whose swap a previous run did not finish) and after. */
   from: number[] | null;
   lists: number[];
-  /** `swap-pending`: built, but the swap met a lock held longer than `lock_timeout` (the next run finishes it). */
+  /** `swap-pending`: built and serving, but its rename met a lock held longer than `lock_timeout` (the next run finishes it). */
   status: 'rebuilt' | 'swap-pending';
 }
 
@@ -161,8 +161,11 @@ async function tableRows(client: Queryable, table: string): Promise<number> {
 }
 
 /**
- * Puts the build in the old index's place, in one transaction: searches see one index or the
- * other, never neither. `false` when a lock was held longer than `lock_timeout` (nothing changed).
+ * Puts the build in the old index's place: the old one is dropped `CONCURRENTLY` (it waits for the
+ * queries using it but blocks none, and from its first step the planner no longer considers it,
+ * so the two never stand side by side for long), then the build takes its name in a short
+ * transaction under `lock_timeout`. `false` when that rename met a lock held longer (the build
+ * already serves alone; the next run renames it).
  */
 async function swap(
   client: Queryable,
@@ -171,10 +174,10 @@ async function swap(
   hasOld: boolean,
   options: { lockTimeoutMs: number },
 ): Promise<boolean> {
+  if (hasOld) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS llmspell.${pg.escapeIdentifier(name)}`);
   try {
     await client.query('BEGIN');
     await client.query("SELECT set_config('lock_timeout', $1, true)", [String(Math.max(1, options.lockTimeoutMs))]);
-    if (hasOld) await client.query(`DROP INDEX llmspell.${pg.escapeIdentifier(name)}`);
     await client.query(`ALTER INDEX llmspell.${pg.escapeIdentifier(next)} RENAME TO ${pg.escapeIdentifier(name)}`);
     await client.query('COMMIT');
     return true;
