@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/schema.js';
 import type { Queryable } from '../db/types.js';
+import { LOCK_NOT_AVAILABLE } from '../migrate/lock.js';
 
 /** One thing maintenance did to the event log. */
 export interface PartitionChange {
@@ -48,8 +49,6 @@ export async function hasEventLog(client: Queryable): Promise<boolean> {
   );
   return rows[0]?.present === true;
 }
-
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Event-log maintenance (as the owner): creates the partitions of the current period and the

@@ -16,6 +16,7 @@
  */
 import pg from 'pg';
 import type { Queryable } from '../../db/types.js';
+import { LOCK_NOT_AVAILABLE } from '../../migrate/lock.js';
 import { indexedColumn } from './sql.js';
 import { VECTOR_DIMENSIONS } from './types.js';
 
@@ -81,8 +82,6 @@ interface IndexState {
   lists: number[] | null;
 }
 
-const LOCK_NOT_AVAILABLE = '55P03';
-
 /**
  * Brings each table's vchordrq index to the lists its size calls for (see the module comment).
  * `client` must not be in a transaction. With `dryRun`, reports what it would do and changes nothing.
@@ -92,9 +91,11 @@ export async function maintainVchordrqIndexes(
   options: { dryRun?: boolean; lockTimeoutMs: number },
 ): Promise<VchordrqRebuild[]> {
   const { rows: ready } = await client.query<{ present: boolean }>(
-    "SELECT to_regprocedure('llmspell.vchordrq_lists(text)') IS NOT NULL AS present",
+    `SELECT to_regprocedure('llmspell.vchordrq_lists(text)') IS NOT NULL
+            AND EXISTS (SELECT 1 FROM pg_am WHERE amname = 'vchordrq') AS present`,
   );
-  if (ready[0]?.present !== true) return []; // vector/0002 not applied: nothing to read the lists with
+  // No VectorChord (pgvector, PGlite): nothing to do, in one query. Without vector/0002: nothing to read the lists with.
+  if (ready[0]?.present !== true) return [];
   const run = async (text: string) => {
     if (options.dryRun !== true) await client.query(text);
   };
