@@ -36,7 +36,7 @@ import pg from 'pg';
 import { bench, describe } from 'vitest';
 import { dumpMemoryDatabase } from '../src/db/open.js';
 import { openStorage, type Storage } from '../src/storage/open-storage.js';
-import type { SearchResult, SearchRoute, VectorEntry } from '../src/storage/vectors/index.js';
+import type { SearchResult, SearchRoute, VectorEntry } from '../src/storage/modules/vectors/index.js';
 import { cosineDistance, lowRankSpace, recall } from '../test/helpers/low-rank.js';
 import { pgliteSnapshot } from '../test/helpers/pglite.js';
 import { createLoginRole } from '../test/helpers/postgres.js';

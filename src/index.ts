@@ -104,7 +104,7 @@ export {
   type MaintenanceReport,
 } from './maintenance/maintain.js';
 export type { EventLogMaintenance, PartitionChange } from './maintenance/event-partitions.js';
-export type { TenantIndexChange, TenantIndexMaintenance } from './storage/vectors/tenant-indexes.js';
+export type { TenantIndexChange, TenantIndexMaintenance } from './storage/modules/vectors/tenant-indexes.js';
 
 // Errors: every error llmspell throws on purpose is an LlmspellError with a stable `code`.
 export {
@@ -129,22 +129,22 @@ export {
   StorageError,
   type StorageErrorCode,
   type StorageErrorDetails,
-} from './storage/errors.js';
+} from './storage/mechanism/errors.js';
 
 // The storage modules: what `storage.tenant(id)` holds, and their types.
-export type { Component } from './storage/module.js';
+export type { Component } from './storage/mechanism/module.js';
 export type { ModuleId, TenantStores } from './storage/registry.js';
-export type { Page } from './storage/cursor.js';
+export type { Page } from './storage/kit/cursor.js';
 export {
   /** A `Date` that keeps microseconds: every timestamp the storage modules return is one. */
   PreciseDate,
-} from './storage/codecs.js';
+} from './storage/values/codecs.js';
 export type {
   AgentState,
   AgentStateListOptions,
   AgentStateStore,
   AgentStateWriteOptions,
-} from './storage/agent-state/index.js';
+} from './storage/modules/agent-state/index.js';
 export {
   /** The workflow statuses, and where each may go (`workflows.transition`). */
   WORKFLOW_STATUSES,
@@ -157,7 +157,7 @@ export {
   type WorkflowStore,
   type WorkflowUpdate,
   type WorkflowUpdateOptions,
-} from './storage/workflows/index.js';
+} from './storage/modules/workflows/index.js';
 export {
   /** The session statuses, and where each may go (`sessions.update`, `archive`, `expire`). */
   SESSION_STATUSES,
@@ -168,8 +168,14 @@ export {
   type SessionStatus,
   type SessionStore,
   type SessionUpdate,
-} from './storage/sessions/index.js';
-export type { Pattern, ProceduralStore, PruneOptions, RecordOptions, TopOptions } from './storage/procedural/index.js';
+} from './storage/modules/sessions/index.js';
+export type {
+  Pattern,
+  ProceduralStore,
+  PruneOptions,
+  RecordOptions,
+  TopOptions,
+} from './storage/modules/procedural/index.js';
 export {
   /** The vector lengths there is a table for: 384, 768, 1536, 3072. */
   VECTOR_DIMENSIONS,
@@ -186,5 +192,5 @@ export {
   type VectorSelection,
   type VectorStats,
   type VectorStore,
-} from './storage/vectors/index.js';
-export type { MetadataFilter } from './storage/metadata-filter.js';
+} from './storage/modules/vectors/index.js';
+export type { MetadataFilter } from './storage/kit/metadata-filter.js';

@@ -4,7 +4,7 @@ import { APP_ROLE } from '../db/tenant.js';
 import type { Database, Queryable } from '../db/types.js';
 import type { MigrationTrack } from '../migrate/catalog.js';
 import { migrationStatus } from '../migrate/status.js';
-import { TENANT_INDEX_PATTERN } from '../storage/vectors/tenant-indexes.js';
+import { TENANT_INDEX_PATTERN } from '../storage/modules/vectors/tenant-indexes.js';
 
 /** Outcome of one check: ok, a warning (`--strict` fails on it), a failure, or not applicable. */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';

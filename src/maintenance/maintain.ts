@@ -1,11 +1,11 @@
 import type { Settings } from '../config/schema.js';
 import type { Database } from '../db/types.js';
-import { maintainVchordrqIndexes, type VchordrqRebuild } from '../storage/vectors/vchordrq-indexes.js';
+import { maintainVchordrqIndexes, type VchordrqRebuild } from '../storage/modules/vectors/vchordrq-indexes.js';
 import {
   hasVectorTables,
   maintainTenantIndexes,
   type TenantIndexMaintenance,
-} from '../storage/vectors/tenant-indexes.js';
+} from '../storage/modules/vectors/tenant-indexes.js';
 import {
   ensureEventPartitions,
   hasEventLog,

@@ -7,10 +7,10 @@ import { LlmspellError } from '../errors.js';
 import { maintain, type MaintenanceParts, type MaintenanceReport } from '../maintenance/maintain.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
-import type { Component, ModuleContext, RunOptions } from './module.js';
+import type { Component, ModuleContext, RunOptions } from './mechanism/module.js';
 import { MODULES, type TenantStores } from './registry.js';
-import { withRetries } from './retry.js';
-import { TenantTransaction, type StorageLimits } from './tenant-transaction.js';
+import { withRetries } from './mechanism/retry.js';
+import { TenantTransaction, type StorageLimits } from './mechanism/tenant-transaction.js';
 
 /** Options of {@link openStorage}. */
 export interface OpenStorageOptions extends Omit<OpenDatabaseOptions, 'backend'> {

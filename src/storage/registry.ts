@@ -3,12 +3,12 @@
  * index), one line here, and one registration in the tenant-conformance suite
  * (`test/integration/storage/conformance.ts`); its tables come from a migration.
  */
-import { agentStateModule } from './agent-state/index.js';
-import type { Component } from './module.js';
-import { proceduralModule } from './procedural/index.js';
-import { sessionsModule } from './sessions/index.js';
-import { vectorsModule } from './vectors/index.js';
-import { workflowsModule } from './workflows/index.js';
+import { agentStateModule } from './modules/agent-state/index.js';
+import type { Component } from './mechanism/module.js';
+import { proceduralModule } from './modules/procedural/index.js';
+import { sessionsModule } from './modules/sessions/index.js';
+import { vectorsModule } from './modules/vectors/index.js';
+import { workflowsModule } from './modules/workflows/index.js';
 
 /** Every module: its id is its property on a tenant view (`storage.tenant('acme').agentState`). */
 export const MODULES = [vectorsModule, agentStateModule, workflowsModule, sessionsModule, proceduralModule] as const;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { openStorage } from '../../src/storage/open-storage.js';
-import { tenantIndexName } from '../../src/storage/vectors/tenant-indexes.js';
+import { tenantIndexName } from '../../src/storage/modules/vectors/tenant-indexes.js';
 import { runCliInProcess } from '../helpers/cli.js';
 import { lowRankSpace } from '../helpers/low-rank.js';
 import { testSettings } from '../helpers/settings.js';

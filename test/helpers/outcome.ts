@@ -1,6 +1,6 @@
 import { DatabaseError } from '../../src/db/errors.js';
 import { LlmspellError } from '../../src/errors.js';
-import { StorageError } from '../../src/storage/errors.js';
+import { StorageError } from '../../src/storage/mechanism/errors.js';
 
 /** The `code` an operation failed with (`undefined` if it succeeded), for assertions on codes, not wording. */
 export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {

@@ -12,7 +12,7 @@ import { describeOrigin, LlmspellError } from '../../errors.js';
 import { healthCheck, type HealthReport } from '../../health/health-check.js';
 import type { PartitionChange } from '../../maintenance/event-partitions.js';
 import { maintain, type MaintenanceReport, type VectorIndexMaintenance } from '../../maintenance/maintain.js';
-import type { VchordrqRebuild } from '../../storage/vectors/vchordrq-indexes.js';
+import type { VchordrqRebuild } from '../../storage/modules/vectors/vchordrq-indexes.js';
 import { toDatabaseError } from '../../db/errors.js';
 import { olderServerWarning } from '../../db/server-version.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../../migrate/connect.js';

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StorageError } from '../../../src/storage/errors.js';
+import { StorageError } from '../../../src/storage/mechanism/errors.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import { codeOf } from '../../helpers/outcome.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';

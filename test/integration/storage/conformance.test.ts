@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../../src/db/types.js';
 import { LlmspellError } from '../../../src/errors.js';
-import { StorageError } from '../../../src/storage/errors.js';
+import { StorageError } from '../../../src/storage/mechanism/errors.js';
 import { MODULES, type TenantStores } from '../../../src/storage/registry.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import { codeOf } from '../../helpers/outcome.js';

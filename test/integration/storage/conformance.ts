@@ -17,9 +17,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
-import type { StorageErrorCode } from '../../../src/storage/errors.js';
+import type { StorageErrorCode } from '../../../src/storage/mechanism/errors.js';
 import type { ModuleId, TenantStores } from '../../../src/storage/registry.js';
-import type { SearchOptions, SearchResult, VectorDimension } from '../../../src/storage/vectors/index.js';
+import type { SearchOptions, SearchResult, VectorDimension } from '../../../src/storage/modules/vectors/index.js';
 import { testSettings } from '../../helpers/settings.js';
 
 /** The methods of a module's store (what B must be made to call, every one of them). */

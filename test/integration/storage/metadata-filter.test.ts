@@ -1,5 +1,5 @@
 /**
- * The metadata filter compiler (`src/storage/metadata-filter.ts`) against real PostgreSQL: a corpus
+ * The metadata filter compiler (`src/storage/kit/metadata-filter.ts`) against real PostgreSQL: a corpus
  * of documents × filters, where the documents each compiled filter matches on the server must be
  * exactly those an independent reference evaluator (written here from the module comment, not from
  * the compiler) matches; on PGlite, PostgreSQL 18 and PostgreSQL 15 (when the run has it). Then the
@@ -8,8 +8,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StorageError } from '../../../src/storage/errors.js';
-import { compileFilter, FILTER_LIMITS, type CompiledFilter } from '../../../src/storage/metadata-filter.js';
+import { StorageError } from '../../../src/storage/mechanism/errors.js';
+import { compileFilter, FILTER_LIMITS, type CompiledFilter } from '../../../src/storage/kit/metadata-filter.js';
 import { createTestPglite, type TestPglite } from '../../helpers/pglite.js';
 import { NO_POSTGRES_ENV, serverAdminUrl, testMajors } from '../../helpers/postgres.js';
 

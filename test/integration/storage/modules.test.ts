@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PreciseDate } from '../../../src/storage/codecs.js';
+import { PreciseDate } from '../../../src/storage/values/codecs.js';
 import type { TenantStores } from '../../../src/storage/registry.js';
 import {
   MAX_TTL_SECONDS,
@@ -15,13 +15,13 @@ import {
   UPDATABLE_STATUSES,
   type Session,
   type SessionStatus,
-} from '../../../src/storage/sessions/types.js';
+} from '../../../src/storage/modules/sessions/types.js';
 import {
   WORKFLOW_STATUSES,
   WORKFLOW_TRANSITIONS,
   type Workflow,
   type WorkflowStatus,
-} from '../../../src/storage/workflows/types.js';
+} from '../../../src/storage/modules/workflows/types.js';
 import { failure, invalid, type Failure } from '../../helpers/outcome.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
 

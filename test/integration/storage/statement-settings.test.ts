@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import type { Database } from '../../../src/db/types.js';
-import { integer, oneOf } from '../../../src/storage/fields.js';
-import { derivedSetting, statement } from '../../../src/storage/statement.js';
-import { TenantTransaction } from '../../../src/storage/tenant-transaction.js';
+import { integer, oneOf } from '../../../src/storage/values/fields.js';
+import { derivedSetting, statement } from '../../../src/storage/mechanism/statement.js';
+import { TenantTransaction } from '../../../src/storage/mechanism/tenant-transaction.js';
 import { codeOf } from '../../helpers/outcome.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../../helpers/schema.js';
 

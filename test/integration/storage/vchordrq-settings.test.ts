@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../src/db/types.js';
-import { vchordrqOptions } from '../../../src/storage/vectors/vchordrq-indexes.js';
+import { vchordrqOptions } from '../../../src/storage/modules/vectors/vchordrq-indexes.js';
 import { NO_POSTGRES_ENV, testMajors } from '../../helpers/postgres.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../../helpers/schema.js';
 

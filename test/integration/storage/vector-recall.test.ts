@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpMemoryDatabase } from '../../../src/db/open.js';
 import { openStorage, type Storage } from '../../../src/storage/open-storage.js';
-import type { SearchRoute, VectorEntry } from '../../../src/storage/vectors/index.js';
+import type { SearchRoute, VectorEntry } from '../../../src/storage/modules/vectors/index.js';
 import { cosineDistance, lowRankSpace, recall } from '../../helpers/low-rank.js';
 import { pgliteSnapshot } from '../../helpers/pglite.js';
 import { testSettings } from '../../helpers/settings.js';

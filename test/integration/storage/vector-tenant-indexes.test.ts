@@ -1,5 +1,5 @@
 /**
- * Per-tenant partial HNSW indexes (`src/storage/vectors/tenant-indexes.ts`), end to end through
+ * Per-tenant partial HNSW indexes (`src/storage/modules/vectors/tenant-indexes.ts`), end to end through
  * `storage.maintain()`, `maintain()` and the `vector-indexes` health check: a large tenant gets
  * its own index (`WHERE tenant_id = '…'`, comment = tenant id), its searches walk it (EXPLAIN of
  * the statement as the library sends it, and the index's own scan counter), the cap keeps the
@@ -19,9 +19,9 @@ import type { Queryable } from '../../../src/db/types.js';
 import { vectorIndexesCheck, type CheckResult } from '../../../src/health/checks.js';
 import { maintain } from '../../../src/maintenance/maintain.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
-import * as sql from '../../../src/storage/vectors/sql.js';
-import { countTenantIndexes, tenantIndexName } from '../../../src/storage/vectors/tenant-indexes.js';
-import type { VectorDimension } from '../../../src/storage/vectors/types.js';
+import * as sql from '../../../src/storage/modules/vectors/sql.js';
+import { countTenantIndexes, tenantIndexName } from '../../../src/storage/modules/vectors/tenant-indexes.js';
+import type { VectorDimension } from '../../../src/storage/modules/vectors/types.js';
 import { cosineDistance, lowRankSpace } from '../../helpers/low-rank.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
 import { testSettings } from '../../helpers/settings.js';

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmspellError } from '../../../src/errors.js';
-import type { PreciseDate } from '../../../src/storage/codecs.js';
+import type { PreciseDate } from '../../../src/storage/values/codecs.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import {
   VECTOR_DIMENSIONS,
@@ -25,7 +25,7 @@ import {
   type SearchResult,
   type VectorEntry,
   type VectorStore,
-} from '../../../src/storage/vectors/index.js';
+} from '../../../src/storage/modules/vectors/index.js';
 import { cosineDistance, seeded } from '../../helpers/low-rank.js';
 import { failure, invalid } from '../../helpers/outcome.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';

@@ -1,0 +1,225 @@
+import { typedFailure } from '../../db/errors.js';
+import type { Queryable, QueryOptions } from '../../db/types.js';
+import { LlmspellError } from '../../errors.js';
+import { RESULT_TYPES } from '../values/codecs.js';
+import { fromServerError, invalidInput } from './errors.js';
+import { parseInput } from '../values/fields.js';
+import { isStatement, type SettingsPlan, type Statement } from './statement.js';
+
+/** What a tenant transaction knows of the scope that opened it. */
+export interface TransactionScope {
+  /** Where the database is, safe to print (for connection errors). */
+  readonly target: string;
+  /** The scope runs one statement (`withTenant({ singleStatement })`). */
+  readonly singleStatement: boolean;
+  /** The connection pipelines (`Database.pipelines`): statements may be sent without awaiting the one before. */
+  readonly pipelines?: boolean;
+}
+
+/** Limits every storage call is held to, from the settings. */
+export interface StorageLimits {
+  /** The most bytes one value (a JSON document as text, a string, a buffer) may have: `storage.postgres.max_document_bytes`. */
+  maxDocumentBytes: number;
+}
+
+/**
+ * What a store holds while it works: one transaction of one tenant. It takes only the library's
+ * own {@link Statement}s (no SQL text can be passed), checks and encodes their parameters before
+ * anything is sent, fills `$tenant` in itself, reads rows with the storage codecs and checks them
+ * against the declared shape, and maps server errors to storage codes named after the statement.
+ * It is revoked when its scope settles: every use after that throws `SCOPE_CLOSED`.
+ */
+export class TenantTransaction {
+  readonly #client: Queryable;
+  readonly #limits: StorageLimits;
+  readonly #scope: TransactionScope;
+  #open = true;
+
+  constructor(
+    client: Queryable,
+    /** The tenant every statement of this transaction runs for. */
+    readonly tenant: string,
+    limits: StorageLimits,
+    scope: TransactionScope,
+  ) {
+    this.#client = client;
+    this.#limits = limits;
+    this.#scope = scope;
+  }
+
+  /**
+   * Runs `statement` and returns its rows. `settings` (only those the statement declares) hold
+   * for that statement alone: `SET LOCAL` right before it, back to their defaults right after.
+   */
+  async all<P, R>(statement: Statement<P, R>, params: P, settings?: StatementSettings): Promise<R[]> {
+    const { rows } = await this.#send(statement, params, settings);
+    return rows.map((row) => readRow(statement, row));
+  }
+
+  /** Runs `statement` and returns its first row, or `undefined` when it returned none. */
+  async first<P, R>(statement: Statement<P, R>, params: P): Promise<R | undefined> {
+    const { rows } = await this.#send(statement, params);
+    return rows.length === 0 ? undefined : readRow(statement, rows[0]);
+  }
+
+  /** Runs `statement` and returns how many rows it affected. */
+  async count<P, R>(statement: Statement<P, R>, params: P): Promise<number> {
+    return (await this.#send(statement, params)).rowCount ?? 0;
+  }
+
+  /** Ends the handle's life: called by the scope that made it, once it settled. */
+  revoke(): void {
+    this.#open = false;
+  }
+
+  async #send<P, R>(
+    statement: Statement<P, R>,
+    params: P,
+    settings?: StatementSettings,
+  ): Promise<{ rows: unknown[]; rowCount: number | null }> {
+    if (!this.#open) throw closedError();
+    if (!isStatement(statement)) {
+      throw new LlmspellError('USAGE', 'a tenant transaction runs only statements defined with statement()');
+    }
+    const values = this.#encode(statement, params);
+    const settingValues = settingParameters(statement, settings);
+    if (settingValues) {
+      return this.#sendAfter(settingValues, statement as Statement<P, R> & { settings: SettingsPlan }, values);
+    }
+    // A read of a one-statement call may have COMMIT follow it unawaited: nothing after it can
+    // need undoing. A write's COMMIT waits until its rows have been read and checked.
+    const commitWith = this.#scope.singleStatement && statement.readOnly;
+    try {
+      return await this.#client.query(statement.text, values, {
+        types: RESULT_TYPES,
+        ...(commitWith ? { commitWith } : {}),
+      });
+    } catch (error) {
+      throw fromServerError(error, statement.name, statement.verb) ?? this.#typed(error, statement.name);
+    }
+  }
+
+  /**
+   * Sends the statement that sets the settings, `statement`, and the one that sets them back to
+   * their defaults (so a later statement of a `transaction()` runs as it would have), none
+   * awaiting the one before: on a pipelining connection the three travel together. A failed
+   * setting is reported, not the "transaction is aborted" the statement then gets.
+   */
+  async #sendAfter<P, R>(
+    settingValues: (string | null)[],
+    statement: Statement<P, R> & { settings: SettingsPlan },
+    values: unknown[],
+  ): Promise<{ rows: unknown[]; rowCount: number | null }> {
+    // Without pipelining, each goes out once the one before succeeded (nothing gained by queueing
+    // them in the driver, which is deprecated in pg 8; after a failure the transaction is aborted).
+    let last: Promise<unknown> = Promise.resolve();
+    const send = (text: string, queryValues?: unknown[], options?: QueryOptions) => {
+      const after = last;
+      const sent = this.#scope.pipelines
+        ? this.#client.query(text, queryValues, options)
+        : after.then(() => this.#client.query(text, queryValues, options));
+      sent.catch(() => undefined);
+      last = sent;
+      return sent;
+    };
+    const set = send(statement.settings.set, settingValues);
+    const sent = send(statement.text, values, { types: RESULT_TYPES });
+    const reset = send(statement.settings.reset);
+    // All three settle before anything is thrown: the caller's ROLLBACK must not queue behind them.
+    const [setting, result, resetting] = await Promise.allSettled([set, sent, reset]);
+    if (setting.status === 'rejected') throw this.#typed(setting.reason, statement.name);
+    if (result.status === 'rejected') {
+      throw (
+        fromServerError(result.reason, statement.name, statement.verb) ?? this.#typed(result.reason, statement.name)
+      );
+    }
+    if (resetting.status === 'rejected') throw this.#typed(resetting.reason, statement.name);
+    return result.value;
+  }
+
+  /**
+   * A failure that is no storage code, typed here rather than by the transaction's end, so that a
+   * `transaction()` callback sees the same errors as a call of its own: a lost connection, a
+   * timeout or another server error as a database error, a value the codecs cannot read as
+   * `INTERNAL`.
+   */
+  #typed(error: unknown, operation: string): unknown {
+    const typed = typedFailure(error, this.#scope.target, 'transaction');
+    if (typed === error && error instanceof RangeError) {
+      return new LlmspellError('INTERNAL', `${operation}: a stored value could not be read: ${error.message}`, {
+        cause: error,
+      });
+    }
+    return typed;
+  }
+
+  /** Checks the parameters against their declaration and lays them out as `$1` (tenant), `$2`, …. */
+  #encode<P, R>(statement: Statement<P, R>, params: P): unknown[] {
+    const parsed = parseInput(statement.name, statement.params, params ?? {}, 'input');
+    const values: unknown[] = [this.tenant];
+    const max = this.#limits.maxDocumentBytes;
+    for (const name of statement.order) {
+      const value = parsed[name];
+      const size = statement.unlimited.includes(name)
+        ? 0
+        : typeof value === 'string'
+          ? value.length * 3 <= max
+            ? 0
+            : Buffer.byteLength(value)
+          : Buffer.isBuffer(value)
+            ? value.length
+            : 0;
+      if (size > max) {
+        throw invalidInput(
+          statement.name,
+          name,
+          `is ${size} bytes; the most a stored value may have is ${max} bytes (storage.postgres.max_document_bytes)`,
+        );
+      }
+      values.push(value === undefined ? null : value);
+    }
+    return values;
+  }
+}
+
+/** Server settings for one statement, by name (see `statement({ settings })`); `undefined` values are not sent. */
+export type StatementSettings = Readonly<Record<string, string | number | undefined>>;
+
+/**
+ * The parameters of the statement that sets `settings` (see `SettingsPlan`): checked against what
+ * `statement` declares, in its order, `null` for a setting not given. `undefined` when none is given.
+ */
+function settingParameters<P, R>(
+  statement: Statement<P, R>,
+  settings: StatementSettings | undefined,
+): (string | null)[] | undefined {
+  if (settings === undefined) return undefined;
+  if (!statement.settings) {
+    throw new LlmspellError('INTERNAL', `${statement.name}: takes no settings`);
+  }
+  const parsed = parseInput(statement.name, statement.settings.schema, settings, 'settings');
+  const values = statement.settings.names.map((name) => (parsed[name] === undefined ? null : String(parsed[name])));
+  return values.every((value) => value === null) ? undefined : values;
+}
+
+function readRow<P, R>(statement: Statement<P, R>, row: unknown): R {
+  if (!statement.row) return row as R;
+  const parsed = statement.row.safeParse(row);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new LlmspellError(
+    'INTERNAL',
+    `${statement.name}: a row did not have the declared shape (${issue.path.join('.')}: ${issue.message}); is the schema migrated to this version?`,
+    { hint: 'Run `llmspell database migration-status`; report it if the schema is up to date.' },
+  );
+}
+
+function closedError(): LlmspellError {
+  return new LlmspellError(
+    'SCOPE_CLOSED',
+    'a storage handle was used after its transaction had ended (a store or transaction handle kept past its callback)',
+    {
+      hint: 'Use the handle a transaction() callback receives only inside that callback, and await every call before returning.',
+    },
+  );
+}

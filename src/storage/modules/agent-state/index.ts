@@ -1,0 +1,16 @@
+/** Agent state: one versioned JSON document per agent (component `state`). */
+import { defineModule } from '../../mechanism/module.js';
+import { AgentStateStore } from './store.js';
+
+export { AgentStateStore };
+export type {
+  AgentState,
+  ListOptions as AgentStateListOptions,
+  WriteOptions as AgentStateWriteOptions,
+} from './types.js';
+
+export const agentStateModule = defineModule({
+  id: 'agentState',
+  component: 'state',
+  create: (context) => new AgentStateStore(context),
+});

@@ -1,0 +1,85 @@
+import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
+import { notFound } from '../../mechanism/errors.js';
+import { identifier, parseInput } from '../../values/fields.js';
+import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import { missedWrite } from '../../kit/versions.js';
+import * as sql from './sql.js';
+import { listOptions, writeOptions, type AgentState, type ListOptions, type WriteOptions } from './types.js';
+
+const what = (agentId: string) => `agent state ${JSON.stringify(agentId)}`;
+
+/**
+ * The state of a tenant's agents: one JSON document per agent id, versioned for optimistic
+ * concurrency. Reach it as `storage.tenant(id).agentState`.
+ */
+export class AgentStateStore {
+  constructor(private readonly context: ModuleContext) {}
+
+  /** The agent's state; `NOT_FOUND` when it has none. */
+  async get(agentId: string): Promise<AgentState> {
+    const row = await this.context.run((tx) => tx.first(sql.get, { agentId }), ONE_STATEMENT);
+    if (!row) throw notFound('agentState.get', what(agentId));
+    return row;
+  }
+
+  /**
+   * Stores `state` as the agent's whole state (creating it at version 1, or replacing it and
+   * adding one to the version). With `expectedVersion`, only over that version (0: only if the
+   * agent has no state yet); otherwise `CONFLICT` and nothing is written.
+   */
+  async put(agentId: string, state: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
+    const { expectedVersion } = parseInput('agentState.put', writeOptions, options);
+    const row = await this.context.run(
+      (tx) =>
+        expectedVersion === undefined
+          ? tx.first(sql.upsert, { agentId, state })
+          : expectedVersion === 0
+            ? tx.first(sql.insert, { agentId, state })
+            : tx.first(sql.replace, { agentId, state, expectedVersion }),
+      ONE_STATEMENT,
+    );
+    return row ?? this.#missed('agentState.put', agentId, expectedVersion);
+  }
+
+  /**
+   * Merges `partial` into the agent's state on the server, atomically (concurrent patches of
+   * different keys all survive): each key replaces the stored one, a key set to `null` is
+   * removed, nested objects are replaced whole. `NOT_FOUND` when the agent has no state;
+   * `CONFLICT` when `expectedVersion` is given and stale.
+   */
+  async patch(agentId: string, partial: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
+    const { expectedVersion } = parseInput('agentState.patch', writeOptions, options);
+    const row = await this.context.run(
+      (tx) => tx.first(sql.patch, { agentId, partial, expectedVersion }),
+      ONE_STATEMENT,
+    );
+    return row ?? this.#missed('agentState.patch', agentId, expectedVersion);
+  }
+
+  /**
+   * Deletes the agent's state; false when it had none. With `expectedVersion`, only that version
+   * (`CONFLICT` otherwise, `NOT_FOUND` when there is none).
+   */
+  async delete(agentId: string, options: WriteOptions = {}): Promise<boolean> {
+    const { expectedVersion } = parseInput('agentState.delete', writeOptions, options);
+    const deleted = await this.context.run((tx) => tx.count(sql.remove, { agentId, expectedVersion }), ONE_STATEMENT);
+    if (deleted > 0) return true;
+    if (expectedVersion === undefined) return false;
+    return this.#missed('agentState.delete', agentId, expectedVersion);
+  }
+
+  /** The tenant's agents in agent-id order, a page at a time. */
+  async list(options: ListOptions = {}): Promise<Page<AgentState>> {
+    const { limit, cursor } = parseInput('agentState.list', listOptions, options);
+    const size = pageSize(limit);
+    const [after] = (decodeCursor('agentState.list', 'agentState', cursor, [identifier()]) ?? []) as [string?];
+    const rows = await this.context.run((tx) => tx.all(sql.list, { after, limit: size + 1 }), ONE_STATEMENT);
+    return toPage('agentState', rows, size, (row) => [row.agentId]);
+  }
+
+  /** Why a versioned write changed nothing, read after it (it wrote nothing either way). */
+  async #missed(operation: string, agentId: string, expectedVersion: number | undefined): Promise<never> {
+    const current = await this.context.run((tx) => tx.first(sql.currentVersion, { agentId }), ONE_STATEMENT);
+    throw missedWrite(operation, what(agentId), current?.version, expectedVersion);
+  }
+}

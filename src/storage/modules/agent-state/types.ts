@@ -1,0 +1,41 @@
+import * as z from 'zod/mini';
+import type { PreciseDate } from '../../values/codecs.js';
+import { column, identifier, pageOptions, version } from '../../values/fields.js';
+
+/** The stored state of one agent. */
+export interface AgentState {
+  agentId: string;
+  /** The state document (a JSON object). */
+  state: Record<string, unknown>;
+  /** 1 when created, one more at each write: pass it as `expectedVersion` to write only over what you read. */
+  version: number;
+  createdAt: PreciseDate;
+  updatedAt: PreciseDate;
+}
+
+/** Options of `put`, `patch` and `delete`. */
+export interface WriteOptions {
+  /** Write only if the stored version is this one (0: only if there is none yet); otherwise `CONFLICT`. */
+  expectedVersion?: number;
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Page size, 1 to 1000; default 50. */
+  limit?: number;
+  /** The `nextCursor` of the page before. */
+  cursor?: string;
+}
+
+/** The columns of an agent-state row, named as in {@link AgentState}. */
+export const agentStateRow = {
+  agentId: column.text(),
+  state: column.jsonObject(),
+  version: column.integer(),
+  createdAt: column.timestamp(),
+  updatedAt: column.timestamp(),
+};
+
+export const agentId = identifier;
+export const writeOptions = z.strictObject({ expectedVersion: z.optional(version()) });
+export const listOptions = z.strictObject(pageOptions);

@@ -1,0 +1,12 @@
+/** Procedural memory: patterns counted by frequency and first/last seen (component `memory`). */
+import { defineModule } from '../../mechanism/module.js';
+import { ProceduralStore } from './store.js';
+
+export { ProceduralStore };
+export type { Pattern, PruneOptions, RecordOptions, TopOptions } from './types.js';
+
+export const proceduralModule = defineModule({
+  id: 'procedural',
+  component: 'memory',
+  create: (context) => new ProceduralStore(context),
+});

@@ -1,0 +1,59 @@
+import { pageSize } from '../../kit/cursor.js';
+import { invalidInput, notFound } from '../../mechanism/errors.js';
+import { checkKeys, parseInput } from '../../values/fields.js';
+import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import * as sql from './sql.js';
+import {
+  pruneOptionKeys,
+  recordOptionKeys,
+  topOptions,
+  type Pattern,
+  type PruneOptions,
+  type RecordOptions,
+  type TopOptions,
+} from './types.js';
+
+/**
+ * A tenant's procedural memory: patterns (`key = value` in a scope) counted each time they are
+ * recorded. Reach it as `storage.tenant(id).procedural`.
+ */
+export class ProceduralStore {
+  constructor(private readonly context: ModuleContext) {}
+
+  /** Counts one sighting of the pattern and returns it; concurrent records never lose a count. */
+  async record(scope: string, key: string, value: string, options: RecordOptions = {}): Promise<Pattern> {
+    const { metadata } = checkKeys('procedural.record', 'options', options, recordOptionKeys);
+    return (await this.context.run((tx) => tx.first(sql.record, { scope, key, value, metadata }), ONE_STATEMENT))!;
+  }
+
+  /** The pattern; `NOT_FOUND` when it was never recorded (or was pruned). */
+  async get(scope: string, key: string, value: string): Promise<Pattern> {
+    const row = await this.context.run((tx) => tx.first(sql.get, { scope, key, value }), ONE_STATEMENT);
+    if (!row) throw notFound('procedural.get', `pattern ${JSON.stringify(key)} in scope ${JSON.stringify(scope)}`);
+    return row;
+  }
+
+  /** The scope's most frequent patterns, most frequent (then most recent) first. */
+  async top(scope: string, options: TopOptions = {}): Promise<Pattern[]> {
+    const { minFrequency, limit } = parseInput('procedural.top', topOptions, options);
+    return this.context.run((tx) =>
+      tx.all(sql.top, { scope, minFrequency: minFrequency ?? 1, limit: pageSize(limit) }),
+    );
+  }
+
+  /**
+   * Deletes the patterns last seen before `olderThan` and/or seen at most `maxFrequency` times
+   * (both, when both are given), optionally in one scope; returns how many.
+   */
+  async prune(options: PruneOptions): Promise<number> {
+    const { olderThan, maxFrequency, scope } = checkKeys('procedural.prune', 'options', options, pruneOptionKeys);
+    if (olderThan === undefined && maxFrequency === undefined) {
+      throw invalidInput(
+        'procedural.prune',
+        'options',
+        'must give olderThan, maxFrequency or both (prune never deletes everything)',
+      );
+    }
+    return this.context.run((tx) => tx.count(sql.prune, { olderThan, maxFrequency, scope }), ONE_STATEMENT);
+  }
+}

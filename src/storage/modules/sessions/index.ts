@@ -1,0 +1,13 @@
+/** Sessions: status, metadata, last access and expiry (component `state`). */
+import { defineModule } from '../../mechanism/module.js';
+import { SessionStore } from './store.js';
+
+export { SessionStore };
+export { SESSION_STATUSES, SESSION_TRANSITIONS } from './types.js';
+export type { ListOptions as SessionListOptions, NewSession, Session, SessionStatus, SessionUpdate } from './types.js';
+
+export const sessionsModule = defineModule({
+  id: 'sessions',
+  component: 'state',
+  create: (context) => new SessionStore(context),
+});

@@ -1,0 +1,114 @@
+import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
+import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
+import { checkKeys, cursorTimestamp, parseInput, uuid } from '../../values/fields.js';
+import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import { invalidTransition, predecessors } from '../../kit/transitions.js';
+import type { Statement } from '../../mechanism/statement.js';
+import * as sql from './sql.js';
+import {
+  listOptions,
+  newSessionKeys,
+  SESSION_TRANSITIONS,
+  sessionUpdateKeys,
+  type ListOptions,
+  type NewSession,
+  type Session,
+  type SessionUpdate,
+} from './types.js';
+
+const what = (sessionId: string) => `session ${JSON.stringify(sessionId)}`;
+
+/**
+ * A tenant's sessions: status, metadata, last access and expiry. Ids are UUIDs the database
+ * picks. Reach it as `storage.tenant(id).sessions`.
+ */
+export class SessionStore {
+  constructor(private readonly context: ModuleContext) {}
+
+  /** Starts an `active` session, expiring after `ttlSeconds` or at `expiresAt` (not both), or never. */
+  async create(input: NewSession = {}): Promise<Session> {
+    const { ttlSeconds, expiresAt, metadata } = checkKeys('sessions.create', 'input', input, newSessionKeys, {
+      optional: true,
+    });
+    if (ttlSeconds !== undefined && expiresAt !== undefined) {
+      throw invalidInput('sessions.create', 'input', 'must give ttlSeconds or expiresAt, not both');
+    }
+    try {
+      return (await this.context.run(
+        (tx) => tx.first(sql.create, { ttlSeconds, expiresAt, metadata }),
+        ONE_STATEMENT,
+      ))!;
+    } catch (error) {
+      // expiresAt was in the future by this machine's clock but not by the server's.
+      if (error instanceof StorageError && error.details.constraint === 'sessions_expiry_after_creation') {
+        throw invalidInput('sessions.create', 'expiresAt', 'must be later than now by the database server clock');
+      }
+      throw error;
+    }
+  }
+
+  /** The session; `NOT_FOUND` when there is none. */
+  async get(sessionId: string): Promise<Session> {
+    const row = await this.#one(sql.get, sessionId);
+    if (!row) throw notFound('sessions.get', what(sessionId));
+    return row;
+  }
+
+  /** Records an access now (`lastAccessedAt`), whatever the status; returns the session. */
+  async touch(sessionId: string): Promise<Session> {
+    const row = await this.#one(sql.touch, sessionId);
+    if (!row) throw notFound('sessions.touch', what(sessionId));
+    return row;
+  }
+
+  /**
+   * Replaces the metadata and/or sets the status: active ⇄ suspended, either → completed;
+   * anything else is `INVALID_TRANSITION` and nothing is written.
+   */
+  async update(sessionId: string, changes: SessionUpdate): Promise<Session> {
+    const { metadata, status } = checkKeys('sessions.update', 'changes', changes, sessionUpdateKeys);
+    if (metadata === undefined && status === undefined) {
+      throw invalidInput('sessions.update', 'changes', 'must set metadata, status or both');
+    }
+    const from = status === undefined ? [] : predecessors(SESSION_TRANSITIONS, status);
+    const row = await this.context.run(
+      (tx) => tx.first(sql.update, { sessionId, metadata, status, from }),
+      ONE_STATEMENT,
+    );
+    if (row) return row;
+    const now = await this.#one(sql.currentStatus, sessionId);
+    if (!now) throw notFound('sessions.update', what(sessionId));
+    throw invalidTransition('sessions.update', what(sessionId), SESSION_TRANSITIONS, now.status, status!);
+  }
+
+  /** Archives the session (from any status; archiving an archived one changes nothing). */
+  async archive(sessionId: string): Promise<Session> {
+    const row = (await this.#one(sql.archive, sessionId)) ?? (await this.#one(sql.get, sessionId));
+    if (!row) throw notFound('sessions.archive', what(sessionId));
+    return row;
+  }
+
+  /** The tenant's sessions in creation order, optionally of one status, a page at a time. */
+  async list(options: ListOptions = {}): Promise<Page<Session>> {
+    const { status, limit, cursor } = parseInput('sessions.list', listOptions, options);
+    const size = pageSize(limit);
+    const listName = `sessions:${status ?? '*'}`;
+    const [afterCreated, afterId] = (decodeCursor('sessions.list', listName, cursor, [cursorTimestamp(), uuid()]) ??
+      []) as [string?, string?];
+    const rows = await this.context.run(
+      (tx) => tx.all(sql.list, { status, afterCreated, afterId, limit: size + 1 }),
+      ONE_STATEMENT,
+    );
+    return toPage(listName, rows, size, (row) => [row.createdAt.toISOString(), row.sessionId]);
+  }
+
+  /** Marks every active session past its `expiresAt` as `expired`; returns how many. */
+  async expire(): Promise<number> {
+    return this.context.run((tx) => tx.count(sql.expire, {}), ONE_STATEMENT);
+  }
+
+  /** Runs a statement that takes the session id alone, in a transaction of its own (or the caller's). */
+  #one<R>(statement: Statement<{ sessionId: string }, R>, sessionId: string): Promise<R | undefined> {
+    return this.context.run((tx) => tx.first(statement, { sessionId }), ONE_STATEMENT);
+  }
+}

@@ -1,0 +1,421 @@
+import { randomUUID } from 'node:crypto';
+import * as z from 'zod/mini';
+import { LlmspellError } from '../../../errors.js';
+import { vectorText } from '../../values/codecs.js';
+import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
+import { checkKeys, jsonObject, kindOf, parseInput, text, uuid } from '../../values/fields.js';
+import { compileFilter, type CompiledFilter } from '../../kit/metadata-filter.js';
+import { ONE_STATEMENT, type ModuleContext, type RunOptions } from '../../mechanism/module.js';
+import type { RowOf } from '../../mechanism/statement.js';
+import type { TenantTransaction } from '../../mechanism/tenant-transaction.js';
+import * as sql from './sql.js';
+import { tenantIndexName } from './tenant-indexes.js';
+import {
+  k as kField,
+  MAX_BATCH,
+  MAX_SCOPE_BYTES,
+  searchKeys,
+  selectionKeys,
+  VECTOR_DIMENSIONS,
+  type SearchOptions,
+  type SearchResult,
+  type SearchRoute,
+  type StoredVector,
+  type VectorDimension,
+  type VectorEntry,
+  type VectorHit,
+  type VectorRecord,
+  type VectorSelection,
+  type VectorStats,
+} from './types.js';
+
+/** How long a tenant found large in a table is searched through the index without counting it again. */
+const LARGE_FOR_MS = 10_000;
+/** The most (table, scope) pairs a store remembers as large. */
+const MAX_LARGE_TABLES = 64;
+
+/** The smallest normal and the largest 4-byte float. */
+const FLOAT4_MIN_NORMAL = 2 ** -126;
+const FLOAT4_MAX = 3.4028234663852886e38;
+
+/** A hit as the statements return it. */
+type HitRow = RowOf<(typeof sql.byDimension)[VectorDimension]['exact']>;
+
+/** The most bytes of vector and metadata text one upsert statement carries (a batch is split into such statements). */
+const STATEMENT_BYTES = 4 * 1024 * 1024;
+/** The most text one upsert may hold in all (its transaction is one; 100,000 × 3072 numbers would be gigabytes). */
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+/** The most rows one upsert statement carries. */
+const STATEMENT_ROWS = 1000;
+
+const entrySchema = z.strictObject({
+  id: z.optional(uuid()),
+  scope: text(MAX_SCOPE_BYTES),
+  vector: z.unknown(),
+  metadata: z.optional(jsonObject()),
+});
+
+/** One table's part of an upsert batch. */
+interface Batch {
+  ids: string[];
+  moved: string[];
+  scopes: string[];
+  vectors: string[];
+  metadata: string[];
+  bytes: number;
+}
+
+/**
+ * A tenant's vector embeddings: upsert, similarity search (cosine), metadata filters, and the
+ * rest. Reach it as `storage.tenant(id).vectors`. A search answers with `k` hits whenever `k`
+ * rows match, whatever the tenant's share of the table: small candidate sets are scanned exactly,
+ * larger ones walk the approximate index with an iterative scan, and an index walk that comes
+ * back short is redone exactly.
+ */
+export class VectorStore {
+  /**
+   * The tables (with a scope) in which this tenant was found larger than
+   * `exact_search_max_rows`, and until when that is trusted: a search there walks the index at
+   * once instead of counting first. Only a hint: if the tenant shrank meanwhile, the index walk is
+   * still right (it falls back to exact when short), just slower, for at most {@link LARGE_FOR_MS}.
+   */
+  readonly #large = new Map<string, number>();
+
+  constructor(private readonly context: ModuleContext) {}
+
+  /**
+   * Stores the entries (one transaction: all or none) and returns their ids, in input order. An
+   * entry whose id exists is replaced. Thousands of rows go in a few statements.
+   */
+  async upsert(entries: readonly VectorEntry[]): Promise<string[]> {
+    const operation = 'vectors.upsert';
+    this.#enabled();
+    if (!Array.isArray(entries)) throw invalidInput(operation, 'entries', `must be an array, not ${kindOf(entries)}`);
+    if (entries.length > MAX_BATCH) {
+      throw invalidInput(
+        operation,
+        'entries',
+        `holds ${entries.length} entries; one upsert takes at most ${MAX_BATCH}`,
+      );
+    }
+    const maxBytes = this.context.settings.max_document_bytes;
+    const ids: string[] = [];
+    const seen = new Map<string, number>();
+    const batches: [VectorDimension, Batch][] = [];
+    const open = new Map<VectorDimension, Batch>();
+    let total = 0;
+    for (let index = 0; index < entries.length; index++) {
+      const entry: unknown = entries[index]; // a hole of a sparse array is an undefined entry
+      const at = `entries.${index}`;
+      const parsed = atField(at, () => parseInput(operation, entrySchema, entry, at));
+      const { dims, text: vector } = vectorInput(operation, `${at}.vector`, parsed.vector);
+      const metadata = parsed.metadata ?? '{}';
+      if (Buffer.byteLength(metadata) > maxBytes) {
+        throw invalidInput(
+          operation,
+          `${at}.metadata`,
+          `is ${Buffer.byteLength(metadata)} bytes as JSON; the most a stored value may have is ${maxBytes} bytes (storage.postgres.max_document_bytes)`,
+        );
+      }
+      const id = parsed.id?.toLowerCase() ?? randomUUID();
+      const earlier = seen.get(id);
+      if (earlier !== undefined) {
+        throw invalidInput(
+          operation,
+          `${at}.id`,
+          `must differ from entries.${earlier}.id: an id appears once per batch`,
+        );
+      }
+      seen.set(id, index);
+      ids.push(id);
+      const bytes = vector.length + metadata.length + parsed.scope.length;
+      total += bytes;
+      if (total > MAX_BATCH_BYTES) {
+        throw invalidInput(
+          operation,
+          'entries',
+          `holds more than ${MAX_BATCH_BYTES / 2 ** 20} MiB of vectors and metadata (at ${at}); split it into several upserts`,
+        );
+      }
+      let batch = open.get(dims);
+      if (!batch || batch.ids.length >= STATEMENT_ROWS || batch.bytes + bytes > STATEMENT_BYTES) {
+        batch = { ids: [], moved: [], scopes: [], vectors: [], metadata: [], bytes: 0 };
+        open.set(dims, batch);
+        batches.push([dims, batch]);
+      }
+      batch.ids.push(id);
+      if (parsed.id !== undefined) batch.moved.push(id);
+      batch.scopes.push(parsed.scope);
+      batch.vectors.push(vector);
+      batch.metadata.push(metadata);
+      batch.bytes += bytes;
+    }
+    if (batches.length === 0) return ids;
+    const write = async (tx: TenantTransaction) => {
+      for (const [dims, { bytes: _bytes, ...params }] of batches) await tx.count(sql.byDimension[dims].upsert, params);
+    };
+    await this.#run(write, batches.length === 1 ? ONE_STATEMENT : {});
+    return ids;
+  }
+
+  /**
+   * The `k` embeddings nearest to `vector` (cosine), best first, in the scope and passing the
+   * filter when given. See {@link SearchResult} for what `route` and `complete` say.
+   */
+  async search(options: SearchOptions): Promise<SearchResult> {
+    const operation = 'vectors.search';
+    this.#enabled();
+    const { vector, k, scope, filter, minScore, includeVectors } = checkKeys(operation, 'options', options, [
+      ...searchKeys,
+    ]);
+    const query = vectorInput(operation, 'vector', vector);
+    const limit = parseInput(operation, z.strictObject({ k: kField() }), { k }).k;
+    if (minScore !== undefined && !(typeof minScore === 'number' && minScore >= -1 && minScore <= 1)) {
+      throw invalidInput(operation, 'minScore', 'must be a number from -1 to 1');
+    }
+    if (includeVectors !== undefined && typeof includeVectors !== 'boolean') {
+      throw invalidInput(operation, 'includeVectors', 'must be true or false');
+    }
+    const statements = sql.byDimension[query.dims];
+    const selected = { scope, ...compileFilter(operation, filter) };
+    const params = { ...selected, vector: query.text, k: limit, withVectors: includeVectors === true };
+    const config = this.context.settings.vector_embeddings;
+
+    // Route by the tenant's rows in the table (and scope): a small tenant is scanned exactly,
+    // filter or no filter (it costs at most `exact_search_max_rows` rows), in the same statement
+    // that counts it; a larger one walks the index, whose iterative scan goes on until k rows pass.
+    let route: SearchRoute = 'index';
+    let rows: HitRow[] = [];
+    const threshold = config.exact_search_max_rows;
+    const table = JSON.stringify([query.dims, scope ?? null]);
+    if (threshold > 0 && !((this.#large.get(table) ?? 0) > Date.now())) {
+      const first = await this.#run(
+        (tx) => tx.all(statements.firstPass, { ...params, cap: threshold + 1 }),
+        ONE_STATEMENT,
+      );
+      if (first[0]!.tenantRows <= threshold) {
+        route = 'exact';
+        rows = first.flatMap(({ tenantRows: _count, ...hit }) => (hit.id === null ? [] : [hit as HitRow]));
+        this.#large.delete(table);
+      } else {
+        if (this.#large.size >= MAX_LARGE_TABLES) this.#large.clear();
+        this.#large.set(table, Date.now() + LARGE_FOR_MS);
+      }
+    }
+    if (route === 'index') {
+      const walk = this.#run(async (tx) => {
+        const found = await tx.all(statements.index, params, {
+          'hnsw.ef_search': Math.max(config.ef_search, limit),
+          'hnsw.iterative_scan': config.iterative_scan,
+          'hnsw.max_scan_tuples': config.max_scan_tuples,
+          'vchordrq.probes': config.vchordrq_probes_percent,
+          'vchordrq.prefilter': 'on',
+          enable_sort: 'off',
+        });
+        // Short of k: the walk stopped at max_scan_tuples (or its probes), or fewer rows match. Scan exactly.
+        if (found.length < limit) return ['fallback', await tx.all(statements.exact, params)] as const;
+        return ['index', found] as const;
+      });
+      [route, rows] = await walk.catch(async (error: unknown) => {
+        if (!isProbesMismatch(error)) throw error;
+        // VectorChord cannot plan the search while a rebuild's new index (other lists) stands
+        // beside the old one, for the moment until maintenance swaps them: answer exactly. (In a
+        // caller's transaction(), which the failure aborted, the failure stands.)
+        const exact = await this.#run((tx) => tx.all(statements.exact, params), ONE_STATEMENT).catch(() => {
+          throw error;
+        });
+        return ['fallback', exact] as const;
+      });
+    }
+    const hits: VectorHit[] = rows
+      .map(({ vector: stored, ...row }) => ({
+        ...row,
+        score: 1 - row.distance,
+        ...(includeVectors === true ? { vector: stored! } : {}),
+      }))
+      // An iterative scan in relaxed order may hand rows back slightly out of order.
+      .sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : 1))
+      .filter((hit) => minScore === undefined || hit.score >= minScore);
+    return { hits, complete: route !== 'index' || rows.length === limit, route };
+  }
+
+  /** The embeddings with these ids, in the order asked (ids that do not exist are left out). */
+  async get(ids: readonly string[]): Promise<StoredVector[]> {
+    const list = idList('vectors.get', ids);
+    this.#enabled();
+    if (list.length === 0) return [];
+    const rows = await this.#run((tx) => tx.all(sql.get, { ids: list }), ONE_STATEMENT);
+    const byId = new Map(rows.map((row) => [row.id, row as StoredVector]));
+    return list.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  /**
+   * Merges `patch` into the embedding's metadata (top level; a `null` value removes the key) and
+   * returns the record; `NOT_FOUND` when there is no such embedding.
+   */
+  async updateMetadata(id: string, patch: Record<string, unknown>): Promise<VectorRecord> {
+    this.#enabled();
+    const row = await this.#run((tx) => tx.first(sql.updateMetadata, { id, patch }), ONE_STATEMENT);
+    if (!row) throw notFound('vectors.updateMetadata', `embedding ${JSON.stringify(id)}`);
+    const { vector: _none, ...record } = row;
+    return record as VectorRecord;
+  }
+
+  /** Deletes the embeddings with these ids; returns how many there were. */
+  async delete(ids: readonly string[]): Promise<number> {
+    const list = idList('vectors.delete', ids);
+    this.#enabled();
+    if (list.length === 0) return 0;
+    return (await this.#run((tx) => tx.first(sql.remove, { ids: list }), ONE_STATEMENT))!.deleted;
+  }
+
+  /**
+   * Deletes the embeddings in `scope` and/or matching `filter` (at least one must be given;
+   * `filter: {}` matches every embedding); returns how many.
+   */
+  async deleteWhere(selection: VectorSelection): Promise<number> {
+    const operation = 'vectors.deleteWhere';
+    const { scope, filter } = checkKeys(operation, 'selection', selection, [...selectionKeys]);
+    if (scope === undefined && filter === undefined) {
+      throw invalidInput(
+        operation,
+        'selection',
+        'must give scope, filter or both (filter: {} deletes every embedding)',
+      );
+    }
+    this.#enabled();
+    const params = { scope, ...compileFilter(operation, filter) };
+    return (await this.#run((tx) => tx.first(sql.removeWhere, params), ONE_STATEMENT))!.deleted;
+  }
+
+  /** How many embeddings the tenant has (in `scope`, matching `filter`), over every vector length. */
+  async count(selection: VectorSelection = {}): Promise<number> {
+    const operation = 'vectors.count';
+    const { scope, filter } = checkKeys(operation, 'selection', selection, [...selectionKeys]);
+    this.#enabled();
+    const params: { scope?: string } & CompiledFilter = { scope, ...compileFilter(operation, filter) };
+    return (await this.#run((tx) => tx.first(sql.count, params), ONE_STATEMENT))!.count;
+  }
+
+  /** The tenant's embeddings per vector length, the index kind of each table, and whether the tenant has its own. */
+  async stats(): Promise<VectorStats> {
+    this.#enabled();
+    const names = Object.fromEntries(
+      VECTOR_DIMENSIONS.map((dims) => [`index${dims}`, `llmspell.${tenantIndexName(dims, this.context.tenant)}`]),
+    ) as Record<`index${VectorDimension}`, string>;
+    const rows = await this.#run((tx) => tx.all(sql.stats, names), ONE_STATEMENT);
+    return Object.fromEntries(rows.map(({ dimensions, ...table }) => [dimensions, table])) as unknown as VectorStats;
+  }
+
+  /** Refuses every call while the vector track is disabled: its tables are not there. */
+  #enabled(): void {
+    if (!this.context.settings.vector_embeddings.enabled) {
+      throw new LlmspellError(
+        'USAGE',
+        'vector embeddings are disabled (storage.postgres.vector_embeddings.enabled = false): their tables are not created',
+        {
+          hint: 'Run `llmspell config set storage.postgres.vector_embeddings.enabled true`, then `llmspell database migrate` (the server needs pgvector or VectorChord).',
+        },
+      );
+    }
+  }
+
+  /** `context.run`, with a missing table reported as the vector track not being migrated. */
+  async #run<T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions): Promise<T> {
+    try {
+      return await this.context.run(work, options);
+    } catch (error) {
+      const cause = error instanceof LlmspellError ? (error.cause as { code?: unknown } | undefined) : undefined;
+      if (cause?.code === '42P01' || cause?.code === '42704' || cause?.code === '42883') {
+        throw new LlmspellError(
+          'MIGRATION_PENDING',
+          'the vector embeddings tables or their functions are not there: the vector track of the migrations has not (fully) run',
+          {
+            hint: 'Run `llmspell database migrate` with storage.postgres.vector_embeddings.enabled = true (the server needs pgvector or VectorChord).',
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * A vector from the caller: an array (or typed array) of 384, 768, 1536 or 3072 finite numbers,
+ * not all zero (cosine distance to a zero vector is undefined). Returns its table and text form.
+ */
+function vectorInput(operation: string, field: string, value: unknown): { dims: VectorDimension; text: string } {
+  const isArray = Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array;
+  if (!isArray) {
+    throw invalidInput(operation, field, `must be an array of numbers, not ${kindOf(value)}`);
+  }
+  const numbers = value as ArrayLike<unknown>;
+  const dims = numbers.length as VectorDimension;
+  if (!VECTOR_DIMENSIONS.includes(dims)) {
+    throw invalidInput(
+      operation,
+      field,
+      `has ${numbers.length} numbers; a vector has ${VECTOR_DIMENSIONS.join(', ')} (one table each)`,
+    );
+  }
+  // Each element is read once, into the copy that is sent: what was checked is what is stored.
+  const copy = new Array<number>(dims);
+  let nonZero = false;
+  let squares = 0;
+  for (let i = 0; i < dims; i++) {
+    const x = numbers[i];
+    if (typeof x !== 'number' || !Number.isFinite(Math.fround(x))) {
+      throw invalidInput(
+        operation,
+        `${field}.${i}`,
+        `must be a finite number a 4-byte float holds, not ${typeof x === 'number' ? String(x) : kindOf(x)}`,
+      );
+    }
+    copy[i] = x;
+    const stored = Math.fround(x); // pgvector stores and computes in 4-byte floats
+    squares += stored * stored;
+    if (stored !== 0) nonZero = true;
+  }
+  if (!nonZero) throw invalidInput(operation, field, 'is all zeros: cosine similarity is undefined for it');
+  // pgvector sums the squares in a 4-byte float: out of its range, the cosine comes out wrong or NaN.
+  if (squares < FLOAT4_MIN_NORMAL || squares > FLOAT4_MAX) {
+    throw invalidInput(
+      operation,
+      field,
+      `has a squared length of ${squares.toPrecision(3)}, outside what a 4-byte float holds (${FLOAT4_MIN_NORMAL.toPrecision(3)} to ${FLOAT4_MAX.toPrecision(3)}): scale it, e.g. to length 1`,
+    );
+  }
+  return { dims, text: vectorText(copy) };
+}
+
+/** A list of embedding ids (UUIDs), lowercased and without repeats. */
+function idList(operation: string, ids: unknown): string[] {
+  if (!Array.isArray(ids)) throw invalidInput(operation, 'ids', `must be an array of ids, not ${kindOf(ids)}`);
+  if (ids.length > MAX_BATCH) throw invalidInput(operation, 'ids', `holds ${ids.length} ids; at most ${MAX_BATCH}`);
+  const checked = atField('ids', () => parseInput(operation, z.array(uuid()), ids, 'ids'));
+  return [...new Set(checked.map((id) => id.toLowerCase()))];
+}
+
+/** Runs `parse`, naming a bad field under `at` (`entries.3.scope`). */
+function atField<T>(at: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof StorageError && error.code === 'INVALID_INPUT' && error.field !== at) {
+      throw invalidInput(error.details.operation ?? '', `${at}.${error.field}`, error.details.expected ?? '');
+    }
+    throw error;
+  }
+}
+
+/**
+ * Whether `error` is VectorChord refusing to plan a search whose `vchordrq.probes` do not fit an
+ * index's levels of lists ("need 1 probes, but 0 probes provided"), found in its causes.
+ */
+function isProbesMismatch(error: unknown): boolean {
+  for (let at = error, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
+    if (/need \d+ probes, but \d+ probes provided/.test(at.message)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,21 @@
+/** Workflows: executions with a status graph, steps, context and lifecycle timestamps (component `state`). */
+import { defineModule } from '../../mechanism/module.js';
+import { WorkflowStore } from './store.js';
+
+export { WorkflowStore };
+export { WORKFLOW_STATUSES, WORKFLOW_TRANSITIONS } from './types.js';
+export type {
+  ListOptions as WorkflowListOptions,
+  NewWorkflow,
+  TransitionOptions,
+  UpdateOptions as WorkflowUpdateOptions,
+  Workflow,
+  WorkflowStatus,
+  WorkflowUpdate,
+} from './types.js';
+
+export const workflowsModule = defineModule({
+  id: 'workflows',
+  component: 'state',
+  create: (context) => new WorkflowStore(context),
+});

@@ -1,0 +1,118 @@
+import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
+import { conflict, invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
+import { checkKeys, identifier, parseInput } from '../../values/fields.js';
+import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import { invalidTransition, predecessors } from '../../kit/transitions.js';
+import { missedWrite } from '../../kit/versions.js';
+import * as sql from './sql.js';
+import {
+  listOptions,
+  newWorkflowKeys,
+  status,
+  transitionOptions,
+  updateOptions,
+  workflowUpdateKeys,
+  WORKFLOW_TRANSITIONS,
+  type ListOptions,
+  type NewWorkflow,
+  type TransitionOptions,
+  type UpdateOptions,
+  type Workflow,
+  type WorkflowStatus,
+  type WorkflowUpdate,
+} from './types.js';
+
+const what = (workflowId: string) => `workflow ${JSON.stringify(workflowId)}`;
+
+/**
+ * A tenant's workflow executions: status along an allowed graph, the step reached, the context,
+ * and lifecycle timestamps. Reach it as `storage.tenant(id).workflows`.
+ */
+export class WorkflowStore {
+  constructor(private readonly context: ModuleContext) {}
+
+  /** Creates a `pending` workflow; `CONFLICT` when the id is taken. */
+  async create(input: NewWorkflow): Promise<Workflow> {
+    const { workflowId, name, state } = checkKeys('workflows.create', 'input', input, newWorkflowKeys);
+    try {
+      return (await this.context.run((tx) => tx.first(sql.create, { workflowId, name, state }), ONE_STATEMENT))!;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'CONFLICT' && workflowId !== undefined) {
+        throw conflict('workflows.create', `${what(workflowId)} exists already`, error.details);
+      }
+      throw error;
+    }
+  }
+
+  /** The workflow; `NOT_FOUND` when there is none. */
+  async get(workflowId: string): Promise<Workflow> {
+    const row = await this.context.run((tx) => tx.first(sql.get, { workflowId }), ONE_STATEMENT);
+    if (!row) throw notFound('workflows.get', what(workflowId));
+    return row;
+  }
+
+  /**
+   * Replaces the context (`state`) and/or sets the step reached. With `expectedVersion`, only
+   * over that version (`CONFLICT` otherwise). The status changes only by {@link transition}.
+   */
+  async update(workflowId: string, changes: WorkflowUpdate, options: UpdateOptions = {}): Promise<Workflow> {
+    const { state, currentStep } = checkKeys('workflows.update', 'changes', changes, workflowUpdateKeys);
+    if (state === undefined && currentStep === undefined) {
+      throw invalidInput('workflows.update', 'changes', 'must set state, currentStep or both');
+    }
+    const { expectedVersion } = parseInput('workflows.update', updateOptions, options);
+    const row = await this.context.run(
+      (tx) => tx.first(sql.update, { workflowId, state, currentStep, expectedVersion }),
+      ONE_STATEMENT,
+    );
+    if (row) return row;
+    const now = await this.#current(workflowId);
+    throw missedWrite('workflows.update', what(workflowId), now?.version, expectedVersion);
+  }
+
+  /**
+   * Moves the workflow to `to` if the graph allows it from its status now (pending → running,
+   * cancelled, failed; running → paused, completed, failed, cancelled; paused → running,
+   * cancelled, failed); otherwise `INVALID_TRANSITION` and nothing is written. Sets `startedAt`
+   * on the first start and `completedAt` on a final status; `error` is recorded with `failed` or
+   * `cancelled`. Of two concurrent transitions from the same status, one wins and the other is
+   * `INVALID_TRANSITION`.
+   */
+  async transition(workflowId: string, to: WorkflowStatus, options: TransitionOptions = {}): Promise<Workflow> {
+    const target = parseInput('workflows.transition', status(), to, 'to');
+    const { error } = parseInput('workflows.transition', transitionOptions, options);
+    if (error !== undefined && target !== 'failed' && target !== 'cancelled') {
+      throw invalidInput('workflows.transition', 'error', `is recorded only with failed or cancelled, not ${target}`);
+    }
+    const from = predecessors(WORKFLOW_TRANSITIONS, target);
+    const row =
+      from.length === 0
+        ? undefined
+        : await this.context.run(
+            (tx) => tx.first(sql.transition, { workflowId, to: target, from, error }),
+            ONE_STATEMENT,
+          );
+    if (row) return row;
+    // It changed nothing: say why, from the row as it is now (a concurrent transition may have won).
+    const now = await this.#current(workflowId);
+    if (!now) throw notFound('workflows.transition', what(workflowId));
+    throw invalidTransition('workflows.transition', what(workflowId), WORKFLOW_TRANSITIONS, now.status, target);
+  }
+
+  /** The tenant's workflows in workflow-id order, optionally of one status, a page at a time. */
+  async list(options: ListOptions = {}): Promise<Page<Workflow>> {
+    const { status: only, limit, cursor } = parseInput('workflows.list', listOptions, options);
+    const size = pageSize(limit);
+    const listName = `workflows:${only ?? '*'}`;
+    const [after] = (decodeCursor('workflows.list', listName, cursor, [identifier()]) ?? []) as [string?];
+    const rows = await this.context.run(
+      (tx) => tx.all(sql.list, { status: only, after, limit: size + 1 }),
+      ONE_STATEMENT,
+    );
+    return toPage(listName, rows, size, (row) => [row.workflowId]);
+  }
+
+  #current(workflowId: string) {
+    return this.context.run((tx) => tx.first(sql.current, { workflowId }), ONE_STATEMENT);
+  }
+}
