@@ -7,7 +7,7 @@ import { LlmspellError } from '../errors.js';
 import { maintain, type MaintenanceParts, type MaintenanceReport } from '../maintenance/maintain.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
-import type { Component, ModuleContext, RunOptions } from './mechanism/module.js';
+import { moduleContext, type Component, type Runner, type RunOptions, type StorageModule } from './mechanism/module.js';
 import { MODULES, type TenantStores } from './registry.js';
 import { withRetries } from './mechanism/retry.js';
 import { TenantTransaction, type StorageLimits } from './mechanism/tenant-transaction.js';
@@ -157,9 +157,6 @@ const transactionScope = new AsyncLocalStorage<TransactionScope>();
 /** How many tenants' views `tenant()` keeps for reuse. */
 const MAX_CACHED_VIEWS = 1024;
 
-/** How a module's calls reach a transaction. */
-type Runner = <T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions) => Promise<T>;
-
 class OpenStorage implements Storage {
   readonly db: Database;
   readonly migrated?: MigrationRunResult;
@@ -276,7 +273,7 @@ class OpenStorage implements Storage {
     }
     const db = this.#database(component);
     const single = options.singleStatement === true;
-    return withRetries(() =>
+    const attempt = () =>
       db.withTenant(
         tenant,
         async (client) => {
@@ -292,23 +289,21 @@ class OpenStorage implements Storage {
           }
         },
         single ? { singleStatement: true } : {},
-      ),
-    );
+      );
+    return options.retry === false ? attempt() : withRetries(attempt);
   }
 
   /** The stores of `tenant`, each made on first use, reaching transactions through `runner`. */
   #stores(tenant: string, runner: (component: Component) => Runner): TenantStores {
     const stores = {} as Record<string, unknown>;
     for (const module of MODULES) {
-      const context: ModuleContext = {
-        tenant,
-        settings: this.settings.storage.postgres,
-        run: runner(module.component),
-      };
       let store: unknown;
       Object.defineProperty(stores, module.id, {
         enumerable: true,
-        get: () => (store ??= module.create(context)),
+        get: () =>
+          (store ??= (module as StorageModule).create(
+            moduleContext(module as StorageModule, tenant, this.settings.storage.postgres, runner(module.component)),
+          )),
       });
     }
     return Object.freeze(stores) as TenantStores;

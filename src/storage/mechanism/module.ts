@@ -1,5 +1,7 @@
 import type { Settings } from '../../config/schema.js';
-import type { TenantTransaction } from './tenant-transaction.js';
+import { LlmspellError } from '../../errors.js';
+import { isStatement, type Statement } from './statement.js';
+import type { StatementSettings, TenantTransaction } from './tenant-transaction.js';
 
 /**
  * The component a module belongs to, which decides its backend: `memory` follows
@@ -8,45 +10,139 @@ import type { TenantTransaction } from './tenant-transaction.js';
  */
 export type Component = 'memory' | 'state' | 'core';
 
-/** What a store is given: its tenant, the settings, and a way to run work in a transaction of its tenant. */
-export interface ModuleContext {
+/** `storage.postgres` of the settings: what a module picks its own settings from ({@link StorageModule.settings}). */
+export type StorageSettings = Settings['storage']['postgres'];
+
+/**
+ * What a store is given: its tenant, the settings it declared, and ways to run statements in a
+ * transaction of its tenant. The common call is one statement: {@link first}, {@link one},
+ * {@link all} or {@link count}. A call of several statements is {@link run}.
+ */
+export interface ModuleContext<Config = undefined> {
   /** The tenant of every call. */
   readonly tenant: string;
-  /** `storage.postgres` of the settings the storage was opened with (a module's own keys are under it). */
-  readonly settings: Settings['storage']['postgres'];
+  /** What the module's {@link StorageModule.settings} picked from the settings; nothing else of them. */
+  readonly settings: Config;
   /**
    * Runs `work` in a transaction of the tenant: a transaction of its own for a call through
    * `storage.tenant(id)` (retried when it fails with a serialization failure or a deadlock: all of
-   * `work` is run again, so it must do nothing but send statements), or the caller's
-   * `storage.transaction()`.
+   * `work` is run again, so it must do nothing but send statements, unless `retry: false`), or
+   * the caller's `storage.transaction()`.
    */
   run<T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions): Promise<T>;
+  /** Runs one statement and returns its first row, or `undefined` when it returned none. */
+  first<P, R>(statement: Statement<P, R>, params: P): Promise<R | undefined>;
+  /** Runs one statement that always returns a row (an `INSERT … RETURNING`, an aggregate); `INTERNAL` when it returned none. */
+  one<P, R>(statement: Statement<P, R>, params: P): Promise<R>;
+  /** Runs one statement and returns its rows; `settings` as {@link TenantTransaction.all} takes them. */
+  all<P, R>(statement: Statement<P, R>, params: P, settings?: StatementSettings): Promise<R[]>;
+  /** Runs one statement and returns how many rows it affected. */
+  count<P, R>(statement: Statement<P, R>, params: P): Promise<number>;
 }
 
 /** Options of {@link ModuleContext.run}. */
 export interface RunOptions {
   /**
    * `work` sends exactly one statement and cannot fail after it: on a pipelining connection the
-   * whole transaction (prologue, statement, COMMIT) is then one round trip. A store splits a call
-   * into such runs where it can (the write; then, only when it changed nothing, the read that says why).
+   * whole transaction (prologue, statement, COMMIT) is then one round trip. The one-statement
+   * calls of the context ({@link ModuleContext.first} …) set it.
    */
   singleStatement?: boolean;
+  /**
+   * `false`: `work` must not be run twice (it consumes a stream, say), so a serialization failure
+   * or a deadlock rejects with a retryable `CONFLICT` instead of running it again. Default `true`.
+   */
+  retry?: boolean;
 }
 
 /** {@link RunOptions} of a one-statement run. */
 export const ONE_STATEMENT: RunOptions = Object.freeze({ singleStatement: true });
 
-/** A storage module: its id (the property of a tenant view), component, and the factory of its store. */
-export interface StorageModule<Id extends string = string, Store = unknown> {
+/**
+ * The statements of a module, as its `sql.ts` exports them (`import * as sql`): statements, and
+ * records of statements (one set per vector dimension, say). Anything else in it is ignored.
+ */
+export type StatementSet = Readonly<Record<string, unknown>>;
+
+/** A storage module: its id (the property of a tenant view), component, statements, settings and the factory of its store. */
+export interface StorageModule<Id extends string = string, Store = unknown, Config = unknown> {
   readonly id: Id;
   readonly component: Component;
+  /**
+   * Every statement the module sends (its `sql.ts` namespace). The tenant-wall test runs each
+   * through `EXPLAIN` and checks that every scan of a tenant table carries a `tenant_id` condition.
+   */
+  readonly statements: StatementSet;
+  /** Picks what the module reads of `storage.postgres` (its own keys); the store is handed that alone. */
+  readonly settings?: (settings: StorageSettings) => Config;
+  /**
+   * What to tell a caller whose schema lacks the module's tables or functions (a track of the
+   * migrations that did not run); default: run `llmspell database migrate`.
+   */
+  readonly migrationHint?: string;
   /** Makes the store for one tenant (cheap: called once per tenant view). */
-  create(context: ModuleContext): Store;
+  create(context: ModuleContext<Config>): Store;
 }
 
 /** Declares a module (typed, for the registry). */
-export function defineModule<const Id extends string, Store>(
-  module: StorageModule<Id, Store>,
-): StorageModule<Id, Store> {
+export function defineModule<const Id extends string, Store, Config = undefined>(
+  module: StorageModule<Id, Store, Config>,
+): StorageModule<Id, Store, Config> {
   return module;
+}
+
+/** Every statement of `module`, found in its {@link StorageModule.statements} (records of statements too). */
+export function statementsOf(module: Pick<StorageModule, 'statements'>): Statement<unknown, unknown>[] {
+  const found = new Set<Statement<unknown, unknown>>();
+  const walk = (value: unknown, depth: number) => {
+    if (isStatement(value)) found.add(value);
+    else if (typeof value === 'object' && value !== null && depth < 4) {
+      for (const inner of Object.values(value)) walk(inner, depth + 1);
+    }
+  };
+  walk(module.statements, 0);
+  return [...found];
+}
+
+/** How a module's calls reach a transaction of its tenant. */
+export type Runner = <T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions) => Promise<T>;
+
+/**
+ * The context of `module` for `tenant`: its settings, and `run` (plus the one-statement calls)
+ * over `runner`, with a missing table or function reported as `MIGRATION_PENDING`.
+ */
+export function moduleContext<Config>(
+  module: StorageModule<string, unknown, Config>,
+  tenant: string,
+  settings: StorageSettings,
+  runner: Runner,
+): ModuleContext<Config> {
+  const run: Runner = (work, options) =>
+    runner(work, options).catch((error: unknown) => {
+      throw unmigrated(error, module) ?? error;
+    });
+  return Object.freeze({
+    tenant,
+    settings: (module.settings ? module.settings(settings) : undefined) as Config,
+    run,
+    first: (statement, params) => run((tx) => tx.first(statement, params), ONE_STATEMENT),
+    one: (statement, params) => run((tx) => tx.one(statement, params), ONE_STATEMENT),
+    all: (statement, params, statementSettings) =>
+      run((tx) => tx.all(statement, params, statementSettings), ONE_STATEMENT),
+    count: (statement, params) => run((tx) => tx.count(statement, params), ONE_STATEMENT),
+  });
+}
+
+/** SQLSTATEs of a schema object that is not there: a table (42P01), a type (42704), a function (42883). */
+const UNDEFINED_OBJECT = new Set(['42P01', '42704', '42883']);
+
+/** `MIGRATION_PENDING` for a statement of `module` that met a missing table, type or function; else `undefined`. */
+function unmigrated(error: unknown, module: Pick<StorageModule, 'id' | 'migrationHint'>): LlmspellError | undefined {
+  const cause = error instanceof LlmspellError ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (typeof cause?.code !== 'string' || !UNDEFINED_OBJECT.has(cause.code)) return undefined;
+  return new LlmspellError(
+    'MIGRATION_PENDING',
+    `${module.id}: its tables or functions are not in the database: the migrations that create them have not (fully) run`,
+    { hint: module.migrationHint ?? 'Run `llmspell database migrate`.', cause: error },
+  );
 }

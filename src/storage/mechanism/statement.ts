@@ -85,6 +85,7 @@ export function isStatement(value: unknown): value is Statement<unknown, unknown
 
 const PARAMETER = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 const TENANT_PREDICATE = /\btenant_id\s*=\s*\$tenant\b/;
+const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE)\b/i;
 const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 
 /**
@@ -135,16 +136,20 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   const undeclared = (definition.unlimited ?? []).filter((parameter) => !declared.includes(parameter));
   if (undeclared.length > 0) fail(`unlimited names what params does not declare: ${undeclared.join(', ')}`);
   const settings = definition.settings ? settingsPlan(definition.settings, fail) : undefined;
-  const verb = leadingVerb(sql);
-  if (!sql.includes(`$${TENANT_PARAMETER}`)) fail(`never uses $${TENANT_PARAMETER}`);
-  if (verb !== 'INSERT' && !TENANT_PREDICATE.test(sql)) fail(`a ${verb} must say tenant_id = $${TENANT_PARAMETER}`);
+  // The checks read the SQL without its comments and string literals: a predicate in a comment is none.
+  const code = withoutCommentsAndLiterals(sql);
+  const verb = leadingVerb(code);
+  if (!code.includes(`$${TENANT_PARAMETER}`)) fail(`never uses $${TENANT_PARAMETER}`);
+  if (verb !== 'INSERT' && !TENANT_PREDICATE.test(code)) fail(`a ${verb} must say tenant_id = $${TENANT_PARAMETER}`);
+  const undistributable = citusRefusal(code);
+  if (undistributable) fail(undistributable);
   const made: Statement<never, never> = Object.freeze({
     name,
     sql,
     text,
     verb,
     unlimited: Object.freeze([...(definition.unlimited ?? [])]),
-    readOnly: verb === 'SELECT' && !/\b(INSERT|UPDATE|DELETE|MERGE)\b/i.test(sql),
+    readOnly: verb === 'SELECT' && !WRITES.test(code),
     order: Object.freeze(order),
     params: z.strictObject(definition.params) as never,
     row: definition.row ? (z.object(definition.row) as never) : undefined,
@@ -197,4 +202,105 @@ function leadingVerb(sql: string): string {
     }
   }
   return first ?? '';
+}
+
+/**
+ * `sql` with its comments (`-- …`, `/* … *\/`) and the contents of its string literals (`'…'`,
+ * `E'…'`, quoted identifiers) blanked out, the rest kept in place: what the definition checks read.
+ */
+export function withoutCommentsAndLiterals(sql: string): string {
+  let out = '';
+  for (let i = 0; i < sql.length;) {
+    const two = sql.slice(i, i + 2);
+    if (two === '--') {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? sql.length : end;
+      out += ' ';
+    } else if (two === '/*') {
+      // Block comments nest in PostgreSQL.
+      let depth = 0;
+      do {
+        if (sql.startsWith('/*', i)) (depth++, (i += 2));
+        else if (sql.startsWith('*/', i)) (depth--, (i += 2));
+        else i++;
+      } while (depth > 0 && i < sql.length);
+      out += ' ';
+    } else if (sql[i] === "'" || sql[i] === '"') {
+      const quote = sql[i]!;
+      let j = i + 1;
+      for (; j < sql.length; j++) {
+        if (sql[j] === quote) {
+          if (sql[j + 1] === quote) j++;
+          else break;
+        } else if (sql[j] === '\\' && quote === "'" && /e$/i.test(out)) j++;
+      }
+      out += quote === '"' ? '"x"' : "''";
+      i = j + 1;
+    } else {
+      out += sql[i];
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Functions that are not IMMUTABLE (and the SQL keywords that are such calls): Citus refuses them
+ * in the places {@link citusRefusal} names. Take the time once instead: `excluded.updated_at` in
+ * an upsert, or `WITH clock AS MATERIALIZED (SELECT now() AS at)` and `clock.at`.
+ */
+const NOT_IMMUTABLE =
+  /\b(?:(?:now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random|gen_random_uuid|uuidv[47]|uuid_generate_v[14]|nextval|currval|setval|txid_current|pg_current_xact_id|pg_current_snapshot|current_setting|set_config)\s*\(|(?:current_timestamp|current_date|current_time|localtimestamp|localtime)\b)/i;
+
+/**
+ * Why Citus would refuse the statement on a table distributed by `tenant_id`, or `undefined`: a
+ * non-IMMUTABLE function in the `DO UPDATE` of an upsert ("functions used in the DO UPDATE SET
+ * clause of INSERTs on distributed tables must be marked IMMUTABLE"), or inside a `CASE` or
+ * `COALESCE` of an `UPDATE` or `DELETE` ("non-IMMUTABLE functions are not allowed in CASE or
+ * COALESCE statements"). Both were met on a real Citus 13 cluster.
+ */
+export function citusRefusal(code: string): string | undefined {
+  const upsert = /\bDO\s+UPDATE\b/i.exec(code);
+  if (upsert) {
+    const clause = code.slice(upsert.index).split(/\bRETURNING\b/i)[0]!;
+    const call = NOT_IMMUTABLE.exec(clause);
+    if (call) {
+      return `calls ${call[0].replace(/\s*\($/, '()')} in ON CONFLICT DO UPDATE, which Citus refuses on a distributed table: use excluded.<column> (the inserted row's value) instead`;
+    }
+  }
+  if (!/\b(UPDATE|DELETE)\b/i.test(code.replace(/\bDO\s+UPDATE\b/gi, ''))) return undefined;
+  for (const part of conditionalParts(code)) {
+    const call = NOT_IMMUTABLE.exec(part);
+    if (call) {
+      return `calls ${call[0].replace(/\s*\($/, '()')} inside CASE or COALESCE of an UPDATE or DELETE, which Citus refuses on a distributed table: take it once in a WITH … AS MATERIALIZED (SELECT now() AS at) and use that column`;
+    }
+  }
+  return undefined;
+}
+
+/** The text of every `CASE … END` and `COALESCE(…)` of `code`. */
+function conditionalParts(code: string): string[] {
+  const parts: string[] = [];
+  for (const match of code.matchAll(/\bCOALESCE\s*\(/gi)) {
+    let depth = 0;
+    let end = match.index + match[0].length - 1;
+    for (; end < code.length; end++) {
+      if (code[end] === '(') depth++;
+      else if (code[end] === ')' && --depth === 0) break;
+    }
+    parts.push(code.slice(match.index, end + 1));
+  }
+  for (const match of code.matchAll(/\bCASE\b/gi)) {
+    let depth = 0;
+    const words = /\b(CASE|END)\b/gi;
+    words.lastIndex = match.index;
+    for (let word = words.exec(code); word; word = words.exec(code)) {
+      depth += word[1]!.toUpperCase() === 'CASE' ? 1 : -1;
+      if (depth === 0) {
+        parts.push(code.slice(match.index, word.index + 3));
+        break;
+      }
+    }
+  }
+  return parts;
 }

@@ -62,6 +62,14 @@ export class TenantTransaction {
     return rows.length === 0 ? undefined : readRow(statement, rows[0]);
   }
 
+  /** Runs `statement`, which always returns a row (an `INSERT … RETURNING`, an aggregate); `INTERNAL` when it returned none. */
+  async one<P, R>(statement: Statement<P, R>, params: P): Promise<R> {
+    const row = await this.first(statement, params);
+    if (row === undefined)
+      throw new LlmspellError('INTERNAL', `${statement.name}: returned no row where it always returns one`);
+    return row;
+  }
+
   /** Runs `statement` and returns how many rows it affected. */
   async count<P, R>(statement: Statement<P, R>, params: P): Promise<number> {
     return (await this.#send(statement, params)).rowCount ?? 0;

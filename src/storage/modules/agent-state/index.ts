@@ -1,5 +1,6 @@
 /** Agent state: one versioned JSON document per agent (component `state`). */
 import { defineModule } from '../../mechanism/module.js';
+import * as sql from './sql.js';
 import { AgentStateStore } from './store.js';
 
 export { AgentStateStore };
@@ -12,5 +13,6 @@ export type {
 export const agentStateModule = defineModule({
   id: 'agentState',
   component: 'state',
+  statements: sql,
   create: (context) => new AgentStateStore(context),
 });

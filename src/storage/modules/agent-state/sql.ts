@@ -27,9 +27,10 @@ export const currentVersion = statement({
 /** `put` without an expected version: create, or replace and bump the version. */
 export const upsert = statement({
   name: 'agentState.put',
-  sql: `INSERT INTO llmspell.agent_state AS a (tenant_id, agent_id, state) VALUES ($tenant, $agentId, $state::jsonb)
+  sql: `INSERT INTO llmspell.agent_state AS a (tenant_id, agent_id, state, updated_at)
+        VALUES ($tenant, $agentId, $state::jsonb, now())
         ON CONFLICT (tenant_id, agent_id)
-        DO UPDATE SET state = excluded.state, version = a.version + 1, updated_at = now()
+        DO UPDATE SET state = excluded.state, version = a.version + 1, updated_at = excluded.updated_at
         RETURNING ${RETURNED}`,
   params: { agentId: identifier(), state: jsonObject() },
   row: agentStateRow,

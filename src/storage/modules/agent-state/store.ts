@@ -17,7 +17,7 @@ export class AgentStateStore {
 
   /** The agent's state; `NOT_FOUND` when it has none. */
   async get(agentId: string): Promise<AgentState> {
-    const row = await this.context.run((tx) => tx.first(sql.get, { agentId }), ONE_STATEMENT);
+    const row = await this.context.first(sql.get, { agentId });
     if (!row) throw notFound('agentState.get', what(agentId));
     return row;
   }
@@ -49,10 +49,7 @@ export class AgentStateStore {
    */
   async patch(agentId: string, partial: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
     const { expectedVersion } = parseInput('agentState.patch', writeOptions, options);
-    const row = await this.context.run(
-      (tx) => tx.first(sql.patch, { agentId, partial, expectedVersion }),
-      ONE_STATEMENT,
-    );
+    const row = await this.context.first(sql.patch, { agentId, partial, expectedVersion });
     return row ?? this.#missed('agentState.patch', agentId, expectedVersion);
   }
 
@@ -62,7 +59,7 @@ export class AgentStateStore {
    */
   async delete(agentId: string, options: WriteOptions = {}): Promise<boolean> {
     const { expectedVersion } = parseInput('agentState.delete', writeOptions, options);
-    const deleted = await this.context.run((tx) => tx.count(sql.remove, { agentId, expectedVersion }), ONE_STATEMENT);
+    const deleted = await this.context.count(sql.remove, { agentId, expectedVersion });
     if (deleted > 0) return true;
     if (expectedVersion === undefined) return false;
     return this.#missed('agentState.delete', agentId, expectedVersion);
@@ -73,13 +70,13 @@ export class AgentStateStore {
     const { limit, cursor } = parseInput('agentState.list', listOptions, options);
     const size = pageSize(limit);
     const [after] = (decodeCursor('agentState.list', 'agentState', cursor, [identifier()]) ?? []) as [string?];
-    const rows = await this.context.run((tx) => tx.all(sql.list, { after, limit: size + 1 }), ONE_STATEMENT);
+    const rows = await this.context.all(sql.list, { after, limit: size + 1 });
     return toPage('agentState', rows, size, (row) => [row.agentId]);
   }
 
   /** Why a versioned write changed nothing, read after it (it wrote nothing either way). */
   async #missed(operation: string, agentId: string, expectedVersion: number | undefined): Promise<never> {
-    const current = await this.context.run((tx) => tx.first(sql.currentVersion, { agentId }), ONE_STATEMENT);
+    const current = await this.context.first(sql.currentVersion, { agentId });
     throw missedWrite(operation, what(agentId), current?.version, expectedVersion);
   }
 }

@@ -1,5 +1,6 @@
 /** Procedural memory: patterns counted by frequency and first/last seen (component `memory`). */
 import { defineModule } from '../../mechanism/module.js';
+import * as sql from './sql.js';
 import { ProceduralStore } from './store.js';
 
 export { ProceduralStore };
@@ -8,5 +9,6 @@ export type { Pattern, PruneOptions, RecordOptions, TopOptions } from './types.j
 export const proceduralModule = defineModule({
   id: 'procedural',
   component: 'memory',
+  statements: sql,
   create: (context) => new ProceduralStore(context),
 });

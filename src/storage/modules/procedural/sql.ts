@@ -23,10 +23,10 @@ const pattern = { scope: text(MAX_SCOPE_BYTES), key: text(), value: text(undefin
  */
 export const record = statement({
   name: 'procedural.record',
-  sql: `INSERT INTO llmspell.procedural_memory AS p (tenant_id, scope, pattern_key, pattern_value, metadata)
-        VALUES ($tenant, $scope, $key, $value, COALESCE($metadata::jsonb, '{}'))
+  sql: `INSERT INTO llmspell.procedural_memory AS p (tenant_id, scope, pattern_key, pattern_value, metadata, last_seen)
+        VALUES ($tenant, $scope, $key, $value, COALESCE($metadata::jsonb, '{}'), now())
         ON CONFLICT ON CONSTRAINT procedural_memory_pattern_unique
-        DO UPDATE SET frequency = p.frequency + 1, last_seen = GREATEST(p.last_seen, now()),
+        DO UPDATE SET frequency = p.frequency + 1, last_seen = GREATEST(p.last_seen, excluded.last_seen),
                       metadata = p.metadata || excluded.metadata
         RETURNING ${RETURNED}`,
   params: { ...pattern, metadata: z.optional(jsonObject()) },

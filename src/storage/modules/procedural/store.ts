@@ -1,7 +1,7 @@
 import { pageSize } from '../../kit/cursor.js';
 import { invalidInput, notFound } from '../../mechanism/errors.js';
 import { checkKeys, parseInput } from '../../values/fields.js';
-import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext } from '../../mechanism/module.js';
 import * as sql from './sql.js';
 import {
   pruneOptionKeys,
@@ -23,12 +23,12 @@ export class ProceduralStore {
   /** Counts one sighting of the pattern and returns it; concurrent records never lose a count. */
   async record(scope: string, key: string, value: string, options: RecordOptions = {}): Promise<Pattern> {
     const { metadata } = checkKeys('procedural.record', 'options', options, recordOptionKeys);
-    return (await this.context.run((tx) => tx.first(sql.record, { scope, key, value, metadata }), ONE_STATEMENT))!;
+    return await this.context.one(sql.record, { scope, key, value, metadata });
   }
 
   /** The pattern; `NOT_FOUND` when it was never recorded (or was pruned). */
   async get(scope: string, key: string, value: string): Promise<Pattern> {
-    const row = await this.context.run((tx) => tx.first(sql.get, { scope, key, value }), ONE_STATEMENT);
+    const row = await this.context.first(sql.get, { scope, key, value });
     if (!row) throw notFound('procedural.get', `pattern ${JSON.stringify(key)} in scope ${JSON.stringify(scope)}`);
     return row;
   }
@@ -36,9 +36,7 @@ export class ProceduralStore {
   /** The scope's most frequent patterns, most frequent (then most recent) first. */
   async top(scope: string, options: TopOptions = {}): Promise<Pattern[]> {
     const { minFrequency, limit } = parseInput('procedural.top', topOptions, options);
-    return this.context.run((tx) =>
-      tx.all(sql.top, { scope, minFrequency: minFrequency ?? 1, limit: pageSize(limit) }),
-    );
+    return this.context.all(sql.top, { scope, minFrequency: minFrequency ?? 1, limit: pageSize(limit) });
   }
 
   /**
@@ -54,6 +52,6 @@ export class ProceduralStore {
         'must give olderThan, maxFrequency or both (prune never deletes everything)',
       );
     }
-    return this.context.run((tx) => tx.count(sql.prune, { olderThan, maxFrequency, scope }), ONE_STATEMENT);
+    return this.context.count(sql.prune, { olderThan, maxFrequency, scope });
   }
 }

@@ -1,5 +1,6 @@
 /** Sessions: status, metadata, last access and expiry (component `state`). */
 import { defineModule } from '../../mechanism/module.js';
+import * as sql from './sql.js';
 import { SessionStore } from './store.js';
 
 export { SessionStore };
@@ -9,5 +10,6 @@ export type { ListOptions as SessionListOptions, NewSession, Session, SessionSta
 export const sessionsModule = defineModule({
   id: 'sessions',
   component: 'state',
+  statements: sql,
   create: (context) => new SessionStore(context),
 });

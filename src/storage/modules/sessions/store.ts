@@ -1,7 +1,7 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, cursorTimestamp, parseInput, uuid } from '../../values/fields.js';
-import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext } from '../../mechanism/module.js';
 import { invalidTransition, predecessors } from '../../kit/transitions.js';
 import type { Statement } from '../../mechanism/statement.js';
 import * as sql from './sql.js';
@@ -34,10 +34,7 @@ export class SessionStore {
       throw invalidInput('sessions.create', 'input', 'must give ttlSeconds or expiresAt, not both');
     }
     try {
-      return (await this.context.run(
-        (tx) => tx.first(sql.create, { ttlSeconds, expiresAt, metadata }),
-        ONE_STATEMENT,
-      ))!;
+      return await this.context.one(sql.create, { ttlSeconds, expiresAt, metadata });
     } catch (error) {
       // expiresAt was in the future by this machine's clock but not by the server's.
       if (error instanceof StorageError && error.details.constraint === 'sessions_expiry_after_creation') {
@@ -71,10 +68,7 @@ export class SessionStore {
       throw invalidInput('sessions.update', 'changes', 'must set metadata, status or both');
     }
     const from = status === undefined ? [] : predecessors(SESSION_TRANSITIONS, status);
-    const row = await this.context.run(
-      (tx) => tx.first(sql.update, { sessionId, metadata, status, from }),
-      ONE_STATEMENT,
-    );
+    const row = await this.context.first(sql.update, { sessionId, metadata, status, from });
     if (row) return row;
     const now = await this.#one(sql.currentStatus, sessionId);
     if (!now) throw notFound('sessions.update', what(sessionId));
@@ -95,20 +89,17 @@ export class SessionStore {
     const listName = `sessions:${status ?? '*'}`;
     const [afterCreated, afterId] = (decodeCursor('sessions.list', listName, cursor, [cursorTimestamp(), uuid()]) ??
       []) as [string?, string?];
-    const rows = await this.context.run(
-      (tx) => tx.all(sql.list, { status, afterCreated, afterId, limit: size + 1 }),
-      ONE_STATEMENT,
-    );
+    const rows = await this.context.all(sql.list, { status, afterCreated, afterId, limit: size + 1 });
     return toPage(listName, rows, size, (row) => [row.createdAt.toISOString(), row.sessionId]);
   }
 
   /** Marks every active session past its `expiresAt` as `expired`; returns how many. */
   async expire(): Promise<number> {
-    return this.context.run((tx) => tx.count(sql.expire, {}), ONE_STATEMENT);
+    return this.context.count(sql.expire, {});
   }
 
   /** Runs a statement that takes the session id alone, in a transaction of its own (or the caller's). */
   #one<R>(statement: Statement<{ sessionId: string }, R>, sessionId: string): Promise<R | undefined> {
-    return this.context.run((tx) => tx.first(statement, { sessionId }), ONE_STATEMENT);
+    return this.context.first(statement, { sessionId });
   }
 }

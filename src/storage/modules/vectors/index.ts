@@ -1,6 +1,7 @@
 /** Vector embeddings: similarity search under tenants, scopes and metadata filters (component `memory`). */
 import { defineModule } from '../../mechanism/module.js';
-import { VectorStore } from './store.js';
+import * as sql from './sql.js';
+import { VectorStore, type VectorSettings } from './store.js';
 
 export { VectorStore };
 export { VECTOR_DIMENSIONS } from './types.js';
@@ -22,5 +23,9 @@ export type {
 export const vectorsModule = defineModule({
   id: 'vectors',
   component: 'memory',
+  statements: sql,
+  settings: ({ max_document_bytes, vector_embeddings }): VectorSettings => ({ max_document_bytes, vector_embeddings }),
+  migrationHint:
+    'Run `llmspell database migrate` with storage.postgres.vector_embeddings.enabled = true (the server needs pgvector or VectorChord).',
   create: (context) => new VectorStore(context),
 });

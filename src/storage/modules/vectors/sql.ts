@@ -92,11 +92,11 @@ function forDimension(dims: VectorDimension) {
             `gone_${other} AS (DELETE FROM ${table(other)} WHERE tenant_id = $tenant AND id = ANY ($moved::uuid[]))`,
         )
         .join(',\n             ')}
-        INSERT INTO ${t} AS v (tenant_id, id, scope, embedding, metadata)
-        SELECT $tenant, e.id, e.scope, e.embedding, e.metadata
+        INSERT INTO ${t} AS v (tenant_id, id, scope, embedding, metadata, updated_at)
+        SELECT $tenant, e.id, e.scope, e.embedding, e.metadata, now()
           FROM unnest($ids::uuid[], $scopes::text[], $vectors::vector(${dims})[], $metadata::jsonb[]) AS e(id, scope, embedding, metadata)
         ON CONFLICT (tenant_id, id) DO UPDATE
-          SET scope = excluded.scope, embedding = excluded.embedding, metadata = excluded.metadata, updated_at = now()`,
+          SET scope = excluded.scope, embedding = excluded.embedding, metadata = excluded.metadata, updated_at = excluded.updated_at`,
       params: { ids: z.array(uuid()), moved: z.array(uuid()), scopes: texts(), vectors: texts(), metadata: texts() },
     }),
 

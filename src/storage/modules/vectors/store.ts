@@ -5,7 +5,7 @@ import { vectorText } from '../../values/codecs.js';
 import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, jsonObject, kindOf, parseInput, text, uuid } from '../../values/fields.js';
 import { compileFilter, type CompiledFilter } from '../../kit/metadata-filter.js';
-import { ONE_STATEMENT, type ModuleContext, type RunOptions } from '../../mechanism/module.js';
+import { ONE_STATEMENT, type ModuleContext, type StorageSettings } from '../../mechanism/module.js';
 import type { RowOf } from '../../mechanism/statement.js';
 import type { TenantTransaction } from '../../mechanism/tenant-transaction.js';
 import * as sql from './sql.js';
@@ -28,6 +28,9 @@ import {
   type VectorSelection,
   type VectorStats,
 } from './types.js';
+
+/** What the vector store reads of the settings. */
+export type VectorSettings = Pick<StorageSettings, 'max_document_bytes' | 'vector_embeddings'>;
 
 /** How long a tenant found large in a table is searched through the index without counting it again. */
 const LARGE_FOR_MS = 10_000;
@@ -81,7 +84,7 @@ export class VectorStore {
    */
   readonly #large = new Map<string, number>();
 
-  constructor(private readonly context: ModuleContext) {}
+  constructor(private readonly context: ModuleContext<VectorSettings>) {}
 
   /**
    * Stores the entries (one transaction: all or none) and returns their ids, in input order. An
@@ -154,7 +157,7 @@ export class VectorStore {
     const write = async (tx: TenantTransaction) => {
       for (const [dims, { bytes: _bytes, ...params }] of batches) await tx.count(sql.byDimension[dims].upsert, params);
     };
-    await this.#run(write, batches.length === 1 ? ONE_STATEMENT : {});
+    await this.context.run(write, batches.length === 1 ? ONE_STATEMENT : {});
     return ids;
   }
 
@@ -189,7 +192,7 @@ export class VectorStore {
     const threshold = config.exact_search_max_rows;
     const table = JSON.stringify([query.dims, scope ?? null]);
     if (threshold > 0 && !((this.#large.get(table) ?? 0) > Date.now())) {
-      const first = await this.#run(
+      const first = await this.context.run(
         (tx) => tx.all(statements.firstPass, { ...params, cap: threshold + 1 }),
         ONE_STATEMENT,
       );
@@ -203,7 +206,7 @@ export class VectorStore {
       }
     }
     if (route === 'index') {
-      const walk = this.#run(async (tx) => {
+      const walk = this.context.run(async (tx) => {
         const found = await tx.all(statements.index, params, {
           'hnsw.ef_search': Math.max(config.ef_search, limit),
           'hnsw.iterative_scan': config.iterative_scan,
@@ -221,7 +224,7 @@ export class VectorStore {
         // VectorChord cannot plan the search while a rebuild's new index (other lists) stands
         // beside the old one, for the moment until maintenance swaps them: answer exactly. (In a
         // caller's transaction(), which the failure aborted, the failure stands.)
-        const exact = await this.#run((tx) => tx.all(statements.exact, params), ONE_STATEMENT).catch(() => {
+        const exact = await this.context.all(statements.exact, params).catch(() => {
           throw error;
         });
         return ['fallback', exact] as const;
@@ -244,7 +247,7 @@ export class VectorStore {
     const list = idList('vectors.get', ids);
     this.#enabled();
     if (list.length === 0) return [];
-    const rows = await this.#run((tx) => tx.all(sql.get, { ids: list }), ONE_STATEMENT);
+    const rows = await this.context.all(sql.get, { ids: list });
     const byId = new Map(rows.map((row) => [row.id, row as StoredVector]));
     return list.flatMap((id) => byId.get(id) ?? []);
   }
@@ -255,7 +258,7 @@ export class VectorStore {
    */
   async updateMetadata(id: string, patch: Record<string, unknown>): Promise<VectorRecord> {
     this.#enabled();
-    const row = await this.#run((tx) => tx.first(sql.updateMetadata, { id, patch }), ONE_STATEMENT);
+    const row = await this.context.first(sql.updateMetadata, { id, patch });
     if (!row) throw notFound('vectors.updateMetadata', `embedding ${JSON.stringify(id)}`);
     const { vector: _none, ...record } = row;
     return record as VectorRecord;
@@ -266,7 +269,7 @@ export class VectorStore {
     const list = idList('vectors.delete', ids);
     this.#enabled();
     if (list.length === 0) return 0;
-    return (await this.#run((tx) => tx.first(sql.remove, { ids: list }), ONE_STATEMENT))!.deleted;
+    return (await this.context.one(sql.remove, { ids: list })).deleted;
   }
 
   /**
@@ -285,7 +288,7 @@ export class VectorStore {
     }
     this.#enabled();
     const params = { scope, ...compileFilter(operation, filter) };
-    return (await this.#run((tx) => tx.first(sql.removeWhere, params), ONE_STATEMENT))!.deleted;
+    return (await this.context.one(sql.removeWhere, params)).deleted;
   }
 
   /** How many embeddings the tenant has (in `scope`, matching `filter`), over every vector length. */
@@ -294,7 +297,7 @@ export class VectorStore {
     const { scope, filter } = checkKeys(operation, 'selection', selection, [...selectionKeys]);
     this.#enabled();
     const params: { scope?: string } & CompiledFilter = { scope, ...compileFilter(operation, filter) };
-    return (await this.#run((tx) => tx.first(sql.count, params), ONE_STATEMENT))!.count;
+    return (await this.context.one(sql.count, params)).count;
   }
 
   /** The tenant's embeddings per vector length, the index kind of each table, and whether the tenant has its own. */
@@ -303,7 +306,7 @@ export class VectorStore {
     const names = Object.fromEntries(
       VECTOR_DIMENSIONS.map((dims) => [`index${dims}`, `llmspell.${tenantIndexName(dims, this.context.tenant)}`]),
     ) as Record<`index${VectorDimension}`, string>;
-    const rows = await this.#run((tx) => tx.all(sql.stats, names), ONE_STATEMENT);
+    const rows = await this.context.all(sql.stats, names);
     return Object.fromEntries(rows.map(({ dimensions, ...table }) => [dimensions, table])) as unknown as VectorStats;
   }
 
@@ -317,26 +320,6 @@ export class VectorStore {
           hint: 'Run `llmspell config set storage.postgres.vector_embeddings.enabled true`, then `llmspell database migrate` (the server needs pgvector or VectorChord).',
         },
       );
-    }
-  }
-
-  /** `context.run`, with a missing table reported as the vector track not being migrated. */
-  async #run<T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions): Promise<T> {
-    try {
-      return await this.context.run(work, options);
-    } catch (error) {
-      const cause = error instanceof LlmspellError ? (error.cause as { code?: unknown } | undefined) : undefined;
-      if (cause?.code === '42P01' || cause?.code === '42704' || cause?.code === '42883') {
-        throw new LlmspellError(
-          'MIGRATION_PENDING',
-          'the vector embeddings tables or their functions are not there: the vector track of the migrations has not (fully) run',
-          {
-            hint: 'Run `llmspell database migrate` with storage.postgres.vector_embeddings.enabled = true (the server needs pgvector or VectorChord).',
-            cause: error,
-          },
-        );
-      }
-      throw error;
     }
   }
 }

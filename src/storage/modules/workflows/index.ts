@@ -1,5 +1,6 @@
 /** Workflows: executions with a status graph, steps, context and lifecycle timestamps (component `state`). */
 import { defineModule } from '../../mechanism/module.js';
+import * as sql from './sql.js';
 import { WorkflowStore } from './store.js';
 
 export { WorkflowStore };
@@ -17,5 +18,6 @@ export type {
 export const workflowsModule = defineModule({
   id: 'workflows',
   component: 'state',
+  statements: sql,
   create: (context) => new WorkflowStore(context),
 });

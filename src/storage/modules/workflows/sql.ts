@@ -60,12 +60,14 @@ export const update = statement({
  */
 export const transition = statement({
   name: 'workflows.transition',
-  sql: `UPDATE llmspell.workflow_states
+  sql: `WITH clock AS MATERIALIZED (SELECT now() AS at)
+        UPDATE llmspell.workflow_states
            SET status = $to,
-               started_at = CASE WHEN $to = 'running' THEN COALESCE(started_at, now()) ELSE started_at END,
-               completed_at = CASE WHEN $to IN ('completed', 'failed', 'cancelled') THEN GREATEST(now(), started_at) END,
+               started_at = CASE WHEN $to = 'running' THEN COALESCE(started_at, clock.at) ELSE started_at END,
+               completed_at = CASE WHEN $to IN ('completed', 'failed', 'cancelled') THEN GREATEST(clock.at, started_at) END,
                error = CASE WHEN $to IN ('failed', 'cancelled') THEN $error ELSE error END,
-               version = version + 1, updated_at = now()
+               version = version + 1, updated_at = clock.at
+          FROM clock
          WHERE tenant_id = $tenant AND workflow_id = $workflowId AND status = ANY ($from::text[])
         RETURNING ${RETURNED}`,
   params: {

@@ -1,7 +1,7 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { conflict, invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, identifier, parseInput } from '../../values/fields.js';
-import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext } from '../../mechanism/module.js';
 import { invalidTransition, predecessors } from '../../kit/transitions.js';
 import { missedWrite } from '../../kit/versions.js';
 import * as sql from './sql.js';
@@ -35,7 +35,7 @@ export class WorkflowStore {
   async create(input: NewWorkflow): Promise<Workflow> {
     const { workflowId, name, state } = checkKeys('workflows.create', 'input', input, newWorkflowKeys);
     try {
-      return (await this.context.run((tx) => tx.first(sql.create, { workflowId, name, state }), ONE_STATEMENT))!;
+      return await this.context.one(sql.create, { workflowId, name, state });
     } catch (error) {
       if (error instanceof StorageError && error.code === 'CONFLICT' && workflowId !== undefined) {
         throw conflict('workflows.create', `${what(workflowId)} exists already`, error.details);
@@ -46,7 +46,7 @@ export class WorkflowStore {
 
   /** The workflow; `NOT_FOUND` when there is none. */
   async get(workflowId: string): Promise<Workflow> {
-    const row = await this.context.run((tx) => tx.first(sql.get, { workflowId }), ONE_STATEMENT);
+    const row = await this.context.first(sql.get, { workflowId });
     if (!row) throw notFound('workflows.get', what(workflowId));
     return row;
   }
@@ -61,10 +61,7 @@ export class WorkflowStore {
       throw invalidInput('workflows.update', 'changes', 'must set state, currentStep or both');
     }
     const { expectedVersion } = parseInput('workflows.update', updateOptions, options);
-    const row = await this.context.run(
-      (tx) => tx.first(sql.update, { workflowId, state, currentStep, expectedVersion }),
-      ONE_STATEMENT,
-    );
+    const row = await this.context.first(sql.update, { workflowId, state, currentStep, expectedVersion });
     if (row) return row;
     const now = await this.#current(workflowId);
     throw missedWrite('workflows.update', what(workflowId), now?.version, expectedVersion);
@@ -86,12 +83,7 @@ export class WorkflowStore {
     }
     const from = predecessors(WORKFLOW_TRANSITIONS, target);
     const row =
-      from.length === 0
-        ? undefined
-        : await this.context.run(
-            (tx) => tx.first(sql.transition, { workflowId, to: target, from, error }),
-            ONE_STATEMENT,
-          );
+      from.length === 0 ? undefined : await this.context.first(sql.transition, { workflowId, to: target, from, error });
     if (row) return row;
     // It changed nothing: say why, from the row as it is now (a concurrent transition may have won).
     const now = await this.#current(workflowId);
@@ -105,14 +97,11 @@ export class WorkflowStore {
     const size = pageSize(limit);
     const listName = `workflows:${only ?? '*'}`;
     const [after] = (decodeCursor('workflows.list', listName, cursor, [identifier()]) ?? []) as [string?];
-    const rows = await this.context.run(
-      (tx) => tx.all(sql.list, { status: only, after, limit: size + 1 }),
-      ONE_STATEMENT,
-    );
+    const rows = await this.context.all(sql.list, { status: only, after, limit: size + 1 });
     return toPage(listName, rows, size, (row) => [row.workflowId]);
   }
 
   #current(workflowId: string) {
-    return this.context.run((tx) => tx.first(sql.current, { workflowId }), ONE_STATEMENT);
+    return this.context.first(sql.current, { workflowId });
   }
 }

@@ -58,4 +58,68 @@ describe('statement()', () => {
     });
     expect([write.verb, write.readOnly]).toEqual(['SELECT', false]);
   });
+
+  it.each([
+    ['-- comment', 'SELECT 1 FROM t WHERE a = $tenant -- AND tenant_id = $tenant'],
+    ['/* comment */', 'DELETE FROM t /* WHERE tenant_id = $tenant */ WHERE owner = $tenant'],
+    ['nested /* /* */ */ comment', 'UPDATE t SET a = 1 /* x /* tenant_id = $tenant */ y */ WHERE b = $tenant'],
+    ['string literal', "SELECT 'tenant_id = $tenant' FROM t WHERE owner = $tenant"],
+  ])('refuses a tenant predicate that stands only inside a %s', (_where, sql) => {
+    expect(() => statement({ name: 'hidden', sql, params: {} })).toThrow(/must say tenant_id = \$tenant/);
+  });
+
+  it('reads the verb and readOnly past comments: a commented-out write does not make a read a write', () => {
+    const read = statement({
+      name: 'r',
+      sql: 'SELECT a FROM t WHERE tenant_id = $tenant -- was: DELETE FROM t',
+      params: {},
+    });
+    expect([read.verb, read.readOnly]).toEqual(['SELECT', true]);
+  });
+
+  it.each([
+    [
+      "now() in an upsert's DO UPDATE SET",
+      'INSERT INTO t AS x (tenant_id, a) VALUES ($tenant, 1) ON CONFLICT (tenant_id) DO UPDATE SET updated_at = now()',
+      /ON CONFLICT DO UPDATE/,
+    ],
+    [
+      'GREATEST(…, now()) in DO UPDATE SET',
+      'INSERT INTO t AS x (tenant_id) VALUES ($tenant) ON CONFLICT (tenant_id) DO UPDATE SET seen = GREATEST(x.seen, NOW ())',
+      /ON CONFLICT DO UPDATE/,
+    ],
+    [
+      'current_timestamp in DO UPDATE SET',
+      'INSERT INTO t (tenant_id) VALUES ($tenant) ON CONFLICT (tenant_id) DO UPDATE SET at = current_timestamp RETURNING a',
+      /ON CONFLICT DO UPDATE/,
+    ],
+    [
+      'now() inside COALESCE of an UPDATE',
+      'UPDATE t SET a = COALESCE(a, now()) WHERE tenant_id = $tenant',
+      /CASE or COALESCE/,
+    ],
+    [
+      'now() inside a CASE of an UPDATE',
+      "UPDATE t SET a = CASE WHEN b = 'x' THEN CASE WHEN c THEN 1 END ELSE clock_timestamp() END WHERE tenant_id = $tenant",
+      /CASE or COALESCE/,
+    ],
+    [
+      'random() inside a CASE of a DELETE',
+      'DELETE FROM t WHERE tenant_id = $tenant AND CASE WHEN a THEN random() > 0.5 END',
+      /CASE or COALESCE/,
+    ],
+  ])('refuses a statement Citus cannot distribute: %s', (_why, sql, message) => {
+    expect(() => statement({ name: 'citus', sql, params: {} })).toThrow(message);
+  });
+
+  it('accepts the forms that distribute: excluded.<column>, the time taken once in a WITH, now() outside CASE and in INSERT values', () => {
+    const forms = [
+      'INSERT INTO t AS x (tenant_id, at) VALUES ($tenant, now()) ON CONFLICT (tenant_id) DO UPDATE SET at = excluded.at RETURNING now()',
+      'WITH clock AS MATERIALIZED (SELECT now() AS at) UPDATE t SET a = COALESCE(a, clock.at), b = now() FROM clock WHERE tenant_id = $tenant',
+      'INSERT INTO t (tenant_id, id) VALUES ($tenant, COALESCE(NULL, gen_random_uuid()))',
+      "UPDATE t SET a = CASE WHEN b THEN 'now()' END WHERE tenant_id = $tenant -- CASE WHEN c THEN now() END",
+      'SELECT CASE WHEN a THEN now() END FROM t WHERE tenant_id = $tenant',
+    ];
+    for (const sql of forms) expect(() => statement({ name: 'ok', sql, params: {} }), sql).not.toThrow();
+  });
 });
