@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../../src/db/types.js';
 import { LlmspellError } from '../../../src/errors.js';
 import { StorageError } from '../../../src/storage/mechanism/errors.js';
-import { MODULES, type TenantStores } from '../../../src/storage/registry.js';
+import { MODULES, type ModuleId, type TenantStores } from '../../../src/storage/registry.js';
+import { moduleContext, type Runner, type StorageModule } from '../../../src/storage/mechanism/module.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import { codeOf } from '../../helpers/outcome.js';
 import { testMajors } from '../../helpers/postgres.js';
@@ -100,18 +101,15 @@ describe('the conformance registry', () => {
   });
 
   it('has, for every module, an attempt of tenant B for every method of its store', () => {
-    const context = {
-      tenant: 'unused',
-      settings: testSettings().storage.postgres,
-      run: () => Promise.reject(new Error('not run')),
-    };
-    for (const module of MODULES) {
-      const store = module.create(context) as object;
+    const settings = testSettings().storage.postgres;
+    const runner: Runner = () => Promise.reject(new Error('not run'));
+    for (const module of MODULES as readonly StorageModule[]) {
+      const store = module.create(moduleContext(module, 'unused', settings, runner)) as object;
       const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(store)).filter(
         (name) => name !== 'constructor' && typeof (store as Record<string, unknown>)[name] === 'function',
       );
       expect(methods.length).toBeGreaterThan(0);
-      const attempted = new Set(CONFORMANCE[module.id].attempts.map((attempt) => attempt.method as string));
+      const attempted = new Set(CONFORMANCE[module.id as ModuleId].attempts.map((attempt) => attempt.method as string));
       expect({ module: module.id, missing: methods.filter((method) => !attempted.has(method)) }).toEqual({
         module: module.id,
         missing: [],
