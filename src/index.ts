@@ -186,6 +186,7 @@ export {
   type StoredVector,
   type VectorDimension,
   type VectorEntry,
+  type UpsertOptions,
   type VectorHit,
   type VectorIndexKind,
   type VectorRecord,

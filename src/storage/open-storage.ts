@@ -302,7 +302,9 @@ class OpenStorage implements Storage {
         enumerable: true,
         get: () =>
           (store ??= (module as StorageModule).create(
-            moduleContext(module as StorageModule, tenant, this.settings.storage.postgres, runner(module.component)),
+            moduleContext(module as StorageModule, tenant, this.settings.storage.postgres, runner(module.component), {
+              singleSession: this.backends[module.component] !== 'postgres',
+            }),
           )),
       });
     }

@@ -1,5 +1,6 @@
 import type { Settings } from '../../config/schema.js';
 import { LlmspellError } from '../../errors.js';
+import { BATCH_LIMITS, splitBatch, type Chunk, type RowMeasure } from './batches.js';
 import { isStatement, type Statement } from './statement.js';
 import type { StatementSettings, TenantTransaction } from './tenant-transaction.js';
 
@@ -38,7 +39,40 @@ export interface ModuleContext<Config = undefined> {
   all<P, R>(statement: Statement<P, R>, params: P, settings?: StatementSettings): Promise<R[]>;
   /** Runs one statement and returns how many rows it affected. */
   count<P, R>(statement: Statement<P, R>, params: P): Promise<number>;
+  /**
+   * Writes a batch of rows: cut by {@link splitBatch} into chunks of one group each (within
+   * {@link BATCH_LIMITS}), `write` sends one statement per chunk, all in one transaction (all or
+   * none; a single chunk is a one-statement call). With `atomic: false` each chunk commits in a
+   * transaction of its own, so a large batch does not hold a connection (PGlite's one session)
+   * from first chunk to last; when one fails, the chunks before it stay. On a single-session
+   * backend an atomic batch carries at most {@link SINGLE_SESSION_BATCH_BYTES}: every other call
+   * of the process waits for it. Too much is `INVALID_INPUT` naming `field`, before anything is sent.
+   */
+  batch<K, T>(
+    batch: BatchInput<K, T>,
+    write: (tx: TenantTransaction, chunk: Chunk<K, T>) => Promise<unknown>,
+  ): Promise<void>;
 }
+
+/** What {@link ModuleContext.batch} writes. */
+export interface BatchInput<K, T> {
+  /** The method, for errors (`vectors.upsert`). */
+  readonly operation: string;
+  /** The argument holding the rows, for errors (`entries`). */
+  readonly field: string;
+  /** The rows; an iterable is read one row at a time, so a batch over the limits is refused before the rest is made. */
+  readonly rows: Iterable<T>;
+  /** Each row's group (the table it goes to) and size. */
+  readonly measure: (row: T) => RowMeasure<K>;
+  /** All chunks in one transaction (default), or each in its own. */
+  readonly atomic?: boolean;
+}
+
+/**
+ * The most bytes one atomic batch may carry on a single-session backend (PGlite), where every
+ * other call of the process waits for it: 16 MiB is about 4,700 vectors of 384 dimensions.
+ */
+export const SINGLE_SESSION_BATCH_BYTES = 16 * 1024 * 1024;
 
 /** Options of {@link ModuleContext.run}. */
 export interface RunOptions {
@@ -116,6 +150,7 @@ export function moduleContext<Config>(
   tenant: string,
   settings: StorageSettings,
   runner: Runner,
+  backend: { readonly singleSession: boolean } = { singleSession: false },
 ): ModuleContext<Config> {
   const run: Runner = (work, options) =>
     runner(work, options).catch((error: unknown) => {
@@ -130,6 +165,33 @@ export function moduleContext<Config>(
     all: (statement, params, statementSettings) =>
       run((tx) => tx.all(statement, params, statementSettings), ONE_STATEMENT),
     count: (statement, params) => run((tx) => tx.count(statement, params), ONE_STATEMENT),
+    async batch({ operation, field, rows, measure, atomic = true }, write) {
+      const bounded = atomic && backend.singleSession;
+      const chunks = splitBatch(
+        operation,
+        field,
+        rows,
+        measure,
+        bounded
+          ? { ...BATCH_LIMITS, callBytes: Math.min(BATCH_LIMITS.callBytes, SINGLE_SESSION_BATCH_BYTES) }
+          : BATCH_LIMITS,
+        bounded
+          ? '; on the embedded backend one transaction holds the only session: pass atomic: false to commit it chunk by chunk, or split it'
+          : '; split it into several calls',
+      );
+      if (chunks.length === 0) return;
+      if (!atomic) {
+        // Each chunk is a transaction of its own: retried alone, and the session is free between them.
+        for (const chunk of chunks) await run((tx) => write(tx, chunk), ONE_STATEMENT);
+        return;
+      }
+      await run(
+        async (tx) => {
+          for (const chunk of chunks) await write(tx, chunk);
+        },
+        chunks.length === 1 ? ONE_STATEMENT : {},
+      );
+    },
   });
 }
 

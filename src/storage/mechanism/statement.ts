@@ -220,9 +220,15 @@ export function withoutCommentsAndLiterals(sql: string): string {
       // Block comments nest in PostgreSQL.
       let depth = 0;
       do {
-        if (sql.startsWith('/*', i)) (depth++, (i += 2));
-        else if (sql.startsWith('*/', i)) (depth--, (i += 2));
-        else i++;
+        if (sql.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (sql.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+        } else {
+          i++;
+        }
       } while (depth > 0 && i < sql.length);
       out += ' ';
     } else if (sql[i] === "'" || sql[i] === '"') {

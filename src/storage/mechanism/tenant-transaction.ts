@@ -166,28 +166,39 @@ export class TenantTransaction {
     const parsed = parseInput(statement.name, statement.params, params ?? {}, 'input');
     const values: unknown[] = [this.tenant];
     const max = this.#limits.maxDocumentBytes;
+    const tooLarge = (field: string, size: number) =>
+      invalidInput(
+        statement.name,
+        field,
+        `is ${size} bytes; the most a stored value may have is ${max} bytes (storage.postgres.max_document_bytes)`,
+      );
     for (const name of statement.order) {
       const value = parsed[name];
-      const size = statement.unlimited.includes(name)
-        ? 0
-        : typeof value === 'string'
-          ? value.length * 3 <= max
-            ? 0
-            : Buffer.byteLength(value)
-          : Buffer.isBuffer(value)
-            ? value.length
-            : 0;
-      if (size > max) {
-        throw invalidInput(
-          statement.name,
-          name,
-          `is ${size} bytes; the most a stored value may have is ${max} bytes (storage.postgres.max_document_bytes)`,
-        );
+      if (!statement.unlimited.includes(name)) {
+        // An array parameter (a batch's column) is held to the limit element by element.
+        if (Array.isArray(value)) {
+          value.forEach((element: unknown, index) => {
+            const size = storedSize(element, max);
+            if (size > max) throw tooLarge(`${name}.${index}`, size);
+          });
+        } else {
+          const size = storedSize(value, max);
+          if (size > max) throw tooLarge(name, size);
+        }
       }
       values.push(value === undefined ? null : value);
     }
     return values;
   }
+}
+
+/**
+ * The bytes a parameter value takes as stored (a string in UTF-8, a buffer), 0 for any other
+ * kind. A string short enough that even 3 bytes a character stays within `max` is not measured.
+ */
+function storedSize(value: unknown, max: number): number {
+  if (typeof value === 'string') return value.length * 3 <= max ? 0 : Buffer.byteLength(value);
+  return Buffer.isBuffer(value) ? value.length : 0;
 }
 
 /** Server settings for one statement, by name (see `statement({ settings })`); `undefined` values are not sent. */

@@ -13,6 +13,7 @@ export type {
   StoredVector,
   VectorDimension,
   VectorEntry,
+  UpsertOptions,
   VectorHit,
   VectorIndexKind,
   VectorRecord,

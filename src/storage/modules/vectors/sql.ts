@@ -98,6 +98,8 @@ function forDimension(dims: VectorDimension) {
         ON CONFLICT (tenant_id, id) DO UPDATE
           SET scope = excluded.scope, embedding = excluded.embedding, metadata = excluded.metadata, updated_at = excluded.updated_at`,
       params: { ids: z.array(uuid()), moved: z.array(uuid()), scopes: texts(), vectors: texts(), metadata: texts() },
+      // A vector's length bounds its size (it is no document); metadata and scopes are held to the limit.
+      unlimited: ['vectors'],
     }),
 
     /**

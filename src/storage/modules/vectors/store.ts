@@ -5,9 +5,9 @@ import { vectorText } from '../../values/codecs.js';
 import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, jsonObject, kindOf, parseInput, text, uuid } from '../../values/fields.js';
 import { compileFilter, type CompiledFilter } from '../../kit/metadata-filter.js';
+import { columns } from '../../mechanism/batches.js';
 import { ONE_STATEMENT, type ModuleContext, type StorageSettings } from '../../mechanism/module.js';
 import type { RowOf } from '../../mechanism/statement.js';
-import type { TenantTransaction } from '../../mechanism/tenant-transaction.js';
 import * as sql from './sql.js';
 import { tenantIndexName } from './tenant-indexes.js';
 import {
@@ -21,6 +21,7 @@ import {
   type SearchResult,
   type SearchRoute,
   type StoredVector,
+  type UpsertOptions,
   type VectorDimension,
   type VectorEntry,
   type VectorHit,
@@ -44,13 +45,6 @@ const FLOAT4_MAX = 3.4028234663852886e38;
 /** A hit as the statements return it. */
 type HitRow = RowOf<(typeof sql.byDimension)[VectorDimension]['exact']>;
 
-/** The most bytes of vector and metadata text one upsert statement carries (a batch is split into such statements). */
-const STATEMENT_BYTES = 4 * 1024 * 1024;
-/** The most text one upsert may hold in all (its transaction is one; 100,000 × 3072 numbers would be gigabytes). */
-const MAX_BATCH_BYTES = 256 * 1024 * 1024;
-/** The most rows one upsert statement carries. */
-const STATEMENT_ROWS = 1000;
-
 const entrySchema = z.strictObject({
   id: z.optional(uuid()),
   scope: text(MAX_SCOPE_BYTES),
@@ -58,15 +52,18 @@ const entrySchema = z.strictObject({
   metadata: z.optional(jsonObject()),
 });
 
-/** One table's part of an upsert batch. */
-interface Batch {
-  ids: string[];
-  moved: string[];
-  scopes: string[];
-  vectors: string[];
-  metadata: string[];
-  bytes: number;
+/** One checked entry of an upsert, as its statement takes it. */
+interface UpsertRow {
+  dims: VectorDimension;
+  id: string;
+  /** The caller gave the id: the row may be in another table, which the statement clears. */
+  given: boolean;
+  scope: string;
+  vector: string;
+  metadata: string;
 }
+
+const upsertOptions = z.strictObject({ atomic: z.optional(z.boolean()) });
 
 /**
  * A tenant's vector embeddings: upsert, similarity search (cosine), metadata filters, and the
@@ -90,9 +87,10 @@ export class VectorStore {
    * Stores the entries (one transaction: all or none) and returns their ids, in input order. An
    * entry whose id exists is replaced. Thousands of rows go in a few statements.
    */
-  async upsert(entries: readonly VectorEntry[]): Promise<string[]> {
+  async upsert(entries: readonly VectorEntry[], options: UpsertOptions = {}): Promise<string[]> {
     const operation = 'vectors.upsert';
     this.#enabled();
+    const { atomic } = parseInput(operation, upsertOptions, options);
     if (!Array.isArray(entries)) throw invalidInput(operation, 'entries', `must be an array, not ${kindOf(entries)}`);
     if (entries.length > MAX_BATCH) {
       throw invalidInput(
@@ -102,62 +100,56 @@ export class VectorStore {
       );
     }
     const maxBytes = this.context.settings.max_document_bytes;
-    const ids: string[] = [];
     const seen = new Map<string, number>();
-    const batches: [VectorDimension, Batch][] = [];
-    const open = new Map<VectorDimension, Batch>();
-    let total = 0;
-    for (let index = 0; index < entries.length; index++) {
-      const entry: unknown = entries[index]; // a hole of a sparse array is an undefined entry
-      const at = `entries.${index}`;
-      const parsed = atField(at, () => parseInput(operation, entrySchema, entry, at));
-      const { dims, text: vector } = vectorInput(operation, `${at}.vector`, parsed.vector);
-      const metadata = parsed.metadata ?? '{}';
-      if (Buffer.byteLength(metadata) > maxBytes) {
-        throw invalidInput(
-          operation,
-          `${at}.metadata`,
-          `is ${Buffer.byteLength(metadata)} bytes as JSON; the most a stored value may have is ${maxBytes} bytes (storage.postgres.max_document_bytes)`,
-        );
+    const ids: string[] = [];
+    // Checked one by one as the batch is cut: a batch over the limits is refused before the rest is built.
+    function* checked(): Generator<UpsertRow> {
+      for (let index = 0; index < entries.length; index++) {
+        const entry: unknown = entries[index]; // a hole of a sparse array is an undefined entry
+        const at = `entries.${index}`;
+        const parsed = atField(at, () => parseInput(operation, entrySchema, entry, at));
+        const { dims, text: vector } = vectorInput(operation, `${at}.vector`, parsed.vector);
+        const metadata = parsed.metadata ?? '{}';
+        if (Buffer.byteLength(metadata) > maxBytes) {
+          throw invalidInput(
+            operation,
+            `${at}.metadata`,
+            `is ${Buffer.byteLength(metadata)} bytes as JSON; the most a stored value may have is ${maxBytes} bytes (storage.postgres.max_document_bytes)`,
+          );
+        }
+        const id = parsed.id?.toLowerCase() ?? randomUUID();
+        const earlier = seen.get(id);
+        if (earlier !== undefined) {
+          throw invalidInput(
+            operation,
+            `${at}.id`,
+            `must differ from entries.${earlier}.id: an id appears once per batch`,
+          );
+        }
+        seen.set(id, index);
+        ids.push(id);
+        yield { dims, id, given: parsed.id !== undefined, scope: parsed.scope, vector, metadata };
       }
-      const id = parsed.id?.toLowerCase() ?? randomUUID();
-      const earlier = seen.get(id);
-      if (earlier !== undefined) {
-        throw invalidInput(
-          operation,
-          `${at}.id`,
-          `must differ from entries.${earlier}.id: an id appears once per batch`,
-        );
-      }
-      seen.set(id, index);
-      ids.push(id);
-      const bytes = vector.length + metadata.length + parsed.scope.length;
-      total += bytes;
-      if (total > MAX_BATCH_BYTES) {
-        throw invalidInput(
-          operation,
-          'entries',
-          `holds more than ${MAX_BATCH_BYTES / 2 ** 20} MiB of vectors and metadata (at ${at}); split it into several upserts`,
-        );
-      }
-      let batch = open.get(dims);
-      if (!batch || batch.ids.length >= STATEMENT_ROWS || batch.bytes + bytes > STATEMENT_BYTES) {
-        batch = { ids: [], moved: [], scopes: [], vectors: [], metadata: [], bytes: 0 };
-        open.set(dims, batch);
-        batches.push([dims, batch]);
-      }
-      batch.ids.push(id);
-      if (parsed.id !== undefined) batch.moved.push(id);
-      batch.scopes.push(parsed.scope);
-      batch.vectors.push(vector);
-      batch.metadata.push(metadata);
-      batch.bytes += bytes;
     }
-    if (batches.length === 0) return ids;
-    const write = async (tx: TenantTransaction) => {
-      for (const [dims, { bytes: _bytes, ...params }] of batches) await tx.count(sql.byDimension[dims].upsert, params);
-    };
-    await this.context.run(write, batches.length === 1 ? ONE_STATEMENT : {});
+    await this.context.batch(
+      {
+        operation,
+        field: 'entries',
+        rows: checked(),
+        measure: (row) => ({ group: row.dims, bytes: row.vector.length + row.metadata.length + row.scope.length }),
+        atomic,
+      },
+      (tx, { group, rows: chunk }) =>
+        tx.count(sql.byDimension[group].upsert, {
+          ...columns(chunk, {
+            ids: (row) => row.id,
+            scopes: (row) => row.scope,
+            vectors: (row) => row.vector,
+            metadata: (row) => row.metadata,
+          }),
+          moved: chunk.filter((row) => row.given).map((row) => row.id),
+        }),
+    );
     return ids;
   }
 

@@ -21,6 +21,17 @@ export interface VectorEntry {
   metadata?: Record<string, unknown>;
 }
 
+/** Options of `upsert`. */
+export interface UpsertOptions {
+  /**
+   * `true` (default): the whole batch in one transaction, all or none. `false`: each statement's
+   * chunk (up to 1,000 rows of one length) commits on its own, so a large load does not hold a
+   * connection — on the embedded backend, the only session — from first row to last; when one
+   * fails, the chunks before it stay (give ids, and the same call again finishes the load).
+   */
+  atomic?: boolean;
+}
+
 /** A stored embedding without its vector, as `updateMetadata` returns it. */
 export interface VectorRecord {
   id: string;
