@@ -122,3 +122,49 @@ export function fromServerError(error: unknown, operation: string, verb: string)
     { cause: error },
   );
 }
+
+/**
+ * A server error of a statement marked `sensitive`, with nothing of the values it touched: the
+ * SQLSTATE, severity and the names of the constraint, table and column (names from the
+ * migrations) stay; the detail, hint, context and query (which quote row values) go, and so does
+ * the message of data and integrity errors (classes 22 and 23, and PL/pgSQL's P0), which quotes
+ * the offending value. It stands in the whole cause chain where the server's error would.
+ */
+export class RedactedServerError extends Error {
+  readonly code: string;
+  readonly severity: string;
+  readonly constraint: string | undefined;
+  readonly table: string | undefined;
+  readonly column: string | undefined;
+
+  constructor(raw: {
+    code: string;
+    severity: string;
+    message?: unknown;
+    constraint?: unknown;
+    table?: unknown;
+    column?: unknown;
+  }) {
+    const name = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+    const quotesValues = /^(22|23|P0)/.test(raw.code);
+    super(
+      quotesValues || typeof raw.message !== 'string'
+        ? `the server refused the statement with SQLSTATE ${raw.code}${name(raw.constraint) ? ` (constraint ${String(raw.constraint)})` : ''}; its detail is withheld (the statement is sensitive)`
+        : raw.message,
+    );
+    this.name = 'RedactedServerError';
+    this.code = raw.code;
+    this.severity = raw.severity;
+    this.constraint = name(raw.constraint);
+    this.table = name(raw.table);
+    this.column = name(raw.column);
+  }
+}
+
+/** `error` redacted ({@link RedactedServerError}) when it is a server error; any other failure as it is. */
+export function redactServerError(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null || error instanceof RedactedServerError) return error;
+  const raw = error as { code?: unknown; severity?: unknown };
+  if (typeof raw.code !== 'string' || typeof raw.severity !== 'string') return error;
+  return new RedactedServerError(raw as { code: string; severity: string });
+}

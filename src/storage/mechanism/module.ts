@@ -70,7 +70,8 @@ export interface BatchInput<K, T> {
 
 /**
  * The most bytes one atomic batch may carry on a single-session backend (PGlite), where every
- * other call of the process waits for it: 16 MiB is about 4,700 vectors of 384 dimensions.
+ * other call of the process waits for it: 16 MiB is about 2,200 vectors of 384 dimensions (they
+ * travel as text, about 7.6 KB each).
  */
 export const SINGLE_SESSION_BATCH_BYTES = 16 * 1024 * 1024;
 

@@ -28,6 +28,11 @@ export interface Statement<Params, Row> {
   readonly readOnly: boolean;
   /** Parameters not held to `max_document_bytes` (they are no stored value, and bounded otherwise). */
   readonly unlimited: readonly string[];
+  /**
+   * Its values are secret (key material, credentials): a failure keeps no server detail, message
+   * of a data error or row value, anywhere in its cause chain (see `RedactedServerError`).
+   */
+  readonly sensitive: boolean;
   /** Parameter names in positional order, after the tenant. */
   readonly order: readonly string[];
   /** Checks and encodes the parameters. */
@@ -115,6 +120,8 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   settings?: Readonly<Record<string, z.ZodMiniType<string | number | undefined> | DerivedSetting>>;
   /** Parameters exempt from `max_document_bytes`: a query vector, whose length bounds its size. */
   unlimited?: readonly string[];
+  /** Its values are secret: see {@link Statement.sensitive}. Default `false`. */
+  sensitive?: boolean;
 }): Statement<z.input<z.ZodMiniObject<P>>, R extends z.core.$ZodShape ? z.output<z.ZodMiniObject<R>> : never> {
   const { name, sql } = definition;
   const fail = (why: string) => {
@@ -149,6 +156,7 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
     text,
     verb,
     unlimited: Object.freeze([...(definition.unlimited ?? [])]),
+    sensitive: definition.sensitive === true,
     readOnly: verb === 'SELECT' && !WRITES.test(code),
     order: Object.freeze(order),
     params: z.strictObject(definition.params) as never,

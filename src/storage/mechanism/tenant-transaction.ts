@@ -2,7 +2,7 @@ import { typedFailure } from '../../db/errors.js';
 import type { Queryable, QueryOptions } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { RESULT_TYPES } from '../values/codecs.js';
-import { fromServerError, invalidInput } from './errors.js';
+import { fromServerError, invalidInput, redactServerError } from './errors.js';
 import { parseInput } from '../values/fields.js';
 import { isStatement, type SettingsPlan, type Statement } from './statement.js';
 
@@ -103,7 +103,7 @@ export class TenantTransaction {
         ...(commitWith ? { commitWith } : {}),
       });
     } catch (error) {
-      throw fromServerError(error, statement.name, statement.verb) ?? this.#typed(error, statement.name);
+      throw this.#failure(statement, error);
     }
   }
 
@@ -136,13 +136,15 @@ export class TenantTransaction {
     // All three settle before anything is thrown: the caller's ROLLBACK must not queue behind them.
     const [setting, result, resetting] = await Promise.allSettled([set, sent, reset]);
     if (setting.status === 'rejected') throw this.#typed(setting.reason, statement.name);
-    if (result.status === 'rejected') {
-      throw (
-        fromServerError(result.reason, statement.name, statement.verb) ?? this.#typed(result.reason, statement.name)
-      );
-    }
+    if (result.status === 'rejected') throw this.#failure(statement, result.reason);
     if (resetting.status === 'rejected') throw this.#typed(resetting.reason, statement.name);
     return result.value;
+  }
+
+  /** The error `statement` failed with, as a storage code or typed by {@link #typed}; redacted first when it is sensitive. */
+  #failure<P, R>(statement: Statement<P, R>, error: unknown): unknown {
+    const failure = statement.sensitive ? redactServerError(error) : error;
+    return fromServerError(failure, statement.name, statement.verb) ?? this.#typed(failure, statement.name);
   }
 
   /**

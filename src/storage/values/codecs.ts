@@ -5,7 +5,7 @@
  * |---------------|-------------------------------------------------------------------------------|
  * | `int8`        | `number`; a value past 2^53 − 1 fails the read instead of losing digits       |
  * | `timestamptz` | `PreciseDate` (a `Date` that keeps the microseconds PostgreSQL stores)         |
- * | `tstzrange`   | `Range<PreciseDate>` of `postgres-range`; an unbounded side is `null`         |
+ * | `tstzrange`   | `Range<PreciseDate>` of `postgres-range`; an unbounded side is `null`; a [[TimeRange]] through `column.timeRange()` |
  * | `jsonb`       | parsed JSON; sent as JSON text written by the walk that checks it ({@link encodeJson}) |
  * | `bytea`       | `Buffer` (`pg`'s own)                                                          |
  * | `vector`      | `number[]` through the `pgvector` package ({@link vectorText}, {@link parseVector}) |
@@ -16,7 +16,7 @@
 import { PreciseDate } from '@google-cloud/precise-date';
 import pg from 'pg';
 import pgvector from 'pgvector';
-import { parse as parseRange, Range } from 'postgres-range';
+import { parse as parseRange, Range, serialize as serializeRange } from 'postgres-range';
 
 export { PreciseDate, Range };
 
@@ -194,4 +194,33 @@ export function vectorText(vector: readonly number[]): string {
 /** Reads pgvector's text form (`[1,2,3]`), through the `pgvector` package. */
 export function parseVector(text: string): number[] {
   return pgvector.fromSql(text) as number[];
+}
+
+/**
+ * A span of time, `[from, to)`: `from` included, `to` excluded (PostgreSQL's default bounds);
+ * `null` leaves that side open (since always, or until further notice).
+ */
+export interface TimeRange<D extends Date = Date> {
+  from: D | null;
+  to: D | null;
+}
+
+/** A {@link TimeRange} as `tstzrange` text: `["2026-01-01T00:00:00.000000Z",)`. */
+export function timeRangeText(range: TimeRange): string {
+  const side = (date: Date | null) => (date === null ? '' : `"${timestampText(date)}"`);
+  return `[${side(range.from)},${side(range.to)})`;
+}
+
+/**
+ * A `tstzrange` as read ({@link parseTimestampRange}) as a {@link TimeRange}; a range that is empty
+ * or not `[from, to)` fails the read (the library writes only those).
+ */
+export function toTimeRange(range: Range<PreciseDate>): TimeRange<PreciseDate> {
+  const halfOpen = (!range.hasLowerBound() || range.isLowerBoundClosed()) && !range.isUpperBoundClosed();
+  if (range.isEmpty() || !halfOpen) {
+    throw new RangeError(
+      `tstzrange ${serializeRange(range, (date) => date.toISOString())} is not a non-empty [from, to) range`,
+    );
+  }
+  return { from: range.hasLowerBound() ? range.lower : null, to: range.hasUpperBound() ? range.upper : null };
 }

@@ -6,7 +6,16 @@
  * microseconds (see `codecs.ts`).
  */
 import * as z from 'zod/mini';
-import { encodeJson, isPlainObject, PreciseDate, timestampText } from './codecs.js';
+import {
+  encodeJson,
+  isPlainObject,
+  PreciseDate,
+  timeRangeText,
+  timestampText,
+  toTimeRange,
+  type Range,
+  type TimeRange,
+} from './codecs.js';
 import { invalidInput } from '../mechanism/errors.js';
 
 /** A field of type `In` whose check returns a problem (a `must be …` phrase) or `undefined`, and becomes `Out`. */
@@ -186,6 +195,21 @@ export const column = {
   timestamp: () => z.custom<PreciseDate>((value) => value instanceof PreciseDate),
   /** A `jsonb` object. */
   jsonObject: () => z.custom<Record<string, unknown>>(isPlainObject),
+  /** `bytea`: a `Buffer`. */
+  bytes: () => z.custom<Buffer>((value) => Buffer.isBuffer(value)),
+  /** `tstzrange` through the codecs, as a {@link TimeRange} of `PreciseDate`s (`[from, to)`). */
+  timeRange: () =>
+    z.pipe(
+      z.custom<Range<PreciseDate>>((value) => typeof value === 'object' && value !== null && 'upper' in value),
+      z.transform((range: Range<PreciseDate>, ctx) => {
+        try {
+          return toTimeRange(range);
+        } catch (error) {
+          ctx.issues.push({ code: 'custom', message: (error as Error).message, input: range });
+          return z.NEVER;
+        }
+      }),
+    ),
   nullable: <T extends z.ZodMiniType>(type: T) => z.nullable(type),
 };
 
@@ -209,3 +233,45 @@ export function checkKeys<T extends object>(
   }
   return input;
 }
+
+/**
+ * Binary content: a `Buffer` or any `Uint8Array`, of at most `maxBytes` when given (every value is
+ * also held to `max_document_bytes` by the tenant handle, unless its statement exempts it). Sent
+ * as `bytea` (a `Buffer` over the same memory: nothing is copied).
+ */
+export const bytes = (maxBytes?: number) =>
+  field<Uint8Array, Buffer>(
+    (value) =>
+      value instanceof Uint8Array && (maxBytes === undefined || value.byteLength <= maxBytes)
+        ? undefined
+        : `must be a Buffer or Uint8Array${maxBytes === undefined ? '' : ` of at most ${maxBytes} bytes`}`,
+    (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+  );
+
+/**
+ * A span of time `{ from, to }` ([from, to): `from` included, `to` excluded), each side a valid
+ * `Date` or `null`/absent for open; `from` before `to` when both are given. Sent as `tstzrange` text.
+ */
+export const timeRange = () =>
+  field<Partial<TimeRange>, string>(
+    (value) => {
+      if (!isPlainObject(value)) return 'must be an object { from, to } of Dates (null or absent: open)';
+      const unknownKey = Object.keys(value).find((key) => key !== 'from' && key !== 'to');
+      if (unknownKey !== undefined) return `must have only from and to, not ${JSON.stringify(unknownKey)}`;
+      const time = (side: unknown) =>
+        side === undefined || side === null
+          ? null
+          : side instanceof Date &&
+              !Number.isNaN(Date.prototype.getTime.call(side)) &&
+              new Date(Date.prototype.getTime.call(side)).getUTCFullYear() >= -4712
+            ? Date.prototype.getTime.call(side)
+            : Number.NaN;
+      const from = time(value.from);
+      const to = time(value.to);
+      if (Number.isNaN(from) || Number.isNaN(to))
+        return 'must have from and to as valid Dates from 4713 BC on, or null';
+      if (from !== null && to !== null && from >= to) return 'must have from before to (the range is [from, to))';
+      return undefined;
+    },
+    (value) => timeRangeText({ from: value.from ?? null, to: value.to ?? null }),
+  );
