@@ -5,7 +5,6 @@
  * before SQL; a sensitive statement's failure carries no value anywhere in its cause chain.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as z from 'zod/mini';
 import type { Database } from '../../../src/db/types.js';
 import { statement } from '../../../src/storage/mechanism/statement.js';
 import { TenantTransaction } from '../../../src/storage/mechanism/tenant-transaction.js';
