@@ -90,6 +90,8 @@ export function isStatement(value: unknown): value is Statement<unknown, unknown
 
 const PARAMETER = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 const TENANT_PREDICATE = /\btenant_id\s*=\s*\$tenant\b/;
+/** A table of the schema read by a statement (an `INSERT … SELECT` that copies rows). */
+const READS_TABLE = /\b(FROM|JOIN)\s+llmspell\./i;
 const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE)\b/i;
 const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 
@@ -148,6 +150,9 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   const verb = leadingVerb(code);
   if (!code.includes(`$${TENANT_PARAMETER}`)) fail(`never uses $${TENANT_PARAMETER}`);
   if (verb !== 'INSERT' && !TENANT_PREDICATE.test(code)) fail(`a ${verb} must say tenant_id = $${TENANT_PARAMETER}`);
+  if (verb === 'INSERT' && READS_TABLE.test(code) && !TENANT_PREDICATE.test(code)) {
+    fail(`an INSERT that reads a table (INSERT … SELECT … FROM llmspell.…) must say tenant_id = $${TENANT_PARAMETER}`);
+  }
   const undistributable = citusRefusal(code);
   if (undistributable) fail(undistributable);
   const made: Statement<never, never> = Object.freeze({

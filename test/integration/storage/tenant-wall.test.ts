@@ -147,13 +147,28 @@ const orPredicate = statement({
   params: { agentId: identifier() },
 });
 
-// statement() asks an INSERT only to use $tenant (as the row's tenant): an INSERT … SELECT may read
-// every tenant's rows.
+// statement() refuses an INSERT … SELECT from a table without the tenant predicate (see the
+// first test below); one whose predicate stands on another table passes the text check and still
+// copies every tenant's rows.
 const insertFromAllTenants = statement({
   name: 'wall.insertFromAllTenants',
   sql: `INSERT INTO llmspell.workflow_states (tenant_id, workflow_id, name)
-        SELECT $tenant, agent_id, 'copied' FROM llmspell.agent_state`,
+        SELECT $tenant, agent_id, 'copied' FROM llmspell.agent_state
+         WHERE EXISTS (SELECT 1 FROM llmspell.workflow_states WHERE tenant_id = $tenant)`,
   params: {},
+});
+
+describe('the text check at definition', () => {
+  it('refuses an INSERT … SELECT from a table of the schema with no tenant predicate at all', () => {
+    expect(() =>
+      statement({
+        name: 'wall.insertCopyingAll',
+        sql: `INSERT INTO llmspell.workflow_states (tenant_id, workflow_id, name)
+              SELECT $tenant, agent_id, 'copied' FROM llmspell.agent_state`,
+        params: {},
+      }),
+    ).toThrow(/must say tenant_id = \$tenant/);
+  });
 });
 
 describe('reading conditions as EXPLAIN prints them', () => {
@@ -279,8 +294,8 @@ describe.each(TARGETS.map((target) => [target.name, target] as const))('the tena
         expect(await offendingOf(orPredicate)).toEqual(expected(1, ['llmspell.agent_state agent_state']));
       });
 
-      it('an INSERT … SELECT (the text check asks an INSERT for $tenant only): the scan it copies from', async () => {
-        expect(await offendingOf(insertFromAllTenants)).toEqual(expected(1, ['llmspell.agent_state agent_state']));
+      it('an INSERT … SELECT whose predicate stands on another table: the scan it copies from', async () => {
+        expect(await offendingOf(insertFromAllTenants)).toEqual(expected(2, ['llmspell.agent_state agent_state']));
       });
 
       it('names the offending scan readably: node, relation, alias, where in the plan, conditions', async () => {

@@ -26,6 +26,11 @@ describe('statement()', () => {
     ['a DELETE without the tenant predicate', 'DELETE FROM t WHERE owner = $tenant', {}],
     ['a positional parameter beside the named ones', 'SELECT 1 FROM t WHERE tenant_id = $tenant AND a = $2', {}],
     ['$tenant declared by hand', 'SELECT 1 FROM t WHERE tenant_id = $tenant', { tenant: z.string() }],
+    [
+      "an INSERT … SELECT that copies every tenant's rows",
+      'INSERT INTO llmspell.agent_state (tenant_id, agent_id, state) SELECT $tenant, agent_id, state FROM llmspell.agent_state',
+      {},
+    ],
   ])('refuses %s when the module loads', (_why, sql, params) => {
     expect(() => statement({ name: 'bad', sql, params })).toThrow(/^statement bad: /);
   });
