@@ -1,5 +1,5 @@
 /**
- * Tenant conformance of every storage module (the registry of `./conformance.ts`), on each target
+ * Tenant conformance of every storage module (the registry of `./conformance/`), on each target
  * of `openStorageTarget`: with row-level security applying (`postgres`, `memory`) and with it
  * bypassed (`postgres-superuser`, `memory-superuser`), where the library's own `tenant_id = $tenant`
  * predicate is the only wall, which the raw-SQL checks prove. Then the scope rules of the storage
@@ -18,7 +18,7 @@ import { codeOf } from '../../helpers/outcome.js';
 import { testMajors } from '../../helpers/postgres.js';
 import { testSettings } from '../../helpers/settings.js';
 import { openStorageTarget, type OpenedStorage, type StorageTarget } from '../../helpers/storage.js';
-import { CONFORMANCE, REGISTRATIONS, type AnyRegistration, type Need, type RowLocation } from './conformance.js';
+import { CONFORMANCE, REGISTRATIONS, type AnyRegistration, type Need, type RowLocation } from './conformance/index.js';
 
 /** PostgreSQL 15, the oldest major supported, when the run has its server (LLMSPELL_TEST_PG_MAJORS). */
 const OLDEST: StorageTarget[] = testMajors().includes(15) ? ['postgres-15'] : [];
