@@ -78,7 +78,19 @@ export interface ConnectionContext {
   connectTimeoutSecs?: number;
   /** `storage.postgres.pool_timeout_secs`. */
   poolTimeoutSecs?: number;
+  /**
+   * The configuration key that set the `statement_timeout` of the failed statement, named when the
+   * server cancels it for running too long (`storage.postgres.statement_timeout_secs` in an
+   * application transaction); without it the message names `statement_timeout` and where it may
+   * have come from.
+   */
+  statementTimeoutKey?: string;
+  /** That key's value in seconds, when known. */
+  statementTimeoutSecs?: number;
 }
+
+/** The key of the `statement_timeout` every application transaction sets (`SET LOCAL`). */
+export const STATEMENT_TIMEOUT_KEY = 'storage.postgres.statement_timeout_secs';
 
 /** `storage.postgres.url (from DATABASE_URL)`, or `storage.postgres.url (or LLMSPELL_STORAGE_POSTGRES_URL)`. */
 function urlSource(context: ConnectionContext): string {
@@ -188,11 +200,50 @@ export type LostDuring = 'transaction' | 'commit' | 'autocommit';
  * A failed statement's error as llmspell reports it: an {@link LlmspellError} as it is, a lost
  * connection as `DB_CONNECTION_LOST` (saying, by `during`, what was committed), any other driver or
  * server error through {@link toDatabaseError}; anything else (a caller's own error) untouched.
+ * Inside a transaction (`during` is not `autocommit`) a statement cancelled by `statement_timeout`
+ * names {@link STATEMENT_TIMEOUT_KEY}, which set it there (with its value when `context` has it).
  */
-export function typedFailure(error: unknown, target: string, during: LostDuring): unknown {
+export function typedFailure(
+  error: unknown,
+  target: string,
+  during: LostDuring,
+  context: ConnectionContext = {},
+): unknown {
   if (error instanceof LlmspellError) return error;
   if (isConnectionFailure(error)) return connectionLostError(error, target, during);
-  return isDriverError(error) ? toDatabaseError(error, target) : error;
+  if (!isDriverError(error)) return error;
+  return toDatabaseError(
+    error,
+    target,
+    during === 'autocommit' ? context : { statementTimeoutKey: STATEMENT_TIMEOUT_KEY, ...context },
+  );
+}
+
+/**
+ * PostgreSQL's message for a statement that `statement_timeout` cancelled (SQLSTATE 57014, which a
+ * cancel request — "canceling statement due to user request" — shares). Servers with a translated
+ * `lc_messages` say it otherwise: theirs stay plain `DB_QUERY_FAILED`.
+ */
+const STATEMENT_TIMEOUT_MESSAGE = /^canceling statement due to statement timeout$/;
+
+/** The error of a statement that ran past `statement_timeout`: which setting, and what to do. */
+function statementTimeoutError(
+  message: string,
+  fields: PostgresErrorFields,
+  context: ConnectionContext,
+  cause: unknown,
+): DatabaseError {
+  const key = context.statementTimeoutKey;
+  const secs = context.statementTimeoutSecs;
+  const limit = key ? `${key}${secs !== undefined ? ` (${secs} s)` : ''}` : 'statement_timeout';
+  const raise = key
+    ? `Raise ${key} (0 = no limit) if the work needs longer`
+    : `Raise statement_timeout if the work needs longer: in llmspell's transactions it is ${STATEMENT_TIMEOUT_KEY}, in a migration storage.postgres.migration_timeout_secs, elsewhere the server's own (SHOW statement_timeout; ALTER ROLE … SET statement_timeout)`;
+  return new DatabaseError('DB_QUERY_FAILED', `the statement ran longer than ${limit} and was cancelled (${message})`, {
+    hint: `${raise}, or make the statement cheaper: an index that serves it, a narrower scope or filter, fewer rows per call. Nothing of the transaction it ran in was committed.`,
+    fields,
+    cause,
+  });
 }
 
 /**
@@ -432,6 +483,9 @@ export function toDatabaseError(error: unknown, target: string, context: Connect
             fields,
             cause: error,
           });
+        }
+        if (code === '57014' && STATEMENT_TIMEOUT_MESSAGE.test(message)) {
+          return statementTimeoutError(message, fields, context, error);
         }
         return new DatabaseError('DB_QUERY_FAILED', message, {
           fields,

@@ -11,11 +11,32 @@ export const TENANT_SETTING = 'app.current_tenant_id';
 const PATTERN_KEY = 'storage.postgres.tenant_id_pattern';
 
 /**
+ * What no tenant id may hold, whatever the pattern admits: the bidirectional formatting
+ * characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), with which one tenant id can
+ * display as another, and the zero-width ones that belong to no script (U+200B, U+2060–U+2064,
+ * U+FEFF). The same set as ids of the storage modules (`identifier()` in
+ * `src/storage/values/fields.ts`); ZWNJ and ZWJ stay allowed there and here.
+ */
+const INVISIBLE_FORMAT = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const INVISIBLE_FORMAT_ALL = new RegExp(INVISIBLE_FORMAT.source, 'g');
+
+/** `U+202E`: a code point as Unicode names it. */
+const codePoint = (char: string): string => `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** The problem of a tenant id that holds an {@link INVISIBLE_FORMAT} character, or `undefined`. */
+function invisibleProblem(tenantId: string): string | undefined {
+  const found = INVISIBLE_FORMAT.exec(tenantId)?.[0];
+  if (found === undefined) return undefined;
+  return `holds ${codePoint(found)}, a character that changes how text displays without showing itself: no tenant id may hold a bidirectional formatting character (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) or a zero-width space (U+200B, U+2060–U+2064, U+FEFF), whatever ${PATTERN_KEY} admits`;
+}
+
+/**
  * Builds the check every tenant id passes before any SQL runs. The pattern comes from
  * `storage.postgres.tenant_id_pattern`; it is analysed again here (memoised, so a loaded config
  * costs nothing) since settings may be built by hand: one that could backtrack catastrophically
  * is refused with `CONFIG_INVALID` instead of run. A tenant id is at most 255 bytes, checked
- * before the pattern runs.
+ * before the pattern runs, and holds no bidirectional-formatting or zero-width character
+ * ({@link INVISIBLE_FORMAT}), whatever the pattern admits.
  */
 export function tenantIdValidator(pattern: string): (tenantId: unknown) => string {
   const problem = tenantIdPatternProblem(pattern);
@@ -27,9 +48,16 @@ export function tenantIdValidator(pattern: string): (tenantId: unknown) => strin
   }
   const regex = new RegExp(pattern);
   return (tenantId) => {
-    const why = typeof tenantId === 'string' ? tenantIdProblem(tenantId, regex) : 'is not a string';
+    const why =
+      typeof tenantId === 'string'
+        ? (tenantIdProblem(tenantId, regex) ?? invisibleProblem(tenantId))
+        : 'is not a string';
     if (why) {
-      const shown = typeof tenantId === 'string' ? describeValue(tenantId) : `of type ${typeof tenantId}`;
+      // Shown escaped, so that the message itself does not display reordered.
+      const shown =
+        typeof tenantId === 'string'
+          ? describeValue(tenantId).replace(INVISIBLE_FORMAT_ALL, (c) => `\\u${c.charCodeAt(0).toString(16)}`)
+          : `of type ${typeof tenantId}`;
       throw new LlmspellError('TENANT_INVALID', `invalid tenant id ${shown}: it ${why}`, {
         hint: `Tenant ids are checked against ${PATTERN_KEY} before any SQL runs.`,
       });

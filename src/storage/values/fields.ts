@@ -35,8 +35,20 @@ function field<In, Out = In>(
 /** The longest id (agent, workflow, …) in UTF-8 bytes. */
 export const MAX_ID_BYTES = 255;
 const CONTROL = /[\u0000-\u001f\u007f]/; // eslint-disable-line no-control-regex
+/**
+ * Characters that change how an id displays without showing themselves: the bidirectional
+ * formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), with which one id
+ * can display as another (`"abc\u202Efed"` shows as `abcdef`), and the zero-width ones that have
+ * no part in any script (U+200B, U+2060–U+2064, U+FEFF), with which an id looks like the id
+ * without them. ZWNJ and ZWJ (U+200C, U+200D) are allowed: Persian, Indic scripts and emoji
+ * sequences need them. Tenant ids refuse the same set (`src/db/tenant.ts`).
+ */
+const INVISIBLE_FORMAT = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
-/** An id chosen by the caller: 1 to 255 bytes of well-formed text without control characters. */
+/**
+ * An id chosen by the caller: 1 to 255 bytes of well-formed text without control characters and
+ * without bidirectional-formatting or zero-width characters (`INVISIBLE_FORMAT`).
+ */
 export const identifier = () =>
   field<string>((value) =>
     typeof value === 'string' &&
@@ -44,9 +56,10 @@ export const identifier = () =>
     value.length <= MAX_ID_BYTES &&
     Buffer.byteLength(value) <= MAX_ID_BYTES &&
     !CONTROL.test(value) &&
+    !INVISIBLE_FORMAT.test(value) &&
     value.isWellFormed()
       ? undefined
-      : `must be a non-empty string of at most ${MAX_ID_BYTES} bytes (UTF-8) without control characters`,
+      : `must be a non-empty string of at most ${MAX_ID_BYTES} bytes (UTF-8) without control characters, bidirectional formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) or zero-width spaces (U+200B, U+2060–U+2064, U+FEFF)`,
   );
 
 /**

@@ -5,6 +5,8 @@
  * the compiler) matches; on PGlite, PostgreSQL 18 and PostgreSQL 15 (when the run has it). Then the
  * filters the compiler refuses (INVALID_INPUT naming the bad node and what it must be), that no
  * value ever reaches the path text, and hostile keys and values matching exactly their own documents.
+ * The limits (FILTER_LIMITS): the largest filters they admit match right on every server; one past
+ * them, and the red team's oversized paths, are refused before any SQL, through the vector store too.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import { StorageError } from '../../../src/storage/mechanism/errors.js';
 import { compileFilter, FILTER_LIMITS, type CompiledFilter } from '../../../src/storage/kit/metadata-filter.js';
 import { createTestPglite, type TestPglite } from '../../helpers/pglite.js';
 import { NO_POSTGRES_ENV, serverAdminUrl, testMajors } from '../../helpers/postgres.js';
+import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -176,6 +179,65 @@ function fieldNotChain(levels: number, inner: Record<string, unknown>): Record<s
   return condition;
 }
 
+/** `n` dotted segments (`s0…`, `s1`, …) joined into a field path of exactly `bytes` bytes. */
+function fieldPath(n: number, bytes: number): string {
+  const segments = Array.from({ length: n }, (_, i) => `s${i}`);
+  const short = bytes - segments.join('.').length;
+  if (short < 0) throw new Error(`fieldPath: ${n} segments take more than ${bytes} bytes`);
+  segments[0] += 'x'.repeat(short);
+  return segments.join('.');
+}
+
+/** A document holding `value` at the dotted `path`. */
+function docAt(path: string, value: Json): JsonObject {
+  let doc: Json = value;
+  for (const segment of path.split('.').reverse()) doc = { [segment]: doc };
+  return doc as JsonObject;
+}
+
+/** The longest field path: as many segments and bytes as a path may have. */
+const LONGEST_PATH = fieldPath(FILTER_LIMITS.pathSegments, FILTER_LIMITS.fieldPathBytes);
+
+/**
+ * A filter that uses every kind of piece of the compiled path (a field with two operators, a
+ * field's `$not`, `$in`, an empty `{}`, `$and`, `$or`, `$not`, several keys), then `keys` long
+ * conditions, and last a condition on `last`: grown by the length of `last` to land on a size.
+ */
+function bulkyFilter(keys: number, last: string): Record<string, unknown> {
+  return {
+    $or: [
+      { a: { $gt: 1, $not: { $in: [1, 2] } } },
+      { $and: [{}, { $not: { b: 1, c: { $exists: false } } }] },
+      ...Array.from({ length: keys }, (_, i) => ({ [`k${i}.${'q'.repeat(280)}`]: i })),
+      { [last]: 'last' },
+    ],
+  };
+}
+
+/** Long conditions that, with the shape of {@link bulkyFilter}, leave room for a last key under 4 KB. */
+const BULKY_KEYS = 812;
+
+/**
+ * The last key that makes {@link bulkyFilter} compile to exactly the limit: each byte of an ASCII
+ * key is one byte of the path, so it is the room left by a one-letter key, plus that letter.
+ */
+function lastKeyAtLimit(): string {
+  const compiled = compileFilter('test.filter', bulkyFilter(BULKY_KEYS, 'z')).filter!;
+  const room = FILTER_LIMITS.compiledPathBytes - Buffer.byteLength(compiled);
+  if (room < 0 || room >= FILTER_LIMITS.fieldPathBytes) throw new Error(`bulkyFilter: ${room} bytes left, retune it`);
+  return 'z'.repeat(room + 1);
+}
+const LAST_AT_LIMIT = lastKeyAtLimit();
+
+/** `{ $or: [first, …the rest up to 1000 conditions] }`, `not` times inside `$not`. */
+function longestChain(combine: '$and' | '$or', not: number): Record<string, unknown> {
+  const rest = Array.from({ length: FILTER_LIMITS.conditions - 1 }, (_, i) =>
+    combine === '$or' ? { n: i } : { n: { $ne: -i - 1 } },
+  );
+  // The first item is the deepest node of a left-deep chain: there, the longest path.
+  return notChain(not, { [combine]: [{ [LONGEST_PATH]: 'leaf' }, ...rest] });
+}
+
 const FILTERS: Record<string, unknown>[] = [
   {},
   { lang: 'en' },
@@ -315,6 +377,38 @@ const FILTERS: Record<string, unknown>[] = [
   { $or: Array.from({ length: FILTER_LIMITS.conditions }, (_, i) => ({ n: i })) },
   { n: { $in: Array.from({ length: 5000 }, (_, i) => i * 3 - 4) } },
 ];
+
+/**
+ * Filters as large as the limits allow, in each direction, and documents they reach: the longest
+ * field path (100 segments, 4096 bytes) matching a document that deep; the deepest path tree (1000
+ * conditions in one chain, whose first is on the longest path, inside 31 `$not`: the server parses
+ * and runs it about 1,150 frames deep); the longest compiled path (exactly 256 KiB); 1000 empty
+ * filters. They must match as the reference evaluator says, on every server.
+ */
+const LIMIT_DOCS: Record<string, JsonObject> = {
+  longest: docAt(LONGEST_PATH, 'leaf'),
+  longestOther: docAt(LONGEST_PATH, 'other'),
+  n5: { n: 5, a: 2 },
+  a5: { a: 5 },
+  bc: { b: 1 },
+  last: { [LAST_AT_LIMIT]: 'last' },
+  empty: {},
+};
+const LIMIT_FILTERS: [string, Record<string, unknown>][] = [
+  ['the longest field path', { [LONGEST_PATH]: 'leaf' }],
+  ['the longest field path, $ne', { [LONGEST_PATH]: { $ne: 'leaf', $exists: true } }],
+  ['1000 conditions in one $or chain, in 31 $not', longestChain('$or', FILTER_LIMITS.depth - 1)],
+  ['1000 conditions in one $or chain, in 30 $not', longestChain('$or', FILTER_LIMITS.depth - 2)],
+  ['1000 conditions in one $and chain, in 31 $not', longestChain('$and', FILTER_LIMITS.depth - 1)],
+  ['1000 conditions in one $and chain, in 30 $not', longestChain('$and', FILTER_LIMITS.depth - 2)],
+  ['the longest compiled path', bulkyFilter(BULKY_KEYS, LAST_AT_LIMIT)],
+  [
+    '1000 conditions, 999 of them {}',
+    { $and: [...Array.from({ length: FILTER_LIMITS.conditions - 1 }, () => ({})), { [LONGEST_PATH]: 'leaf' }] },
+  ],
+];
+const LIMIT_DOC_NAMES = Object.keys(LIMIT_DOCS);
+const LIMIT_DOC_TEXTS = Object.values(LIMIT_DOCS).map((doc) => JSON.stringify(doc));
 
 /** A filter as a test name: its JSON, cut short. */
 function label(filter: unknown): string {
@@ -549,6 +643,15 @@ describe.each(TARGETS.map((target) => [target.name, target] as const))('metadata
       }
       expect(wrong).toEqual([]);
     });
+
+    it.each(LIMIT_FILTERS)('at the limits: %s', async (_, filter) => {
+      const compiled = compileFilter(OP, filter);
+      const expected = LIMIT_DOC_NAMES.filter((name) => referenceMatches(LIMIT_DOCS[name]!, filter));
+      expect(expected.length).toBeGreaterThan(0);
+      expect(expected.length).toBeLessThan(LIMIT_DOC_NAMES.length);
+      const actual = (await matching(runner, compiled, LIMIT_DOC_TEXTS)).map((i) => LIMIT_DOC_NAMES[i]!);
+      expect(actual).toEqual(expected);
+    });
   });
 });
 
@@ -575,6 +678,17 @@ const NON_EMPTY = /^must be a non-empty array of filter objects$/;
 const COMPARABLE = /^must be a number or a string to compare with, not /;
 const TOO_DEEP = new RegExp(`^nests deeper than ${FILTER_LIMITS.depth} levels$`);
 const TOO_MANY = new RegExp(`^is one condition too many: a filter holds at most ${FILTER_LIMITS.conditions}$`);
+const TOO_MANY_EMPTY = new RegExp(
+  `^is one condition too many: a filter holds at most ${FILTER_LIMITS.conditions} \\(an empty filter \\{\\} counts as one\\)$`,
+);
+const SEGMENTS = (n: number) =>
+  new RegExp(`^is a field path of ${n} dotted segments: a path has at most ${FILTER_LIMITS.pathSegments}$`);
+const BYTES = (n: number) =>
+  new RegExp(`^is a field path of ${n} bytes: a path has at most ${FILTER_LIMITS.fieldPathBytes} \\(UTF-8\\)$`);
+const TOO_LONG = new RegExp(`^makes the compiled filter longer than ${FILTER_LIMITS.compiledPathBytes} bytes: `);
+
+/** A field path of `n` one-letter segments. */
+const segments = (n: number): string => Array.from({ length: n }, () => 'a').join('.');
 
 const BAD: [string, unknown, string, RegExp][] = [
   [
@@ -711,6 +825,84 @@ const BAD: [string, unknown, string, RegExp][] = [
     'filter.m.$not.$exists',
     TOO_MANY,
   ],
+  [
+    `${FILTER_LIMITS.conditions + 1} conditions, the last an empty {} in $or`,
+    { $or: [...Array.from({ length: FILTER_LIMITS.conditions }, (_, i) => ({ n: i })), {}] },
+    `filter.$or.${FILTER_LIMITS.conditions}`,
+    TOO_MANY_EMPTY,
+  ],
+  [
+    `${FILTER_LIMITS.conditions + 1} empty {} in $and`,
+    { $and: Array.from({ length: FILTER_LIMITS.conditions + 1 }, () => ({})) },
+    `filter.$and.${FILTER_LIMITS.conditions}`,
+    TOO_MANY_EMPTY,
+  ],
+  [
+    '10,000 empty {} in $or (a chain of 10,000 ||)',
+    { $or: Array.from({ length: 10_000 }, () => ({})) },
+    `filter.$or.${FILTER_LIMITS.conditions}`,
+    TOO_MANY_EMPTY,
+  ],
+  [
+    `${FILTER_LIMITS.conditions} conditions and a $not: {}`,
+    { $or: Array.from({ length: FILTER_LIMITS.conditions }, (_, i) => ({ n: i })), $not: {} },
+    'filter.$not',
+    TOO_MANY_EMPTY,
+  ],
+  [
+    `a field path of ${FILTER_LIMITS.pathSegments + 1} segments`,
+    { [segments(FILTER_LIMITS.pathSegments + 1)]: 1 },
+    `filter.${segments(FILTER_LIMITS.pathSegments + 1)}`,
+    SEGMENTS(FILTER_LIMITS.pathSegments + 1),
+  ],
+  [
+    `a field path of ${FILTER_LIMITS.pathSegments + 1} segments in a field's $not inside $or`,
+    { $or: [{ n: 1 }, { [segments(FILTER_LIMITS.pathSegments + 1)]: { $not: { $gt: 1 } } }] },
+    `filter.$or.1.${segments(FILTER_LIMITS.pathSegments + 1)}`,
+    SEGMENTS(FILTER_LIMITS.pathSegments + 1),
+  ],
+  [
+    'a field path of 7,000 segments (red team: PGlite broke)',
+    { [segments(7_000)]: { $gt: 1 } },
+    `filter.${segments(7_000)}`,
+    SEGMENTS(7_000),
+  ],
+  [
+    'a field path of 50,000 segments (red team: PostgreSQL 15 stack depth)',
+    { [segments(50_000)]: { $exists: true } },
+    `filter.${segments(50_000)}`,
+    SEGMENTS(50_000),
+  ],
+  [
+    `a field path of ${FILTER_LIMITS.fieldPathBytes + 1} bytes`,
+    { [`${LONGEST_PATH}x`]: 1 },
+    `filter.${LONGEST_PATH}x`,
+    BYTES(FILTER_LIMITS.fieldPathBytes + 1),
+  ],
+  [
+    `a field path of ${FILTER_LIMITS.fieldPathBytes / 2 + 1} two-byte characters`,
+    { ['é'.repeat(FILTER_LIMITS.fieldPathBytes / 2 + 1)]: 1 },
+    `filter.${'é'.repeat(FILTER_LIMITS.fieldPathBytes / 2 + 1)}`,
+    BYTES(FILTER_LIMITS.fieldPathBytes + 2),
+  ],
+  ['a one-segment field path of 1 MB', { ['k'.repeat(1 << 20)]: 1 }, `filter.${'k'.repeat(1 << 20)}`, BYTES(1 << 20)],
+  [
+    `a compiled path of ${FILTER_LIMITS.compiledPathBytes} bytes and one more`,
+    bulkyFilter(BULKY_KEYS, `${LAST_AT_LIMIT}z`),
+    `filter.$or.${BULKY_KEYS + 2}.${LAST_AT_LIMIT}z`,
+    TOO_LONG,
+  ],
+  [
+    `${FILTER_LIMITS.conditions} conditions on field paths of 4 KB`,
+    {
+      $or: Array.from({ length: FILTER_LIMITS.conditions }, (_, i) => ({
+        [`${LONGEST_PATH.slice(0, -4)}${1000 + i}`]: i,
+      })),
+    },
+    // Each condition compiles to about 4.3 KB: the 61st crosses 256 KiB.
+    `filter.$or.60.${LONGEST_PATH.slice(0, -4)}1060`,
+    TOO_LONG,
+  ],
 ];
 
 describe('bad filters', () => {
@@ -745,6 +937,65 @@ describe('bad filters', () => {
     // The count is per call, not per process.
     expect(() => compileFilter(OP, many)).not.toThrow();
   });
+
+  it('holds exactly the size limits: 100 segments, 4096 bytes a path, and a compiled path of 256 KiB', () => {
+    expect(LONGEST_PATH.split('.')).toHaveLength(FILTER_LIMITS.pathSegments);
+    expect(Buffer.byteLength(LONGEST_PATH)).toBe(FILTER_LIMITS.fieldPathBytes);
+    expect(() => compileFilter(OP, { [LONGEST_PATH]: { $not: { $gt: 1 } } })).not.toThrow();
+    const twoByte = 'é'.repeat(FILTER_LIMITS.fieldPathBytes / 2);
+    expect(() => compileFilter(OP, { [twoByte]: 1 })).not.toThrow();
+    // The size is counted as the path is built: exactly what reaches the server, in every kind of node.
+    const { filter } = compileFilter(OP, bulkyFilter(BULKY_KEYS, LAST_AT_LIMIT));
+    expect(Buffer.byteLength(filter!)).toBe(FILTER_LIMITS.compiledPathBytes);
+    for (const [, shape] of LIMIT_FILTERS) {
+      expect(Buffer.byteLength(compileFilter(OP, shape).filter!)).toBeLessThanOrEqual(FILTER_LIMITS.compiledPathBytes);
+    }
+  });
+});
+
+describe('oversized filters through the vector store, on PGlite', () => {
+  let opened: OpenedStorage;
+  const TENANT = 'tenant-filter-limits';
+  const vector = Array.from({ length: 384 }, (_, i) => (i % 7) + 1);
+  beforeAll(async () => {
+    opened = await openStorageTarget('memory');
+    await opened.storage.tenant(TENANT).vectors.upsert([
+      { scope: 's', vector, metadata: { a: { b: 1 } } },
+      { scope: 's', vector, metadata: { a: { b: 2 } } },
+    ]);
+  });
+  afterAll(() => opened?.dispose());
+
+  // The red team's inputs: PGlite failed at 7,000 segments (XX000 bad buffer ID) and gave wrong
+  // answers from about 5,900; PostgreSQL 15 failed at 50,000 (54001).
+  const OVERSIZED: [string, Record<string, unknown>, string][] = [
+    ['7,000 segments', { [segments(7_000)]: 1 }, `filter.${segments(7_000)}`],
+    ['50,000 segments', { [segments(50_000)]: { $exists: true } }, `filter.${segments(50_000)}`],
+    ['10,000 empty {} in $or', { $or: Array.from({ length: 10_000 }, () => ({})) }, 'filter.$or.1000'],
+  ];
+
+  it.each(OVERSIZED)(
+    '%s: count, search and deleteWhere are INVALID_INPUT, and nothing changed',
+    async (_, filter, field) => {
+      const vectors = opened.storage.tenant(TENANT).vectors;
+      const calls = [
+        () => vectors.count({ filter }),
+        () => vectors.search({ vector, k: 5, filter }),
+        () => vectors.deleteWhere({ filter }),
+      ];
+      for (const call of calls) {
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(StorageError);
+        expect(error).toMatchObject({ code: 'INVALID_INPUT', details: { field } });
+      }
+      // The database is whole, and answers filters right.
+      expect(await vectors.count({})).toBe(2);
+      expect(await vectors.count({ filter: { 'a.b': 2 } })).toBe(1);
+    },
+  );
 });
 
 /** The field keys (each dotted segment) and the operands of a filter, walked here independently. */
