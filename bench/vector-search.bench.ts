@@ -233,7 +233,7 @@ async function fill(storage: Storage, owner: Owner, dataset: Dataset, label: str
         vector: vectors[row]!,
         metadata: { bucket: row % 10 },
       }));
-      const made = await storage.tenant(tenant).vectors.upsert(entries);
+      const made = await storage.tenant(tenant).vectors.upsert(entries, { atomic: false });
       chunk.forEach((row, n) => (ids[row] = made[n]!));
     }
   }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_WRITE_FAILED'
   | 'TENANT_INVALID'
+  | 'TENANT_ERASING'
   | 'DB_UNREACHABLE'
   | 'DB_AUTH_FAILED'
   | 'DB_NOT_FOUND'

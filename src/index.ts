@@ -103,7 +103,7 @@ export {
   maintain,
   type MaintenanceReport,
 } from './maintenance/maintain.js';
-export type { EventLogMaintenance, PartitionChange } from './maintenance/event-partitions.js';
+export type { EventLogMaintenance, PartitionChange } from './storage/modules/events/partitions.js';
 export type { TenantIndexChange, TenantIndexMaintenance } from './storage/modules/vectors/tenant-indexes.js';
 
 // Errors: every error llmspell throws on purpose is an LlmspellError with a stable `code`.
@@ -133,8 +133,10 @@ export {
 
 // The storage modules: what `storage.tenant(id)` holds, and their types.
 export type { Component } from './storage/mechanism/module.js';
+export type { ErasedTable, ErasureReceipt, ForgetTenantOptions } from './storage/mechanism/erasure.js';
 export type { ModuleId, TenantStores } from './storage/registry.js';
 export type { Page } from './storage/kit/cursor.js';
+export type { TimeRange } from './storage/values/codecs.js';
 export {
   /** A `Date` that keeps microseconds: every timestamp the storage modules return is one. */
   PreciseDate,

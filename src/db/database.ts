@@ -9,8 +9,8 @@ import {
   typedFailure,
   type LostDuring,
 } from './errors.js';
-import { APP_ROLE, TENANT_SETTING } from './tenant.js';
-import type { Database, DriverKind, PoolStats, Queryable } from './types.js';
+import { APP_ROLE, ASSERT_TENANT_WRITABLE, TENANT_SETTING } from './tenant.js';
+import type { Database, DriverKind, PoolStats, Queryable, TenantOptions } from './types.js';
 
 /**
  * A connection lent by a {@link ConnectionSource}. `lost` is set (to the driver's first error)
@@ -98,6 +98,8 @@ interface ScopeMode {
   tenant?: string;
   /** The callback sends exactly one statement: COMMIT may be sent right behind it (pipeline mode). */
   single?: boolean;
+  /** The prologue checks that the tenant may write ({@link ASSERT_TENANT_WRITABLE}). */
+  writes?: boolean;
 }
 
 /** One lending of a connection: the handle given to the callback is valid while `open`. */
@@ -158,18 +160,17 @@ export class SourceDatabase implements Database {
     return this.borrow({ transaction: true }, fn);
   }
 
-  withTenant<T>(
-    tenantId: string,
-    fn: (client: Queryable) => Promise<T>,
-    options: { singleStatement?: boolean } = {},
-  ): Promise<T> {
+  withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>, options: TenantOptions = {}): Promise<T> {
     let tenant: string;
     try {
       tenant = this.policy.validate(tenantId);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.borrow({ transaction: true, tenant, single: options.singleStatement === true }, fn);
+    return this.borrow(
+      { transaction: true, tenant, single: options.singleStatement === true, writes: options.writes === true },
+      fn,
+    );
   }
 
   detectPooler(): Promise<boolean> {
@@ -262,7 +263,7 @@ export class SourceDatabase implements Database {
     };
     try {
       if (mode.transaction) {
-        prologue = (await this.begin(client, mode.tenant)).pending;
+        prologue = (await this.begin(client, mode.tenant, mode.writes === true)).pending;
         prologue?.catch(() => undefined); // awaited by the first statement, or before COMMIT
         began = true;
       }
@@ -320,7 +321,11 @@ export class SourceDatabase implements Database {
    * values are checked integers and the tenant
    * id, validated and escaped with `escapeLiteral`: nothing else reaches the SQL text.
    */
-  private async begin(client: pg.ClientBase, tenant: string | undefined): Promise<{ pending?: Promise<unknown> }> {
+  private async begin(
+    client: pg.ClientBase,
+    tenant: string | undefined,
+    writes: boolean,
+  ): Promise<{ pending?: Promise<unknown> }> {
     const facts = await this.sessionFacts(client);
     const statements = ['BEGIN', ...this.timeouts];
     if (tenant !== undefined) {
@@ -328,6 +333,7 @@ export class SourceDatabase implements Database {
         statements.push(`SET LOCAL ROLE ${pg.escapeIdentifier(APP_ROLE)}`);
       }
       statements.push(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
+      if (writes) statements.push(ASSERT_TENANT_WRITABLE);
     }
     if (!facts.citus && this.policy.separatePrologue !== true) {
       const sent = client.query(statements.join('; '));

@@ -1,5 +1,6 @@
 import type { SslMode } from '../config/urls.js';
 import { LlmspellError, type ErrorCode } from '../errors.js';
+import { TENANT_ERASING_SQLSTATE } from './tenant.js';
 
 /** Fields PostgreSQL reports with an error, kept as they came. */
 export interface PostgresErrorFields {
@@ -442,6 +443,16 @@ export function toDatabaseError(error: unknown, target: string, context: Connect
           fields,
           cause: error,
         });
+      case TENANT_ERASING_SQLSTATE:
+        return new DatabaseError(
+          'TENANT_ERASING',
+          'the tenant is being forgotten: its writes are refused until the erasure finishes',
+          {
+            hint: 'Wait for `llmspell database forget-tenant` (storage.forgetTenant) to finish; a run that was stopped halfway is finished by running it again.',
+            fields,
+            cause: error,
+          },
+        );
       case '3D000':
         return new DatabaseError('DB_NOT_FOUND', `${message} (at ${target})`, {
           hint: `Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in ${source}.`,

@@ -8,6 +8,16 @@ export const APP_ROLE = 'llmspell_app';
 /** The setting every RLS policy compares `tenant_id` with. */
 export const TENANT_SETTING = 'app.current_tenant_id';
 
+/**
+ * Refuses (SQLSTATE {@link TENANT_ERASING_SQLSTATE}) a write of a tenant that is being forgotten
+ * (migration 0012): sent in the prologue of a one-statement write, or before the first write of
+ * a transaction of several statements.
+ */
+export const ASSERT_TENANT_WRITABLE = 'SELECT llmspell.assert_tenant_writable()';
+
+/** The SQLSTATE of {@link ASSERT_TENANT_WRITABLE}'s refusal: `TENANT_ERASING`. */
+export const TENANT_ERASING_SQLSTATE = 'LS001';
+
 const PATTERN_KEY = 'storage.postgres.tenant_id_pattern';
 
 /**

@@ -40,6 +40,11 @@ export interface TenantOptions {
    * their one-statement calls, and `commitWith` for reads.
    */
   singleStatement?: boolean;
+  /**
+   * The transaction writes: its prologue checks that the tenant is not being forgotten
+   * (`TENANT_ERASING` otherwise, before the callback's statement runs).
+   */
+  writes?: boolean;
 }
 
 /** The three drivers behind `storage.backend`. */

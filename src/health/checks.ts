@@ -1,45 +1,11 @@
-import type { Settings } from '../config/schema.js';
 import { olderServerWarning, serverVersion } from '../db/server-version.js';
 import { APP_ROLE } from '../db/tenant.js';
-import type { Database, Queryable } from '../db/types.js';
-import type { MigrationTrack } from '../migrate/catalog.js';
+import type { Queryable } from '../db/types.js';
 import { migrationStatus } from '../migrate/status.js';
-import { TENANT_INDEX_PATTERN } from '../storage/modules/vectors/tenant-indexes.js';
+import { MODULES } from '../storage/registry.js';
+import { check, VECTORS_DISABLED, type Check } from './check.js';
 
-/** Outcome of one check: ok, a warning (`--strict` fails on it), a failure, or not applicable. */
-export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
-
-/** One line of `database health-check`. */
-export interface CheckResult {
-  /** Stable id, e.g. `connection`, `pgvector`, `rls`. */
-  id: string;
-  status: CheckStatus;
-  /** The line as users read it, with its computed figure: "All 15 migrations applied". */
-  summary: string;
-  /** What to do about a warning or failure. */
-  hint?: string;
-  /** Figures behind the summary, for `--json`. */
-  data?: Record<string, unknown>;
-  /** What a check that could not run threw (`--verbose` prints it: stack, SQLSTATE, detail). */
-  error?: unknown;
-}
-
-/** What a check may read. */
-export interface CheckContext {
-  db: Database;
-  client: Queryable;
-  settings: Settings;
-  /** The migration tracks the configuration asks for. */
-  tracks: readonly MigrationTrack[];
-}
-
-/** A check: reads the database and returns its result; it never throws for a finding. */
-export interface Check {
-  readonly id: string;
-  run(ctx: CheckContext): Promise<CheckResult>;
-}
-
-const check = (id: string, run: Check['run']): Check => ({ id, run });
+export type { Check, CheckContext, CheckResult, CheckStatus } from './check.js';
 
 /** pgvector releases before this can corrupt HNSW indexes during VACUUM. */
 export const PGVECTOR_MIN_SAFE = '0.8.4';
@@ -107,12 +73,6 @@ async function extension(client: Queryable, name: string): Promise<{ installed?:
     ...(row?.available ? { available: row.available } : {}),
   };
 }
-
-const VECTORS_DISABLED: CheckResult = {
-  id: 'vectors',
-  status: 'skip',
-  summary: 'Vector embeddings disabled (storage.postgres.vector_embeddings.enabled = false)',
-};
 
 /** VectorChord is installed (its version), or why not. */
 export const vectorchordCheck = check('vectorchord', async ({ client, settings, db }) => {
@@ -427,96 +387,6 @@ export const poolCheck = check('pool', async ({ client, db }) => {
   return { id: 'pool', status: 'ok', summary, data };
 });
 
-const PERIOD_UNIT = { daily: 'day', weekly: 'week', monthly: 'month' } as const;
-
-/** The event log has partitions for the current and the next period, and its DEFAULT partition is empty. */
-export const eventPartitionsCheck = check('event-partitions', async ({ client, settings }) => {
-  const { rows: present } = await client.query<{ ok: boolean }>(
-    "SELECT to_regprocedure('llmspell.event_log_partitions()') IS NOT NULL AS ok",
-  );
-  if (!present[0]?.ok)
-    return { id: 'event-partitions', status: 'skip', summary: 'Event log partitions: no event_log yet' };
-  const strategy = settings.storage.postgres.event_log.partition_strategy;
-  const { rows } = await client.query<{ current: boolean; next: boolean; partitions: number; can_count: boolean }>(
-    `WITH p AS (SELECT * FROM llmspell.event_log_partitions() WHERE NOT is_default),
-          period AS (SELECT date_trunc($1, now(), 'UTC') AS this, date_trunc($1, now(), 'UTC') + ('1 ' || $1)::interval AS next)
-     SELECT EXISTS (SELECT 1 FROM p, period WHERE p.range_start <= period.this AND period.this < p.range_end) AS current,
-            EXISTS (SELECT 1 FROM p, period WHERE p.range_start <= period.next AND period.next < p.range_end) AS next,
-            (SELECT count(*)::int FROM p) AS partitions,
-            has_table_privilege('llmspell.event_log_default', 'SELECT') AS can_count`,
-    [PERIOD_UNIT[strategy]],
-  );
-  const row = rows[0]!;
-  // The application role may not read partitions: the DEFAULT partition is counted only by those who may.
-  const defaultRows = row.can_count
-    ? Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM llmspell.event_log_default')).rows[0]!.n)
-    : null;
-  const data = { strategy, partitions: row.partitions, current: row.current, next: row.next, defaultRows };
-  const hint =
-    'Run `llmspell database maintain` (schedule it daily): it creates upcoming partitions and moves rows out of the default one.';
-  if (!row.current || !row.next) {
-    const missing = [!row.current ? 'the current' : '', !row.next ? 'the next' : ''].filter(Boolean).join(' and ');
-    return {
-      id: 'event-partitions',
-      status: 'warn',
-      summary: `Event log has no ${strategy} partition for ${missing} period (events go to the DEFAULT partition)`,
-      hint,
-      data,
-    };
-  }
-  if (defaultRows !== null && defaultRows > 0) {
-    return {
-      id: 'event-partitions',
-      status: 'warn',
-      summary: `Event log DEFAULT partition holds ${defaultRows} rows`,
-      hint,
-      data,
-    };
-  }
-  return {
-    id: 'event-partitions',
-    status: 'ok',
-    summary: `Event log partitions ready (${row.partitions} ${strategy}, current and next period covered)`,
-    data,
-  };
-});
-
-/** The per-tenant partial vector indexes maintenance keeps: how many, and none left invalid by an interrupted build. */
-export const vectorIndexesCheck = check('vector-indexes', async ({ client, settings }) => {
-  const config = settings.storage.postgres.vector_embeddings;
-  if (!config.enabled) return { ...VECTORS_DISABLED, id: 'vector-indexes' };
-  const { rows } = await client.query<{ tables: boolean; valid: number; invalid: number }>(
-    `SELECT to_regclass('llmspell.vector_embeddings_384') IS NOT NULL AS tables,
-            count(*) FILTER (WHERE i.indisvalid)::int AS valid, count(*) FILTER (WHERE NOT i.indisvalid)::int AS invalid
-       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'llmspell' AND c.relname ~ '${TENANT_INDEX_PATTERN}'`,
-  );
-  const row = rows[0]!;
-  if (!row.tables)
-    return { id: 'vector-indexes', status: 'skip', summary: 'Tenant vector indexes: no vector tables yet' };
-  const data = {
-    indexes: row.valid,
-    invalid: row.invalid,
-    max: config.max_tenant_indexes,
-    minRows: config.tenant_index_min_rows,
-  };
-  if (row.invalid > 0) {
-    return {
-      id: 'vector-indexes',
-      status: 'warn',
-      summary: `${row.invalid} tenant vector index(es) left invalid by an interrupted build`,
-      hint: 'Run `llmspell database maintain`: it drops invalid indexes and builds them again.',
-      data,
-    };
-  }
-  return {
-    id: 'vector-indexes',
-    status: 'ok',
-    summary: `Tenant vector indexes: ${row.valid} (at most ${config.max_tenant_indexes}, for tenants with ${config.tenant_index_min_rows}+ rows)`,
-    data,
-  };
-});
-
 /** The checks of `database health-check`, in the order they print. */
 export const HEALTH_CHECKS: readonly Check[] = [
   connectionCheck,
@@ -525,7 +395,7 @@ export const HEALTH_CHECKS: readonly Check[] = [
   migrationsCheck,
   rlsCheck,
   appRoleCheck,
-  eventPartitionsCheck,
-  vectorIndexesCheck,
+  // The checks the storage modules declare (event-log partitions, tenant vector indexes, …).
+  ...MODULES.flatMap((module) => module.owner?.health ?? []),
   poolCheck,
 ];

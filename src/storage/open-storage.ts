@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import * as z from 'zod/mini';
 import type { Settings, StorageBackend } from '../config/schema.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open.js';
 import { tenantIdValidator } from '../db/tenant.js';
@@ -8,7 +9,14 @@ import { maintain, type MaintenanceParts, type MaintenanceReport } from '../main
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
 import { moduleContext, type Component, type Runner, type RunOptions, type StorageModule } from './mechanism/module.js';
+import {
+  forgetTenant,
+  type ErasureReceipt,
+  type ErasureTarget,
+  type ForgetTenantOptions,
+} from './mechanism/erasure.js';
 import { MODULES, type TenantStores } from './registry.js';
+import { identifier, integer, parseInput } from './values/fields.js';
 import { withRetries } from './mechanism/retry.js';
 import { TenantTransaction, type StorageLimits } from './mechanism/tenant-transaction.js';
 
@@ -52,6 +60,16 @@ export interface Storage {
    * the schema owner: on `postgres` it connects with `migration_url` (else `url`) for the run.
    */
   maintain(): Promise<MaintenanceReport>;
+  /**
+   * Forgets a tenant: deletes every row it has in every module, on every backend it lives on, as
+   * the schema owner (on `postgres` over `migration_url`, else `url`), in batches of short
+   * transactions. While it runs, every write of the tenant is refused with `TENANT_ERASING`, in
+   * every process; other tenants are not touched. Idempotent and resumable: a run stopped halfway
+   * leaves the tenant's writes refused, and a second run with the same `requestId` finishes the
+   * job (another request id is `CONFLICT`). Returns a receipt that names the tenant only by its
+   * hash. `dryRun` counts the rows and changes nothing.
+   */
+  forgetTenant(tenantId: string, options: ForgetTenantOptions): Promise<ErasureReceipt>;
   /** Closes every backend; calls made afterwards throw `SCOPE_CLOSED`. */
   close(): Promise<void>;
 }
@@ -154,6 +172,12 @@ interface TransactionScope {
 
 const transactionScope = new AsyncLocalStorage<TransactionScope>();
 
+const forgetOptions = z.strictObject({
+  requestId: identifier(),
+  dryRun: z.optional(z.boolean()),
+  batchRows: z.optional(integer(1, 100_000)),
+});
+
 /** How many tenants' views `tenant()` keeps for reuse. */
 const MAX_CACHED_VIEWS = 1024;
 
@@ -243,15 +267,37 @@ class OpenStorage implements Storage {
   }
 
   async maintain(): Promise<MaintenanceReport> {
-    const { core, memory } = this.backends;
-    const on = (backend: StorageBackend, parts: MaintenanceParts) =>
-      backend === 'postgres'
-        ? withOwner(this.settings, this.options, (owner) => maintain(owner, this.settings, {}, parts))
-        : maintain(this.opened.get(backend)!.db, this.settings, {}, parts);
-    if (core === memory) return on(core, {});
-    // The event log is a core component; the vector tables are the memory components' backend's.
-    const [events, vectors] = await Promise.all([on(core, { vectorIndexes: false }), on(memory, { eventLog: false })]);
-    return { eventLog: events.eventLog, vectorIndexes: vectors.vectorIndexes };
+    // Each module's maintenance runs on the backend of its component, every backend at once.
+    const parts = MODULES.flatMap((module) =>
+      module.owner?.maintenance
+        ? [{ key: module.owner.maintenance.key, backend: this.backends[module.component] }]
+        : [],
+    );
+    const backends = [...new Set(Object.values(this.backends))];
+    const reports = await Promise.all(
+      backends.map((backend) => {
+        const only = Object.fromEntries(parts.map((part) => [part.key, part.backend === backend])) as MaintenanceParts;
+        return backend === 'postgres'
+          ? withOwner(this.settings, this.options, (owner) => maintain(owner, this.settings, {}, only))
+          : maintain(this.opened.get(backend)!.db, this.settings, {}, only);
+      }),
+    );
+    return Object.fromEntries(
+      parts.map(({ key, backend }) => [key, reports[backends.indexOf(backend)]![key]]),
+    ) as unknown as MaintenanceReport;
+  }
+
+  async forgetTenant(tenantId: string, options: ForgetTenantOptions): Promise<ErasureReceipt> {
+    const tenant = this.#tenant(tenantId, 'allow');
+    this.#refuseNesting();
+    const checked = parseInput('forgetTenant', forgetOptions, options);
+    const targets = [...new Set(Object.values(this.backends))].map((backend): ErasureTarget => ({
+      backend,
+      withOwner: (fn) =>
+        backend === 'postgres' ? withOwner(this.settings, this.options, fn) : fn(this.opened.get(backend)!.db),
+      modules: MODULES.filter((module) => this.backends[module.component] === backend),
+    }));
+    return forgetTenant(targets, tenant, checked);
   }
 
   async close(): Promise<void> {
@@ -273,6 +319,9 @@ class OpenStorage implements Storage {
     }
     const db = this.#database(component);
     const single = options.singleStatement === true;
+    // A one-statement write checks that the tenant may write in its prologue (no round trip more);
+    // a run of several statements checks before its first write.
+    const writes = single && options.readOnly !== true;
     const attempt = () =>
       db.withTenant(
         tenant,
@@ -281,6 +330,7 @@ class OpenStorage implements Storage {
             target: db.target,
             singleStatement: single,
             pipelines: db.pipelines,
+            writesChecked: writes,
           });
           try {
             return await work(tx);
@@ -288,7 +338,7 @@ class OpenStorage implements Storage {
             tx.revoke();
           }
         },
-        single ? { singleStatement: true } : {},
+        { singleStatement: single, writes },
       );
     return options.retry === false ? attempt() : withRetries(attempt);
   }
@@ -296,13 +346,15 @@ class OpenStorage implements Storage {
   /** The stores of `tenant`, each made on first use, reaching transactions through `runner`. */
   #stores(tenant: string, runner: (component: Component) => Runner): TenantStores {
     const stores = {} as Record<string, unknown>;
-    for (const module of MODULES) {
+    for (const module of MODULES as readonly StorageModule[]) {
+      if (!module.create) continue;
+      const create = module.create.bind(module);
       let store: unknown;
       Object.defineProperty(stores, module.id, {
         enumerable: true,
         get: () =>
-          (store ??= (module as StorageModule).create(
-            moduleContext(module as StorageModule, tenant, this.settings.storage.postgres, runner(module.component), {
+          (store ??= create(
+            moduleContext(module, tenant, this.settings.storage.postgres, runner(module.component), {
               singleSession: this.backends[module.component] !== 'postgres',
             }),
           )),
@@ -316,7 +368,7 @@ class OpenStorage implements Storage {
     return this.opened.get(this.backends[component])!.db;
   }
 
-  #tenant(tenantId: string | undefined): string {
+  #tenant(tenantId: string | undefined, reserved: 'refuse' | 'allow' = 'refuse'): string {
     if (this.#closed) throw closedError('the storage was closed');
     const postgres = this.settings.storage.postgres;
     if (tenantId === undefined) {
@@ -325,7 +377,19 @@ class OpenStorage implements Storage {
         hint: 'Pass the tenant id, as in storage.tenant("acme"). Only with storage.postgres.enforce_tenant_isolation = false does storage.tenant() fall back to default_tenant_id (single-tenant use).',
       });
     }
-    return this.#validate(tenantId);
+    const tenant = this.#validate(tenantId);
+    // The single-tenant fallback's rows are no tenant's to reach by name while isolation is on:
+    // otherwise a caller that names its tenant "default" would read what single-tenant use wrote.
+    if (reserved === 'refuse' && postgres.enforce_tenant_isolation && tenant === postgres.default_tenant_id) {
+      throw new LlmspellError(
+        'TENANT_INVALID',
+        `tenant id ${JSON.stringify(tenant)} is reserved: it is storage.postgres.default_tenant_id, the tenant of single-tenant use`,
+        {
+          hint: 'Use another tenant id. Its rows are reached with enforce_tenant_isolation = false (storage.tenant() with no id), and erased with forgetTenant.',
+        },
+      );
+    }
+    return tenant;
   }
 
   #refuseNesting(): void {

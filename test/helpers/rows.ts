@@ -28,6 +28,7 @@ export const CORE_TENANT_TABLES = [
   'event_log',
   'hook_history',
   'api_keys',
+  'tenant_erasures',
 ] as const;
 
 /** The tenant tables of the vector track. */
@@ -208,6 +209,13 @@ export function sampleRow(table: TenantTable, tenantId: string): SampleRow {
           key_hint: 'abcd',
         }),
         where: byId('key_id'),
+      };
+    case 'tenant_erasures':
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, request_id: id }),
+        where: byId('request_id'),
       };
     default: {
       const dims = Number(table.slice('vector_embeddings_'.length));

@@ -50,6 +50,10 @@ export interface OpenedStorage {
 export async function openStorageTarget(
   target: StorageTarget,
   postgres: Record<string, unknown> = {},
+  options: {
+    /** On the PostgreSQL targets, set `migration_url` to the superuser URL: owner work (`forgetTenant`, `maintain`) runs there. */
+    ownerUrl?: boolean;
+  } = {},
 ): Promise<OpenedStorage> {
   const superuser = target.endsWith('-superuser');
   const settingsFor = (backend: 'postgres' | 'memory' | 'embedded', url?: string, embeddedPath?: string) =>
@@ -75,7 +79,9 @@ export async function openStorageTarget(
         loginUrl = (await createLoginRole(url, role, randomBytes(12).toString('hex'), { memberOf: ['llmspell_app'] }))
           .url;
       }
-      const storage = await openStorage(settingsFor('postgres', loginUrl));
+      const settings = settingsFor('postgres', loginUrl);
+      if (options.ownerUrl === true) settings.storage.postgres.migration_url = url;
+      const storage = await openStorage(settings);
       return {
         target,
         storage,

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Settings } from '../../src/config/schema.js';
 import type { Database } from '../../src/db/types.js';
-import { ensureEventPartitions, type PartitionChange } from '../../src/maintenance/event-partitions.js';
+import { ensureEventPartitions, type PartitionChange } from '../../src/storage/modules/events/partitions.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../helpers/schema.js';
 import { testSettings } from '../helpers/settings.js';
 

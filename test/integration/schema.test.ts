@@ -65,6 +65,7 @@ const CORE_TABLE_GRANTS: Readonly<Record<(typeof CORE_TABLES)[number], readonly 
   event_log: ['SELECT', 'INSERT'],
   hook_history: ['SELECT', 'INSERT', 'DELETE'],
   api_keys: ['SELECT', 'INSERT'],
+  tenant_erasures: ['SELECT'],
 };
 const VECTOR_TABLE_GRANTS: Readonly<Record<string, readonly Dml[]>> = Object.fromEntries(
   VECTOR_TABLES.map((table) => [table, ALL_DML]),
@@ -80,6 +81,7 @@ const COLUMN_GRANTS: Readonly<Record<string, readonly Dml[]>> = {
 /** Grants on the schema and its functions. ensure_event_partitions is the owner's alone. */
 const OTHER_GRANTS = [
   `${LLMSPELL_SCHEMA}:USAGE`,
+  `${LLMSPELL_SCHEMA}.assert_tenant_writable:EXECUTE`,
   `${LLMSPELL_SCHEMA}.event_log_partitions:EXECUTE`,
   `${LLMSPELL_SCHEMA}.uuid_v7:EXECUTE`,
 ];

@@ -35,6 +35,8 @@ interface TableRules {
   update: boolean;
   /** Has the app role DELETE? Otherwise DELETE fails with 42501. */
   delete: boolean;
+  /** Has the app role no INSERT (the owner writes the table)? Then the sample row is written as the owner, the tenant set. */
+  ownerInserts?: true;
 }
 
 const VECTOR_RULES: TableRules = { set: 'scope = scope', update: true, delete: true };
@@ -53,6 +55,7 @@ const RULES: Record<TenantTable, TableRules> = {
   event_log: { set: 'payload = payload', update: false, delete: false },
   hook_history: { set: 'result = result', update: false, delete: true },
   api_keys: { set: "status = 'revoked', revoked_at = now()", update: true, delete: false },
+  tenant_erasures: { set: 'removed = removed', update: false, delete: false, ownerInserts: true },
   vector_embeddings_384: VECTOR_RULES,
   vector_embeddings_768: VECTOR_RULES,
   vector_embeddings_1536: VECTOR_RULES,
@@ -130,10 +133,19 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('tenant isola
 
     beforeAll(async () => {
       row = sampleRow(table, TENANT_A);
-      await db.withTenant(TENANT_A, async (tx) => {
+      const seed = async (tx: Queryable) => {
         for (const statement of row.prerequisites) await run(tx, statement);
         await run(tx, row.insert);
-      });
+      };
+      if (rules.ownerInserts) {
+        // The owner is under the forced policies too: it sets the tenant as a writer would.
+        await db.withTransaction(async (tx) => {
+          await tx.query(`SET LOCAL app.current_tenant_id = '${TENANT_A}'`);
+          await seed(tx);
+        });
+      } else {
+        await db.withTenant(TENANT_A, seed);
+      }
     });
 
     it('is invisible to tenant B', async () => {

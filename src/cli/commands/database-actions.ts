@@ -2,6 +2,7 @@
  * The `database` commands' handlers. Loaded only when a `database` command runs, so that `config`
  * commands do not pay for the database drivers and the migration engine.
  */
+import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import type { OpenProgress } from '../../db/pglite-source.js';
@@ -10,7 +11,7 @@ import { dataDirState } from '../../db/pglite-source.js';
 import type { Database } from '../../db/types.js';
 import { describeOrigin, LlmspellError } from '../../errors.js';
 import { healthCheck, type HealthReport } from '../../health/health-check.js';
-import type { PartitionChange } from '../../maintenance/event-partitions.js';
+import type { PartitionChange } from '../../storage/modules/events/partitions.js';
 import { maintain, type MaintenanceReport, type VectorIndexMaintenance } from '../../maintenance/maintain.js';
 import type { VchordrqRebuild } from '../../storage/modules/vectors/vchordrq-indexes.js';
 import { toDatabaseError } from '../../db/errors.js';
@@ -24,6 +25,7 @@ import {
   type MigrationRunResult,
 } from '../../migrate/run.js';
 import { loadTracks, migrationStatus, type MigrationStatus } from '../../migrate/status.js';
+import { openStorage } from '../../storage/open-storage.js';
 import type { CommandContext } from '../context.js';
 import { whenInterrupted } from '../interrupt.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
@@ -543,4 +545,74 @@ export async function runHealth(
     ...(opts.migrationsDir ? { migrationsDir: opts.migrationsDir } : {}),
   });
   return reportHealth(ctx, report, opts.strict === true);
+}
+
+/**
+ * `database forget-tenant ID`: every row of one tenant erased on every backend it lives on (see
+ * `storage.forgetTenant`). Counts first and asks on a terminal; without one it needs `--yes`.
+ */
+export async function runForgetTenant(
+  ctx: CommandContext,
+  tenantId: string,
+  opts: { yes?: boolean; dryRun?: boolean; requestId?: string },
+): Promise<number> {
+  whenInterrupted(
+    () =>
+      'the erasure stopped between batches: the tenant stays marked (its writes refused); run the same command with the same --request-id to finish it.',
+  );
+  const resolved = await ctx.loadConfig();
+  const { settings } = resolved;
+  const dataDir = embeddedDataDir(settings, ctx.io.env);
+  if (settings.storage.backend === 'embedded' && (await dataDirState(dataDir)) === 'new') {
+    throw new LlmspellError('DB_NOT_FOUND', `no embedded database at ${dataDir}: there is no tenant to forget`, {
+      hint: 'Nothing was created or changed.',
+    });
+  }
+  const requestId = opts.requestId ?? randomUUID();
+  const { urlOrigin, migrationUrlOrigin } = urlOrigins(resolved);
+  const storage = await openStorage(settings, {
+    env: ctx.io.env,
+    ...(urlOrigin ? { urlOrigin } : {}),
+    ...(migrationUrlOrigin ? { migrationUrlOrigin } : {}),
+    onProgress: showOpenProgress(ctx.out),
+  });
+  try {
+    if (!opts.dryRun && !opts.yes) {
+      const preview = await storage.forgetTenant(tenantId, { requestId, dryRun: true });
+      const rows = preview.tables.reduce((sum, table) => sum + table.rows, 0);
+      if (!ctx.io.confirm) {
+        throw new LlmspellError(
+          'USAGE',
+          `refusing to forget a tenant (${rows} rows in ${preview.tables.length} tables) without --yes: not on a terminal`,
+          {
+            hint: 'Forgetting a tenant deletes all of its rows for good. Add --yes to confirm, or --dry-run to count them.',
+          },
+        );
+      }
+      if (
+        !(await ctx.io.confirm(`Forget tenant ${JSON.stringify(tenantId)}: delete its ${rows} rows for good? [y/N] `))
+      ) {
+        ctx.out.json({ cancelled: true, ...preview });
+        ctx.out.line('Nothing was changed.');
+        return EXIT.FAILURE;
+      }
+    }
+    const receipt = await storage.forgetTenant(tenantId, { requestId, dryRun: opts.dryRun === true });
+    ctx.out.json(receipt);
+    const total = receipt.tables.reduce((sum, table) => sum + table.rows, 0);
+    ctx.out.line(
+      receipt.dryRun
+        ? `Forgetting the tenant would delete ${total} rows (dry run: nothing was changed):`
+        : `Forgot the tenant: ${total} rows deleted (request ${receipt.requestId}, tenant ${receipt.tenantHash}).`,
+    );
+    const width = Math.max(5, ...receipt.tables.map((table) => `${table.module}.${table.table}`.length));
+    for (const table of receipt.tables) {
+      ctx.out.line(
+        `  ${`${table.module}.${table.table}`.padEnd(width)}  ${String(table.rows).padStart(9)}  (${table.backend})`,
+      );
+    }
+    return EXIT.OK;
+  } finally {
+    await storage.close();
+  }
 }

@@ -20,7 +20,7 @@ const CONNECTION: Array<[keyof typeof EXIT, string]> = [
   ['UNREACHABLE', 'no connection (refused, timed out, authentication, no such database)'],
 ];
 
-/** `llmspell database …`: migrate, migration-status, rollback, maintain, health-check. */
+/** `llmspell database …`: migrate, migration-status, rollback, maintain, forget-tenant, health-check. */
 export function registerDatabaseCommands(
   program: Command,
   run: (handler: Handler) => (...args: unknown[]) => Promise<void>,
@@ -100,6 +100,34 @@ export function registerDatabaseCommands(
       ]),
     )
     .action(run(async (ctx, opts) => (await actions()).runMaintain(ctx, opts as { dryRun?: boolean })));
+
+  database
+    .command('forget-tenant')
+    .description('erase every row of one tenant, on every backend (asks first; --yes when not on a terminal)')
+    .argument('<tenant-id>', 'the tenant to forget')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--dry-run', 'count the rows that would be deleted; change nothing')
+    .option(
+      '--request-id <id>',
+      'who asked, for the receipt; the same id finishes a run that was stopped (default: a new UUID)',
+    )
+    .addHelpText(
+      'after',
+      exitCodes([
+        ['OK', 'forgotten (or counted, with --dry-run); the receipt names the tenant only by its hash'],
+        ['FAILURE', 'the erasure failed (run it again with the same --request-id), or the answer was no'],
+        ...CONNECTION,
+      ]),
+    )
+    .action(
+      run(async (ctx, tenantId, opts) =>
+        (await actions()).runForgetTenant(
+          ctx,
+          tenantId as string,
+          opts as { yes?: boolean; dryRun?: boolean; requestId?: string },
+        ),
+      ),
+    );
 
   dirOption(
     database

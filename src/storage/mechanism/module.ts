@@ -1,7 +1,11 @@
 import type { Settings } from '../../config/schema.js';
+import type { Queryable } from '../../db/types.js';
+import type { Check } from '../../health/check.js';
+import type { MaintenanceOptions, MaintenanceReport } from '../../maintenance/maintain.js';
 import { LlmspellError } from '../../errors.js';
 import { BATCH_LIMITS, splitBatch, type Chunk, type RowMeasure } from './batches.js';
 import { isStatement, type Statement } from './statement.js';
+import { cursorStream, type StreamOptions } from './streaming.js';
 import type { StatementSettings, TenantTransaction } from './tenant-transaction.js';
 
 /**
@@ -39,6 +43,13 @@ export interface ModuleContext<Config = undefined> {
   all<P, R>(statement: Statement<P, R>, params: P, settings?: StatementSettings): Promise<R[]>;
   /** Runs one statement and returns how many rows it affected. */
   count<P, R>(statement: Statement<P, R>, params: P): Promise<number>;
+  /**
+   * The rows of a read-only statement in batches from one cursor in one transaction: one
+   * snapshot, but it HOLDS A CONNECTION until the stream ends or is broken off (see
+   * `streaming.ts`); `USAGE` on the single-session backend. For reads that may span many
+   * transactions, page through a keyset list instead (`pagesOf`).
+   */
+  stream<P, R>(statement: Statement<P, R>, params: P, options?: StreamOptions): AsyncIterable<R[]>;
   /**
    * Writes a batch of rows: cut by {@link splitBatch} into chunks of one group each (within
    * {@link BATCH_LIMITS}), `write` sends one statement per chunk, all in one transaction (all or
@@ -84,6 +95,12 @@ export interface RunOptions {
    */
   singleStatement?: boolean;
   /**
+   * `work` only reads: a one-statement run then skips the check that the tenant may write (a
+   * write needs it: a tenant being forgotten is refused). The one-statement calls of the context
+   * set it from their statement.
+   */
+  readOnly?: boolean;
+  /**
    * `false`: `work` must not be run twice (it consumes a stream, say), so a serialization failure
    * or a deadlock rejects with a retryable `CONFLICT` instead of running it again. Default `true`.
    */
@@ -92,6 +109,14 @@ export interface RunOptions {
 
 /** {@link RunOptions} of a one-statement run. */
 export const ONE_STATEMENT: RunOptions = Object.freeze({ singleStatement: true });
+
+/** {@link RunOptions} of a one-statement run of a read. */
+const ONE_READ: RunOptions = Object.freeze({ singleStatement: true, readOnly: true });
+
+/** The options of a run of `statement` alone. */
+function oneStatement(statement: Statement<unknown, unknown>): RunOptions {
+  return statement.readOnly ? ONE_READ : ONE_STATEMENT;
+}
 
 /**
  * The statements of a module, as its `sql.ts` exports them (`import * as sql`): statements, and
@@ -115,12 +140,60 @@ export interface StorageModule<Id extends string = string, Store = unknown, Conf
    * migrations that did not run); default: run `llmspell database migrate`.
    */
   readonly migrationHint?: string;
-  /** Makes the store for one tenant (cheap: called once per tenant view). */
-  create(context: ModuleContext<Config>): Store;
+  /** What the module does as the schema owner: see {@link OwnerFace}. */
+  readonly owner?: OwnerFace;
+  /**
+   * Makes the store for one tenant (cheap: called once per tenant view); a module without one
+   * (an owner face alone, so far) has no property on a tenant view.
+   */
+  create?(context: ModuleContext<Config>): Store;
+}
+
+/**
+ * A module's part of a maintenance run: `run` as the owner (on a connection of its own, outside
+ * any transaction; idempotent, bounded by `maintenance_lock_timeout_secs`), its report under `key`
+ * of `MaintenanceReport`, and the report of a run that passed it over.
+ */
+export interface ModuleMaintenance<K extends keyof MaintenanceReport = keyof MaintenanceReport> {
+  readonly key: K;
+  run(client: Queryable, settings: Settings, options: MaintenanceOptions): Promise<MaintenanceReport[K]>;
+  readonly skipped: MaintenanceReport[K];
+}
+
+/** Declares a module's maintenance (typed by its key). */
+export function moduleMaintenance<K extends keyof MaintenanceReport>(
+  maintenance: ModuleMaintenance<K>,
+): ModuleMaintenance {
+  return maintenance as unknown as ModuleMaintenance;
+}
+
+/** A table of a module's tenant rows: its name in schema `llmspell` and its primary key after `tenant_id`. */
+export interface TenantTable {
+  readonly name: string;
+  readonly key: readonly string[];
+}
+
+/**
+ * What a module does as the schema owner, which the application role may not: erase a tenant
+ * (`storage.forgetTenant`, `llmspell database forget-tenant`), keep its tables in shape
+ * (`llmspell database maintain`, `storage.maintain()`, after `migrate`), and say how they are
+ * (`llmspell database health-check`). The commands reach modules through the registry alone.
+ */
+export interface OwnerFace {
+  /** Maintenance of the module's tables, as the owner: see {@link ModuleMaintenance}. */
+  readonly maintenance?: ModuleMaintenance;
+  /** Checks of `database health-check`, after the core ones, in registry order. */
+  readonly health?: readonly Check[];
+  /**
+   * The module's tenant tables, a table that refers to another before it: a forgotten tenant's
+   * rows are deleted in this order, in batches. A table the database does not have (a track of
+   * the migrations that did not run) is passed over.
+   */
+  readonly tables: readonly TenantTable[];
 }
 
 /** Declares a module (typed, for the registry). */
-export function defineModule<const Id extends string, Store, Config = undefined>(
+export function defineModule<const Id extends string, Store = never, Config = undefined>(
   module: StorageModule<Id, Store, Config>,
 ): StorageModule<Id, Store, Config> {
   return module;
@@ -161,11 +234,13 @@ export function moduleContext<Config>(
     tenant,
     settings: (module.settings ? module.settings(settings) : undefined) as Config,
     run,
-    first: (statement, params) => run((tx) => tx.first(statement, params), ONE_STATEMENT),
-    one: (statement, params) => run((tx) => tx.one(statement, params), ONE_STATEMENT),
+    first: (statement, params) => run((tx) => tx.first(statement, params), oneStatement(statement)),
+    one: (statement, params) => run((tx) => tx.one(statement, params), oneStatement(statement)),
     all: (statement, params, statementSettings) =>
-      run((tx) => tx.all(statement, params, statementSettings), ONE_STATEMENT),
-    count: (statement, params) => run((tx) => tx.count(statement, params), ONE_STATEMENT),
+      run((tx) => tx.all(statement, params, statementSettings), oneStatement(statement)),
+    count: (statement, params) => run((tx) => tx.count(statement, params), oneStatement(statement)),
+    stream: (statement, params, options = {}) =>
+      cursorStream(run, statement, params, { ...options, singleSession: backend.singleSession }),
     async batch({ operation, field, rows, measure, atomic = true }, write) {
       const bounded = atomic && backend.singleSession;
       const chunks = splitBatch(

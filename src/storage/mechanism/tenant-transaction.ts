@@ -1,4 +1,5 @@
 import { typedFailure } from '../../db/errors.js';
+import { ASSERT_TENANT_WRITABLE } from '../../db/tenant.js';
 import type { Queryable, QueryOptions } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { RESULT_TYPES } from '../values/codecs.js';
@@ -14,6 +15,8 @@ export interface TransactionScope {
   readonly singleStatement: boolean;
   /** The connection pipelines (`Database.pipelines`): statements may be sent without awaiting the one before. */
   readonly pipelines?: boolean;
+  /** The scope's prologue checked already that the tenant may write (`withTenant({ writes })`). */
+  readonly writesChecked?: boolean;
 }
 
 /** Limits every storage call is held to, from the settings. */
@@ -34,6 +37,10 @@ export class TenantTransaction {
   readonly #limits: StorageLimits;
   readonly #scope: TransactionScope;
   #open = true;
+  /** Cursors opened so far (each gets its own name). */
+  #cursors = 0;
+  /** The check that the tenant may write: sent before the first write, unless the prologue did. */
+  #writable: Promise<unknown> | undefined;
 
   constructor(
     client: Queryable,
@@ -45,6 +52,7 @@ export class TenantTransaction {
     this.#client = client;
     this.#limits = limits;
     this.#scope = scope;
+    if (scope.writesChecked === true) this.#writable = Promise.resolve();
   }
 
   /**
@@ -75,6 +83,41 @@ export class TenantTransaction {
     return (await this.#send(statement, params)).rowCount ?? 0;
   }
 
+  /**
+   * Opens a cursor over a read-only `statement` in this transaction and returns the function that
+   * fetches its next rows (none once it is exhausted). The cursor lives as long as the
+   * transaction: see `ModuleContext.stream`.
+   */
+  async cursor<P, R>(statement: Statement<P, R>, params: P): Promise<(rows: number) => Promise<R[]>> {
+    if (!this.#open) throw closedError();
+    if (!isStatement(statement) || !statement.readOnly || statement.settings !== undefined) {
+      throw new LlmspellError(
+        'USAGE',
+        'a cursor runs only read-only statements without settings, defined with statement()',
+      );
+    }
+    if (this.#scope.singleStatement)
+      throw new LlmspellError('INTERNAL', `${statement.name}: a cursor needs a transaction of several statements`);
+    const name = `llmspell_cursor_${++this.#cursors}`;
+    const values = this.#encode(statement, params);
+    try {
+      await this.#client.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${statement.text}`, values);
+    } catch (error) {
+      throw this.#failure(statement, error);
+    }
+    return async (rows) => {
+      if (!this.#open) throw closedError();
+      try {
+        const result = await this.#client.query(`FETCH ${Math.trunc(rows)} FROM ${name}`, undefined, {
+          types: RESULT_TYPES,
+        });
+        return result.rows.map((row) => readRow(statement, row));
+      } catch (error) {
+        throw this.#failure(statement, error);
+      }
+    };
+  }
+
   /** Ends the handle's life: called by the scope that made it, once it settled. */
   revoke(): void {
     this.#open = false;
@@ -91,6 +134,7 @@ export class TenantTransaction {
     }
     const values = this.#encode(statement, params);
     const settingValues = settingParameters(statement, settings);
+    if (!statement.readOnly) await this.#checkWritable();
     if (settingValues) {
       return this.#sendAfter(settingValues, statement as Statement<P, R> & { settings: SettingsPlan }, values);
     }
@@ -104,6 +148,20 @@ export class TenantTransaction {
       });
     } catch (error) {
       throw this.#failure(statement, error);
+    }
+  }
+
+  /**
+   * Checks, once per transaction, that the tenant may write (not being forgotten). Awaited: on a
+   * pipelining connection it costs a round trip only to the first write of a transaction of
+   * several statements (a one-statement write checks in its prologue).
+   */
+  async #checkWritable(): Promise<void> {
+    this.#writable ??= this.#client.query(ASSERT_TENANT_WRITABLE);
+    try {
+      await this.#writable;
+    } catch (error) {
+      throw this.#typed(error, 'storage');
     }
   }
 

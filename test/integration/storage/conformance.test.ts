@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../../src/db/types.js';
 import { LlmspellError } from '../../../src/errors.js';
 import { StorageError } from '../../../src/storage/mechanism/errors.js';
-import { MODULES, type ModuleId, type TenantStores } from '../../../src/storage/registry.js';
-import { moduleContext, type Runner, type StorageModule } from '../../../src/storage/mechanism/module.js';
+import { STORE_MODULES, type ModuleId, type TenantStores } from '../../../src/storage/registry.js';
+import { moduleContext, type Runner } from '../../../src/storage/mechanism/module.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import { codeOf } from '../../helpers/outcome.js';
 import { testMajors } from '../../helpers/postgres.js';
@@ -95,15 +95,15 @@ async function tenantsAt(client: Pick<Queryable, 'query'> | pg.Client, where: Ro
 }
 
 describe('the conformance registry', () => {
-  it('has a registration for every module of MODULES, and nothing else', () => {
-    expect(Object.keys(CONFORMANCE).sort()).toEqual(MODULES.map((module) => module.id).sort());
+  it('has a registration for every module of MODULES with a store, and nothing else', () => {
+    expect(Object.keys(CONFORMANCE).sort()).toEqual(STORE_MODULES.map((module) => module.id).sort());
     for (const [id, registration] of Object.entries(CONFORMANCE)) expect(registration.module).toBe(id);
   });
 
   it('has, for every module, an attempt of tenant B for every method of its store', () => {
     const settings = testSettings().storage.postgres;
     const runner: Runner = () => Promise.reject(new Error('not run'));
-    for (const module of MODULES as readonly StorageModule[]) {
+    for (const module of STORE_MODULES) {
       const store = module.create(moduleContext(module, 'unused', settings, runner)) as object;
       const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(store)).filter(
         (name) => name !== 'constructor' && typeof (store as Record<string, unknown>)[name] === 'function',
@@ -346,6 +346,21 @@ describe.each(TARGETS)('tenant conformance on %s', (target) => {
           const error = thrownBy(call);
           expect(error).toBeInstanceOf(LlmspellError);
           expect((error as LlmspellError).code).toBe('TENANT_INVALID');
+        }
+      });
+
+      it("refuses default_tenant_id by name: single-tenant use's rows are no tenant's to reach with isolation on", async () => {
+        for (const call of [
+          () => storage.tenant('default'),
+          () => storage.transaction('default', async () => undefined),
+        ]) {
+          const error = await Promise.resolve()
+            .then(call)
+            .then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+          expect((error as LlmspellError | undefined)?.code).toBe('TENANT_INVALID');
         }
       });
     } else {

@@ -224,7 +224,8 @@ describe.each(TARGETS.map((target) => [target.name, target] as const))('the tena
       expect(checker.method).toBe(checker.major >= 16 ? 'GENERIC_PLAN' : 'PREPARE');
     });
 
-    for (const module of MODULES as readonly StorageModule[]) {
+    // A module with no statements yet (an owner face alone, such as the event log's) has nothing to plan.
+    for (const module of (MODULES as readonly StorageModule[]).filter((m) => statementsOf(m).length > 0)) {
       const statements = titledStatements(module);
       const missing = lacking(target, module);
       if (missing !== undefined) {

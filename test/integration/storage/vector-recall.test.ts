@@ -90,7 +90,7 @@ beforeAll(async () => {
       vector: row.vector,
       metadata: { bucket: row.bucket },
     }));
-    const ids = await storage.tenant(tenant).vectors.upsert(entries);
+    const ids = await storage.tenant(tenant).vectors.upsert(entries, { atomic: false });
     own.forEach((row, index) => (row.id = ids[index]!));
   }
   const upserted = performance.now();

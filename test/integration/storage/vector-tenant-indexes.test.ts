@@ -16,7 +16,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Settings } from '../../../src/config/schema.js';
 import type { Queryable } from '../../../src/db/types.js';
-import { vectorIndexesCheck, type CheckResult } from '../../../src/health/checks.js';
+import type { CheckResult } from '../../../src/health/checks.js';
+import { vectorIndexesCheck } from '../../../src/storage/modules/vectors/health.js';
 import { maintain } from '../../../src/maintenance/maintain.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import * as sql from '../../../src/storage/modules/vectors/sql.js';

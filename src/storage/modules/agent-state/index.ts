@@ -14,5 +14,6 @@ export const agentStateModule = defineModule({
   id: 'agentState',
   component: 'state',
   statements: sql,
+  owner: { tables: [{ name: 'agent_state', key: ['agent_id'] }] },
   create: (context) => new AgentStateStore(context),
 });

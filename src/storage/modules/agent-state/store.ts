@@ -1,7 +1,7 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { notFound } from '../../mechanism/errors.js';
 import { identifier, parseInput } from '../../values/fields.js';
-import { ONE_STATEMENT, type ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext } from '../../mechanism/module.js';
 import { missedWrite } from '../../kit/versions.js';
 import * as sql from './sql.js';
 import { listOptions, writeOptions, type AgentState, type ListOptions, type WriteOptions } from './types.js';
@@ -29,15 +29,12 @@ export class AgentStateStore {
    */
   async put(agentId: string, state: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
     const { expectedVersion } = parseInput('agentState.put', writeOptions, options);
-    const row = await this.context.run(
-      (tx) =>
-        expectedVersion === undefined
-          ? tx.first(sql.upsert, { agentId, state })
-          : expectedVersion === 0
-            ? tx.first(sql.insert, { agentId, state })
-            : tx.first(sql.replace, { agentId, state, expectedVersion }),
-      ONE_STATEMENT,
-    );
+    const row =
+      expectedVersion === undefined
+        ? await this.context.first(sql.upsert, { agentId, state })
+        : expectedVersion === 0
+          ? await this.context.first(sql.insert, { agentId, state })
+          : await this.context.first(sql.replace, { agentId, state, expectedVersion });
     return row ?? this.#missed('agentState.put', agentId, expectedVersion);
   }
 

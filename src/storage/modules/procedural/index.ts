@@ -10,5 +10,6 @@ export const proceduralModule = defineModule({
   id: 'procedural',
   component: 'memory',
   statements: sql,
+  owner: { tables: [{ name: 'procedural_memory', key: ['id'] }] },
   create: (context) => new ProceduralStore(context),
 });

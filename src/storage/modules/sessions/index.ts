@@ -11,5 +11,6 @@ export const sessionsModule = defineModule({
   id: 'sessions',
   component: 'state',
   statements: sql,
+  owner: { tables: [{ name: 'sessions', key: ['session_id'] }] },
   create: (context) => new SessionStore(context),
 });

@@ -1,10 +1,14 @@
 /** Vector embeddings: similarity search under tenants, scopes and metadata filters (component `memory`). */
 import { defineModule } from '../../mechanism/module.js';
+import { vectorIndexesCheck } from './health.js';
+import { vectorIndexMaintenance } from './maintenance.js';
 import * as sql from './sql.js';
 import { VectorStore, type VectorSettings } from './store.js';
 
 export { VectorStore };
-export { VECTOR_DIMENSIONS } from './types.js';
+import { VECTOR_DIMENSIONS } from './types.js';
+
+export { VECTOR_DIMENSIONS };
 export type {
   DimensionStats,
   SearchOptions,
@@ -25,6 +29,11 @@ export const vectorsModule = defineModule({
   id: 'vectors',
   component: 'memory',
   statements: sql,
+  owner: {
+    tables: VECTOR_DIMENSIONS.map((dims) => ({ name: `vector_embeddings_${dims}`, key: ['id'] })),
+    maintenance: vectorIndexMaintenance,
+    health: [vectorIndexesCheck],
+  },
   settings: ({ max_document_bytes, vector_embeddings }): VectorSettings => ({ max_document_bytes, vector_embeddings }),
   migrationHint:
     'Run `llmspell database migrate` with storage.postgres.vector_embeddings.enabled = true (the server needs pgvector or VectorChord).',

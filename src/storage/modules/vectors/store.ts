@@ -6,7 +6,7 @@ import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js'
 import { checkKeys, jsonObject, kindOf, parseInput, text, uuid } from '../../values/fields.js';
 import { compileFilter, type CompiledFilter } from '../../kit/metadata-filter.js';
 import { columns } from '../../mechanism/batches.js';
-import { ONE_STATEMENT, type ModuleContext, type StorageSettings } from '../../mechanism/module.js';
+import type { ModuleContext, StorageSettings } from '../../mechanism/module.js';
 import type { RowOf } from '../../mechanism/statement.js';
 import * as sql from './sql.js';
 import { tenantIndexName } from './tenant-indexes.js';
@@ -184,10 +184,7 @@ export class VectorStore {
     const threshold = config.exact_search_max_rows;
     const table = JSON.stringify([query.dims, scope ?? null]);
     if (threshold > 0 && !((this.#large.get(table) ?? 0) > Date.now())) {
-      const first = await this.context.run(
-        (tx) => tx.all(statements.firstPass, { ...params, cap: threshold + 1 }),
-        ONE_STATEMENT,
-      );
+      const first = await this.context.all(statements.firstPass, { ...params, cap: threshold + 1 });
       if (first[0]!.tenantRows <= threshold) {
         route = 'exact';
         rows = first.flatMap(({ tenantRows: _count, ...hit }) => (hit.id === null ? [] : [hit as HitRow]));

@@ -19,5 +19,6 @@ export const workflowsModule = defineModule({
   id: 'workflows',
   component: 'state',
   statements: sql,
+  owner: { tables: [{ name: 'workflow_states', key: ['workflow_id'] }] },
   create: (context) => new WorkflowStore(context),
 });

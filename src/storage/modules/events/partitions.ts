@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Settings } from '../config/schema.js';
-import type { Queryable } from '../db/types.js';
-import { LOCK_NOT_AVAILABLE } from '../migrate/lock.js';
+import type { Settings } from '../../../config/schema.js';
+import type { Queryable } from '../../../db/types.js';
+import { LOCK_NOT_AVAILABLE } from '../../../migrate/lock.js';
 
 /** One thing maintenance did to the event log. */
 export interface PartitionChange {
