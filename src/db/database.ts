@@ -304,7 +304,7 @@ export class SourceDatabase implements Database {
       // Lost with our COMMIT on the wire: whether it was applied is not known.
       if (broken) throw connectionLostError(lease.lost ?? error, this.target, committing ? 'commit' : during);
       // The caller's own errors pass through untouched; only the driver's are translated.
-      throw typedFailure(error, this.target, during);
+      throw typedFailure(error, this.target, during, { statementTimeoutSecs: this.policy.statementTimeoutMs / 1000 });
     } finally {
       scope.open = false;
       lease.release(discard || ended || lease.lost !== undefined);

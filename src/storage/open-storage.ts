@@ -238,6 +238,7 @@ class OpenStorage implements Storage {
           target: db.target,
           singleStatement: false,
           pipelines: db.pipelines,
+          statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
         });
         ready.resolve(tx);
         try {
@@ -330,6 +331,7 @@ class OpenStorage implements Storage {
             target: db.target,
             singleStatement: single,
             pipelines: db.pipelines,
+            statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
             writesChecked: writes,
           });
           try {

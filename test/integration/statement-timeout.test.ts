@@ -67,7 +67,7 @@ describe('a statement past statement_timeout_secs (1 s)', () => {
       );
       expect(Date.now() - started).toBeLessThan(2_900);
       expect(error).toMatchObject({ code: 'DB_QUERY_FAILED', fields: { sqlstate: '57014' } });
-      expect(error.message).toContain(KEY);
+      expect(error.message).toContain(`${KEY} (1 s)`);
       expect(error.hint).toContain(KEY);
       // The connection is fine afterwards.
       expect((await db.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
@@ -110,7 +110,7 @@ describe('a storage call waiting past statement_timeout_secs (1 s) for a lock', 
       try {
         const error = await rejection(agents.put('planner', { step: 1 }));
         expect(error).toMatchObject({ code: 'DB_QUERY_FAILED', fields: { sqlstate: '57014' } });
-        expect(error.message).toContain(KEY);
+        expect(error.message).toContain(`${KEY} (1 s)`);
         expect(error.hint).toContain(KEY);
       } finally {
         await admin.query('ROLLBACK');

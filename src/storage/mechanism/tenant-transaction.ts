@@ -17,6 +17,8 @@ export interface TransactionScope {
   readonly pipelines?: boolean;
   /** The scope's prologue checked already that the tenant may write (`withTenant({ writes })`). */
   readonly writesChecked?: boolean;
+  /** `storage.postgres.statement_timeout_secs`, named with its value when a statement runs past it. */
+  readonly statementTimeoutSecs?: number;
 }
 
 /** Limits every storage call is held to, from the settings. */
@@ -212,7 +214,13 @@ export class TenantTransaction {
    * `INTERNAL`.
    */
   #typed(error: unknown, operation: string): unknown {
-    const typed = typedFailure(error, this.#scope.target, 'transaction');
+    const { statementTimeoutSecs } = this.#scope;
+    const typed = typedFailure(
+      error,
+      this.#scope.target,
+      'transaction',
+      statementTimeoutSecs === undefined ? {} : { statementTimeoutSecs },
+    );
     if (typed === error && error instanceof RangeError) {
       return new LlmspellError('INTERNAL', `${operation}: a stored value could not be read: ${error.message}`, {
         cause: error,
