@@ -251,7 +251,7 @@ class OpenStorage implements Storage {
       binding.current = { component, db, tx: ready.promise, end, settled };
       return ready.promise;
     };
-    const stores = this.#stores(tenant, (component) => async (run) => run(await open(component)));
+    const stores = this.#stores(tenant, (component) => async (run) => run(await open(component)), true);
     let result: T;
     try {
       result = await transactionScope.run(scope, () => work(stores));
@@ -296,7 +296,8 @@ class OpenStorage implements Storage {
       backend,
       withOwner: (fn) =>
         backend === 'postgres' ? withOwner(this.settings, this.options, fn) : fn(this.opened.get(backend)!.db),
-      modules: MODULES.filter((module) => this.backends[module.component] === backend),
+      // Every module's tables on every backend: rows written there under an earlier routing go too.
+      modules: MODULES,
     }));
     return forgetTenant(targets, tenant, checked);
   }
@@ -346,7 +347,7 @@ class OpenStorage implements Storage {
   }
 
   /** The stores of `tenant`, each made on first use, reaching transactions through `runner`. */
-  #stores(tenant: string, runner: (component: Component) => Runner): TenantStores {
+  #stores(tenant: string, runner: (component: Component) => Runner, inTransaction = false): TenantStores {
     const stores = {} as Record<string, unknown>;
     for (const module of MODULES as readonly StorageModule[]) {
       if (!module.create) continue;
@@ -358,6 +359,7 @@ class OpenStorage implements Storage {
           (store ??= create(
             moduleContext(module, tenant, this.settings.storage.postgres, runner(module.component), {
               singleSession: this.backends[module.component] !== 'postgres',
+              inTransaction,
             }),
           )),
       });

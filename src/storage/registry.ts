@@ -5,6 +5,10 @@
  * tenant's rows are deleted module by module in this order (see `OwnerFace.tables`).
  */
 import { agentStateModule } from './modules/agent-state/index.js';
+import { apiKeysModule } from './modules/api-keys/index.js';
+import { artifactsModule } from './modules/artifacts/index.js';
+import { graphModule } from './modules/graph/index.js';
+import { hooksModule } from './modules/hooks/index.js';
 import { eventsModule } from './modules/events/index.js';
 import type { Component, StorageModule } from './mechanism/module.js';
 import { proceduralModule } from './modules/procedural/index.js';
@@ -20,6 +24,11 @@ export const MODULES = [
   workflowsModule,
   sessionsModule,
   proceduralModule,
+  // Owner faces alone so far (erasure): their stores come with their module issues.
+  graphModule,
+  artifactsModule,
+  hooksModule,
+  apiKeysModule,
 ] as const;
 
 type Modules = (typeof MODULES)[number];

@@ -556,9 +556,10 @@ export async function runForgetTenant(
   tenantId: string,
   opts: { yes?: boolean; dryRun?: boolean; requestId?: string },
 ): Promise<number> {
+  const requestId = opts.requestId ?? randomUUID();
   whenInterrupted(
     () =>
-      'the erasure stopped between batches: the tenant stays marked (its writes refused); run the same command with the same --request-id to finish it.',
+      `the erasure stopped between batches: the tenant stays marked (its writes refused); run the same command with --request-id ${requestId} to finish it.`,
   );
   const resolved = await ctx.loadConfig();
   const { settings } = resolved;
@@ -568,7 +569,6 @@ export async function runForgetTenant(
       hint: 'Nothing was created or changed.',
     });
   }
-  const requestId = opts.requestId ?? randomUUID();
   const { urlOrigin, migrationUrlOrigin } = urlOrigins(resolved);
   const storage = await openStorage(settings, {
     env: ctx.io.env,
@@ -597,6 +597,7 @@ export async function runForgetTenant(
         return EXIT.FAILURE;
       }
     }
+    if (!opts.dryRun) ctx.out.progress(`Forgetting the tenant (request ${requestId})…`);
     const receipt = await storage.forgetTenant(tenantId, { requestId, dryRun: opts.dryRun === true });
     ctx.out.json(receipt);
     const total = receipt.tables.reduce((sum, table) => sum + table.rows, 0);

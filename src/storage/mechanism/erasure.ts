@@ -1,13 +1,19 @@
 /**
- * Forgetting a tenant: every row of one tenant, in every module, on every backend it lives on,
- * deleted as the schema owner (the application role may not delete from append-only and history
- * tables) in bounded batches, each batch a short transaction of its own. Idempotent and resumable:
- * a marker row (`llmspell.tenant_erasures`, migration 0012) stands from the first batch to the
- * last on each backend; while it stands every write of the tenant is refused (`TENANT_ERASING`),
- * in every process, and a run stopped halfway leaves it, so that a second run finishes the job
- * and its receipt adds up both runs' rows.
+ * Forgetting a tenant: every row of one tenant, in every module, on every backend, deleted as the
+ * schema owner (the application role may not delete from append-only and history tables) in
+ * bounded batches, each batch a short transaction of its own. Idempotent and resumable:
+ *
+ * 1. mark: a row of `llmspell.tenant_erasures` (migration 0012) on every backend, before anything
+ *    is deleted; from then on every write of the tenant is refused (`TENANT_ERASING`), in every
+ *    process. A run stopped halfway leaves the marks: the writes stay refused, and a second run of
+ *    the same request takes over (its `run_token`) and adds to the counts already recorded;
+ * 2. barrier: the tenant's erasure lock taken exclusively once per backend, which waits for every
+ *    write that passed its check before the mark (each write holds that lock shared);
+ * 3. erase: each module's tables in their declared order, a keyset batch at a time, each batch
+ *    counted in its own transaction;
+ * 4. verify every table empty (a few passes), then unmark every backend and return the receipt.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { StorageBackend } from '../../config/schema.js';
 import { DatabaseError } from '../../db/errors.js';
@@ -48,7 +54,7 @@ export interface ErasureReceipt {
   tables: ErasedTable[];
 }
 
-/** One backend's part: its owner connection and the modules whose rows it holds. */
+/** One backend: its owner connection and the modules whose tables it has. */
 export interface ErasureTarget {
   backend: StorageBackend;
   /** Runs `fn` with a database of the schema owner on that backend. */
@@ -56,49 +62,64 @@ export interface ErasureTarget {
   modules: readonly Pick<StorageModule, 'id' | 'owner'>[];
 }
 
-/** How many times the tables are gone over for rows that a write in flight when the erasure began added. */
+/** How many times the tables are gone over before the erasure gives up on rows that keep appearing. */
 const MAX_PASSES = 3;
+
+/** The first key of the tenant erasure lock (`'llme'`); the second is `hashtext(tenant)` (migration 0012). */
+const ERASURE_LOCK = 1819045221;
 
 /** `sha256:<hex>` of `tenant`: what a receipt names it by. */
 export function tenantHash(tenant: string): string {
   return `sha256:${createHash('sha256').update(tenant, 'utf8').digest('hex')}`;
 }
 
-/**
- * Forgets `tenant` (already validated) on every target: marks it on each (refusing its writes
- * everywhere before anything is deleted), deletes each module's tables in their declared order
- * in batches, and unmarks it once every table is empty.
- */
+/** Forgets `tenant` (already validated) on every target: see the steps at the top of this file. */
 export async function forgetTenant(
   targets: readonly ErasureTarget[],
   tenant: string,
   options: ForgetTenantOptions,
 ): Promise<ErasureReceipt> {
   const { requestId, dryRun = false, batchRows = 1000 } = options;
-  const now = new Date();
-  if (dryRun) {
-    const tables = [];
-    for (const target of targets) {
-      tables.push(...(await target.withOwner((owner) => countRows(owner, target, tenant))));
-    }
-    return { requestId, tenantHash: tenantHash(tenant), startedAt: now, finishedAt: new Date(), dryRun, tables };
-  }
-  const started: Date[] = [];
-  for (const target of targets) {
-    started.push(await asOwner(target, (owner) => mark(owner, tenant, requestId)));
-  }
-  const tables: ErasedTable[] = [];
-  for (const target of targets) {
-    tables.push(...(await asOwner(target, (owner) => erase(owner, target, tenant, batchRows))));
-  }
-  return {
+  const receipt = (startedAt: Date, tables: ErasedTable[]): ErasureReceipt => ({
     requestId,
     tenantHash: tenantHash(tenant),
-    startedAt: new Date(Math.min(...started.map((date) => date.getTime()))),
+    startedAt,
     finishedAt: new Date(),
     dryRun,
     tables,
-  };
+  });
+  if (dryRun) {
+    const now = new Date();
+    const tables: ErasedTable[] = [];
+    for (const target of targets) tables.push(...(await asOwner(target, (owner) => countRows(owner, target, tenant))));
+    return receipt(now, tables);
+  }
+  const token = randomUUID();
+  const started: Date[] = [];
+  for (const target of targets) {
+    started.push(await asOwner(target, (owner) => mark(owner, tenant, requestId, token)));
+  }
+  for (const target of targets) await asOwner(target, (owner) => barrier(owner, tenant));
+  for (let pass = 1; ; pass++) {
+    for (const target of targets) await asOwner(target, (owner) => erase(owner, target, tenant, token, batchRows));
+    // A write in flight past the barrier cannot be; this is the proof, and a second pass if not.
+    const left: ErasedTable[] = [];
+    for (const target of targets) {
+      left.push(...(await asOwner(target, (owner) => countRows(owner, target, tenant))).filter((t) => t.rows > 0));
+    }
+    if (left.length === 0) break;
+    if (pass >= MAX_PASSES) {
+      throw conflict(
+        'forgetTenant',
+        `rows of the tenant kept appearing in ${left.map((t) => t.table).join(', ')} after ${pass} passes`,
+        { retryable: true },
+      );
+    }
+  }
+  const tables: ErasedTable[] = [];
+  for (const target of targets)
+    tables.push(...(await asOwner(target, (owner) => unmark(owner, target, tenant, token))));
+  return receipt(new Date(Math.min(...started.map((date) => date.getTime()))), tables);
 }
 
 /** `target.withOwner`, with a refused privilege said as what it is: the login is not the schema owner. */
@@ -128,17 +149,18 @@ function asOwnerOf<T>(owner: Database, tenant: string, fn: (client: Queryable) =
   });
 }
 
-/** Sets the marker (or finds the one a stopped run left); returns when the erasure started. */
-async function mark(owner: Database, tenant: string, requestId: string): Promise<Date> {
+/** Sets the mark (or takes over the one a stopped run of the same request left); returns when the erasure started. */
+async function mark(owner: Database, tenant: string, requestId: string, token: string): Promise<Date> {
   return asOwnerOf(owner, tenant, async (client) => {
     await missingMarkerTable(client);
     await client.query(
-      `INSERT INTO llmspell.tenant_erasures (tenant_id, request_id) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING`,
-      [tenant, requestId],
+      `INSERT INTO llmspell.tenant_erasures (tenant_id, request_id, run_token) VALUES ($1, $2, $3)
+       ON CONFLICT (tenant_id) DO NOTHING`,
+      [tenant, requestId, token],
     );
     const { rows } = await client.query<{ request_id: string; started_at: Date }>(
-      `SELECT request_id, started_at FROM llmspell.tenant_erasures WHERE tenant_id = $1`,
-      [tenant],
+      `UPDATE llmspell.tenant_erasures SET run_token = $2 WHERE tenant_id = $1 RETURNING request_id, started_at`,
+      [tenant, token],
     );
     const running = rows[0]!;
     if (running.request_id !== requestId) {
@@ -151,53 +173,72 @@ async function mark(owner: Database, tenant: string, requestId: string): Promise
   });
 }
 
-/** Deletes every row of `tenant` in the target's modules, then removes the marker; returns what each table lost over every run. */
+/** Waits for every write of the tenant that passed its check before the mark was committed. */
+async function barrier(owner: Database, tenant: string): Promise<void> {
+  await owner.withTransaction(async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ERASURE_LOCK, tenant]);
+  });
+}
+
+/** Deletes every row of `tenant` in the target's tables, a keyset batch at a time, counting each batch under the run's token. */
 async function erase(
   owner: Database,
   target: ErasureTarget,
   tenant: string,
+  token: string,
   batchRows: number,
-): Promise<ErasedTable[]> {
-  const tables = await presentTables(owner, target);
-  for (let pass = 1; ; pass++) {
-    for (const { module, table } of tables) {
-      const where = `tenant_id = $1`;
-      const key = table.key.join(', ');
-      const remove = `DELETE FROM llmspell.${table.name} WHERE ${where} AND (${key}) IN (SELECT ${key} FROM llmspell.${table.name} WHERE ${where} LIMIT $2)`;
-      for (let removed = batchRows; removed === batchRows;) {
-        removed = await asOwnerOf(owner, tenant, async (client) => {
-          const { rowCount } = await client.query(remove, [tenant, batchRows]);
-          const count = rowCount ?? 0;
-          if (count > 0) {
-            // Counted in the batch's own transaction: the receipt never misses a committed batch.
-            await client.query(
-              `UPDATE llmspell.tenant_erasures
-                  SET removed = jsonb_set(removed, ARRAY[$2], to_jsonb(COALESCE((removed ->> $2)::bigint, 0) + $3))
-                WHERE tenant_id = $1`,
-              [tenant, `${module}.${table.name}`, count],
-            );
-          }
-          return count;
-        });
-      }
-    }
-    // A write that passed its check before the marker was committed may have landed behind a batch.
-    const left = (await countRows(owner, target, tenant)).filter((t) => t.rows > 0);
-    if (left.length === 0) break;
-    if (pass >= MAX_PASSES) {
-      throw conflict(
-        'forgetTenant',
-        `rows of the tenant kept appearing in ${left.map((t) => t.table).join(', ')} after ${pass} passes`,
-        { retryable: true },
-      );
+): Promise<void> {
+  for (const { module, table } of await presentTables(owner, target)) {
+    const key = table.key.join(', ');
+    const qualified = `llmspell.${table.name}`;
+    // The batch is the next `batchRows` keys after the last batch's, through the primary key (a
+    // batch never walks back over the dead rows of the ones before it). A table that refers to
+    // itself is deleted in one statement (a batch could delete a row another batch still refers to).
+    const remove =
+      table.batched === false
+        ? `WITH gone AS (DELETE FROM ${qualified} WHERE tenant_id = $1 RETURNING 1)
+           SELECT count(*)::int AS removed, NULL::json AS last FROM gone`
+        : `WITH batch AS (
+             SELECT ${key} FROM ${qualified}
+              WHERE tenant_id = $1
+                AND ($3::json IS NULL OR (${key}) > (SELECT ${key} FROM json_populate_record(NULL::${qualified}, $3::json)))
+              ORDER BY ${key} LIMIT $2),
+           gone AS (DELETE FROM ${qualified} WHERE tenant_id = $1 AND (${key}) IN (SELECT ${key} FROM batch) RETURNING 1)
+           SELECT (SELECT count(*)::int FROM gone) AS removed,
+                  (SELECT row_to_json(b) FROM batch b ORDER BY ${key} DESC LIMIT 1) AS last`;
+    let last: unknown = null;
+    for (let more = true; more;) {
+      more = await asOwnerOf(owner, tenant, async (client) => {
+        const { rows } = await client.query<{ removed: number; last: unknown }>(
+          remove,
+          table.batched === false ? [tenant] : [tenant, batchRows, last === null ? null : JSON.stringify(last)],
+        );
+        const { removed } = rows[0]!;
+        // Counted in the batch's own transaction, and only while this run holds the request.
+        const counted = await client.query(
+          `UPDATE llmspell.tenant_erasures
+              SET removed = jsonb_set(removed, ARRAY[$2], to_jsonb(COALESCE((removed ->> $2)::bigint, 0) + $3))
+            WHERE tenant_id = $1 AND run_token = $4`,
+          [tenant, `${module}.${table.name}`, removed, token],
+        );
+        if (counted.rowCount !== 1) throw tookOver();
+        last = rows[0]!.last;
+        return table.batched !== false && last !== null && removed > 0;
+      });
     }
   }
+}
+
+/** Removes the mark of this run; returns what each table lost over every run of the request. */
+async function unmark(owner: Database, target: ErasureTarget, tenant: string, token: string): Promise<ErasedTable[]> {
+  const tables = await presentTables(owner, target);
   return asOwnerOf(owner, tenant, async (client) => {
     const { rows } = await client.query<{ removed: Record<string, number> }>(
-      `DELETE FROM llmspell.tenant_erasures WHERE tenant_id = $1 RETURNING removed`,
-      [tenant],
+      `DELETE FROM llmspell.tenant_erasures WHERE tenant_id = $1 AND run_token = $2 RETURNING removed`,
+      [tenant, token],
     );
-    const removed = rows[0]?.removed ?? {};
+    if (rows.length !== 1) throw tookOver();
+    const removed = rows[0]!.removed;
     return tables.map(({ module, table }) => ({
       module,
       backend: target.backend,
@@ -205,6 +246,13 @@ async function erase(
       rows: Number(removed[`${module}.${table.name}`] ?? 0),
     }));
   });
+}
+
+function tookOver(): LlmspellError {
+  return conflict(
+    'forgetTenant',
+    'another run of the same request took the erasure over; this one stopped (the other one finishes it)',
+  );
 }
 
 /** How many rows of `tenant` each of the target's tables holds. */
@@ -233,7 +281,7 @@ async function presentTables(
   );
   const { rows } = await owner.query<{ present: string[] }>(
     `SELECT coalesce(array_agg(name), '{}') AS present FROM unnest($1::text[]) AS name
-      WHERE to_regclass('llmspell.' || quote_ident(name)) IS NOT NULL`,
+      WHERE to_regclass('llmspell.' || name) IS NOT NULL`,
     [declared.map(({ table }) => table.name)],
   );
   const present = new Set(rows[0]!.present);

@@ -171,6 +171,12 @@ export function moduleMaintenance<K extends keyof MaintenanceReport>(
 export interface TenantTable {
   readonly name: string;
   readonly key: readonly string[];
+  /**
+   * `false` for a table whose rows refer to each other (a key's rotation history): its tenant's
+   * rows are deleted in one statement, since a batch could delete a row another still refers to.
+   * @default true
+   */
+  readonly batched?: boolean;
 }
 
 /**
@@ -192,10 +198,18 @@ export interface OwnerFace {
   readonly tables: readonly TenantTable[];
 }
 
-/** Declares a module (typed, for the registry). */
+/** Declares a module (typed, for the registry); its owner tables' names are checked here, as they go into SQL text. */
 export function defineModule<const Id extends string, Store = never, Config = undefined>(
   module: StorageModule<Id, Store, Config>,
 ): StorageModule<Id, Store, Config> {
+  for (const table of module.owner?.tables ?? []) {
+    const bad = [table.name, ...table.key].find((name) => !/^[a-z_][a-z0-9_]*$/.test(name));
+    if (bad !== undefined || table.key.length === 0) {
+      throw new Error(
+        `module ${module.id}: owner table ${JSON.stringify(table.name)}: ${JSON.stringify(bad ?? 'no key')} is not a lower-case SQL name`,
+      );
+    }
+  }
   return module;
 }
 
@@ -224,7 +238,11 @@ export function moduleContext<Config>(
   tenant: string,
   settings: StorageSettings,
   runner: Runner,
-  backend: { readonly singleSession: boolean } = { singleSession: false },
+  backend: {
+    readonly singleSession: boolean;
+    /** The context runs in a caller's `transaction()`: every run is that one transaction. */
+    readonly inTransaction?: boolean;
+  } = { singleSession: false },
 ): ModuleContext<Config> {
   const run: Runner = (work, options) =>
     runner(work, options).catch((error: unknown) => {
@@ -236,13 +254,21 @@ export function moduleContext<Config>(
     run,
     first: (statement, params) => run((tx) => tx.first(statement, params), oneStatement(statement)),
     one: (statement, params) => run((tx) => tx.one(statement, params), oneStatement(statement)),
+    // With settings a statement travels with the two that set and reset them: no one-statement run.
     all: (statement, params, statementSettings) =>
-      run((tx) => tx.all(statement, params, statementSettings), oneStatement(statement)),
+      run(
+        (tx) => tx.all(statement, params, statementSettings),
+        statementSettings === undefined ? oneStatement(statement) : {},
+      ),
     count: (statement, params) => run((tx) => tx.count(statement, params), oneStatement(statement)),
     stream: (statement, params, options = {}) =>
-      cursorStream(run, statement, params, { ...options, singleSession: backend.singleSession }),
+      cursorStream(run, statement, params, options, {
+        singleSession: backend.singleSession,
+        idleMs: settings.idle_in_transaction_timeout_secs * 1000,
+      }),
     async batch({ operation, field, rows, measure, atomic = true }, write) {
-      const bounded = atomic && backend.singleSession;
+      // In a caller's transaction() the chunks share it whatever `atomic` says.
+      const bounded = backend.singleSession && (atomic || backend.inTransaction === true);
       const chunks = splitBatch(
         operation,
         field,
@@ -278,6 +304,10 @@ const UNDEFINED_OBJECT = new Set(['42P01', '42704', '42883']);
 function unmigrated(error: unknown, module: Pick<StorageModule, 'id' | 'migrationHint'>): LlmspellError | undefined {
   const cause = error instanceof LlmspellError ? (error.cause as { code?: unknown } | undefined) : undefined;
   if (typeof cause?.code !== 'string' || !UNDEFINED_OBJECT.has(cause.code)) return undefined;
+  // Only a missing object of the schema or of the vector extension: "operator does not exist:
+  // text = uuid" (also 42883) is a bug in a statement, not a migration that did not run.
+  const message = String((cause as { message?: unknown }).message ?? '');
+  if (!/llmspell\.|type "(vector|halfvec)"/.test(message)) return undefined;
   return new LlmspellError(
     'MIGRATION_PENDING',
     `${module.id}: its tables or functions are not in the database: the migrations that create them have not (fully) run`,

@@ -90,8 +90,8 @@ export function isStatement(value: unknown): value is Statement<unknown, unknown
 
 const PARAMETER = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 const TENANT_PREDICATE = /\btenant_id\s*=\s*\$tenant\b/;
-/** A table of the schema read by a statement (an `INSERT … SELECT` that copies rows). */
-const READS_TABLE = /\b(FROM|JOIN)\s+llmspell\./i;
+/** A table of the schema named in a statement (read without comments, literals and identifier quotes). */
+const SCHEMA_TABLE = /\bllmspell\s*\./gi;
 const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE)\b/i;
 const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 
@@ -150,8 +150,12 @@ export function statement<P extends z.core.$ZodShape, R extends z.core.$ZodShape
   const verb = leadingVerb(code);
   if (!code.includes(`$${TENANT_PARAMETER}`)) fail(`never uses $${TENANT_PARAMETER}`);
   if (verb !== 'INSERT' && !TENANT_PREDICATE.test(code)) fail(`a ${verb} must say tenant_id = $${TENANT_PARAMETER}`);
-  if (verb === 'INSERT' && READS_TABLE.test(code) && !TENANT_PREDICATE.test(code)) {
-    fail(`an INSERT that reads a table (INSERT … SELECT … FROM llmspell.…) must say tenant_id = $${TENANT_PARAMETER}`);
+  // An INSERT that names a table of the schema besides its target (INSERT … SELECT, a
+  // data-modifying WITH) reads or changes rows there: it must say the predicate too.
+  if (verb === 'INSERT' && (code.match(SCHEMA_TABLE) ?? []).length > 1 && !TENANT_PREDICATE.test(code)) {
+    fail(
+      `an INSERT that names another table of the schema (INSERT … SELECT, a data-modifying WITH) must say tenant_id = $${TENANT_PARAMETER}`,
+    );
   }
   const undistributable = citusRefusal(code);
   if (undistributable) fail(undistributable);
@@ -225,6 +229,7 @@ export function withoutCommentsAndLiterals(sql: string): string {
   let out = '';
   for (let i = 0; i < sql.length;) {
     const two = sql.slice(i, i + 2);
+    const dollar = sql[i] === '$' ? /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i)) : null;
     if (two === '--') {
       const end = sql.indexOf('\n', i);
       i = end < 0 ? sql.length : end;
@@ -244,16 +249,25 @@ export function withoutCommentsAndLiterals(sql: string): string {
         }
       } while (depth > 0 && i < sql.length);
       out += ' ';
+    } else if (dollar) {
+      // A dollar-quoted string ($$…$$, $tag$…$tag$): no parameter starts with `$` right after its name.
+      const end = sql.indexOf(dollar[0], i + dollar[0].length);
+      i = end < 0 ? sql.length : end + dollar[0].length;
+      out += "''";
     } else if (sql[i] === "'" || sql[i] === '"') {
       const quote = sql[i]!;
+      // E'…' takes backslash escapes; an E that ends a longer word (LIKE'…') does not start one.
+      const escapes = quote === "'" && /(^|[^\w$])e$/i.test(out);
       let j = i + 1;
       for (; j < sql.length; j++) {
         if (sql[j] === quote) {
           if (sql[j + 1] === quote) j++;
           else break;
-        } else if (sql[j] === '\\' && quote === "'" && /e$/i.test(out)) j++;
+        } else if (sql[j] === '\\' && escapes) j++;
       }
-      out += quote === '"' ? '"x"' : "''";
+      const quoted = sql.slice(i + 1, j);
+      // A quoted identifier that is a plain lower-case name reads as that name ("tenant_id", "llmspell").
+      out += quote === "'" ? "''" : /^[a-z_][a-z0-9_]*$/.test(quoted) ? quoted : '"x"';
       i = j + 1;
     } else {
       out += sql[i];

@@ -9,7 +9,9 @@
  *   transaction) until the stream ends, is broken off, or its consumer stops; refused on the
  *   single-session backend, where it would stop every other call of the process.
  */
+import * as z from 'zod/mini';
 import { LlmspellError } from '../../errors.js';
+import { integer, parseInput } from '../values/fields.js';
 import type { Page } from '../kit/cursor.js';
 import type { Runner } from './module.js';
 import type { Statement } from './statement.js';
@@ -60,86 +62,147 @@ function deferred<T>(): Deferred<T> {
 
 /** Options of {@link cursorStream}. */
 export interface StreamOptions {
-  /** Rows per fetch (a batch the consumer receives). @default 1000 */
+  /** Rows per fetch (a batch the consumer receives), 1 to 100,000. @default 1000 */
   rows?: number;
+}
+
+/** What the mechanism tells {@link cursorStream} about the backend. */
+export interface StreamBackend {
+  /** The backend is one session (PGlite): a stream is refused there. */
+  singleSession: boolean;
+  /**
+   * How long the stream may wait for its consumer to ask for the next batch before it ends its
+   * transaction (the server would end the session at `idle_in_transaction_timeout_secs` anyway,
+   * and the connection must come back to the pool); 0: no limit.
+   */
+  idleMs: number;
 }
 
 /**
  * The rows of a read-only `statement` in batches, from one cursor in one transaction of `run`
  * (never retried: a consumed batch cannot be read again). The transaction opens at the first
  * `next()` and ends when the rows do, when the consumer breaks off (`return()`, as a
- * `for await … break` does), or when a fetch fails. A batch is fetched only when asked for.
+ * `for await … break` does), when a fetch fails, or when the consumer stays away longer than
+ * `idleMs` (its next `next()` then rejects). A batch is fetched only when asked for; calls of
+ * `next()` are answered one after another, never two with the same batch.
  */
 export function cursorStream<P, R>(
   run: Runner,
   statement: Statement<P, R>,
   params: P,
-  options: StreamOptions & { singleSession: boolean },
+  options: StreamOptions,
+  backend: StreamBackend,
 ): AsyncIterable<R[]> {
-  const size = options.rows ?? 1000;
+  const size = parseInput(statement.name, streamOptions, options).rows ?? 1000;
   return {
     [Symbol.asyncIterator](): AsyncIterator<R[]> {
-      /** The consumer's word to the producer: fetch the next batch (true) or stop (false). */
-      let demand = deferred<boolean>();
-      /** The producer's answer: a batch, or null when the rows are done. */
-      let supply = deferred<R[] | null>();
-      let done = false;
+      /** Set by return() (or an end): the producer stops at its next step, whatever it awaits. */
+      let stopped = false;
+      let ended = false;
+      /** Wakes the producer: the consumer asked for a batch, or stopped. */
+      let wake: (() => void) | undefined;
+      /** The consumer's request waiting for its batch (at most one: next() calls are chained). */
+      let pending: Deferred<R[] | null> | undefined;
       let running: Promise<void> | undefined;
+      /** next() calls, answered one after another. */
+      let chain: Promise<unknown> = Promise.resolve();
+
+      const asked = () =>
+        new Promise<'asked' | 'idle'>((resolve) => {
+          if (pending !== undefined || stopped) return resolve('asked');
+          const timer = backend.idleMs > 0 ? setTimeout(() => resolve('idle'), backend.idleMs) : undefined;
+          timer?.unref();
+          wake = () => {
+            if (timer) clearTimeout(timer);
+            resolve('asked');
+          };
+        });
       const produce = () =>
         run(
           async (tx) => {
             const fetch = await tx.cursor(statement, params);
             for (;;) {
-              const go = await demand.promise;
-              demand = deferred();
-              if (!go) return;
+              if ((await asked()) === 'idle') throw idleError(statement.name, backend.idleMs);
+              if (stopped) return;
               const rows = await fetch(size);
-              const answered = supply;
-              supply = deferred();
+              const answered = pending!;
+              pending = undefined;
               answered.resolve(rows.length > 0 ? rows : null);
-              if (rows.length < size) return;
+              if (rows.length < size || stopped) return;
             }
           },
           { retry: false },
         ).then(
-          () => supply.resolve(null),
-          (error: unknown) => supply.reject(error),
+          () => {
+            ended = true;
+            pending?.resolve(null);
+          },
+          (error: unknown) => {
+            ended = true;
+            if (pending) pending.reject(error);
+            else failure = error;
+          },
         );
+      /** The error of a stream that ended while no next() waited for it (an idle timeout). */
+      let failure: unknown;
+
+      const step = async (): Promise<IteratorResult<R[]>> => {
+        if (failure !== undefined) {
+          const error = failure;
+          failure = undefined;
+          stopped = true;
+          throw error;
+        }
+        if (stopped || ended) return { done: true, value: undefined };
+        if (backend.singleSession) {
+          stopped = true;
+          throw new LlmspellError(
+            'USAGE',
+            `${statement.name}: a cursor stream holds its connection until it ends, and the embedded backend has one session: every other call would wait`,
+            { hint: 'Read it page by page (scan, or list with cursors): each page is a short transaction of its own.' },
+          );
+        }
+        const answer = deferred<R[] | null>();
+        pending = answer;
+        running ??= produce();
+        wake?.();
+        wake = undefined;
+        try {
+          const rows = await answer.promise;
+          if (rows === null) {
+            stopped = true;
+            return { done: true, value: undefined };
+          }
+          return { done: false, value: rows };
+        } catch (error) {
+          stopped = true;
+          throw error;
+        }
+      };
       return {
-        async next() {
-          if (done) return { done: true, value: undefined };
-          if (options.singleSession) {
-            done = true;
-            throw new LlmspellError(
-              'USAGE',
-              `${statement.name}: a cursor stream holds its connection until it ends, and the embedded backend has one session: every other call would wait`,
-              {
-                hint: 'Read it page by page (scan, or list with cursors): each page is a short transaction of its own.',
-              },
-            );
-          }
-          running ??= produce();
-          const answer = supply;
-          demand.resolve(true);
-          try {
-            const rows = await answer.promise;
-            if (rows === null) {
-              done = true;
-              return { done: true, value: undefined };
-            }
-            return { done: false, value: rows };
-          } catch (error) {
-            done = true;
-            throw error;
-          }
+        next() {
+          const result = chain.then(step);
+          chain = result.catch(() => undefined);
+          return result;
         },
         async return() {
-          done = true;
-          demand.resolve(false);
+          stopped = true;
+          wake?.();
+          wake = undefined;
           await running;
           return { done: true, value: undefined };
         },
       };
     },
   };
+}
+
+const streamOptions = z.strictObject({ rows: z.optional(integer(1, 100_000)) });
+
+function idleError(operation: string, idleMs: number): LlmspellError {
+  return new LlmspellError(
+    'SCOPE_CLOSED',
+    `${operation}: the stream waited ${idleMs / 1000} s for its consumer to ask for more rows (storage.postgres.idle_in_transaction_timeout_secs) and ended its transaction`,
+    { hint: 'Consume a cursor stream without pausing, or read page by page (each page a transaction of its own).' },
+  );
 }

@@ -250,7 +250,7 @@ export function checkKeys<T extends object>(
 /**
  * Binary content: a `Buffer` or any `Uint8Array`, of at most `maxBytes` when given (every value is
  * also held to `max_document_bytes` by the tenant handle, unless its statement exempts it). Sent
- * as `bytea` (a `Buffer` over the same memory: nothing is copied).
+ * as `bytea`, copied when checked.
  */
 export const bytes = (maxBytes?: number) =>
   field<Uint8Array, Buffer>(
@@ -258,7 +258,8 @@ export const bytes = (maxBytes?: number) =>
       value instanceof Uint8Array && (maxBytes === undefined || value.byteLength <= maxBytes)
         ? undefined
         : `must be a Buffer or Uint8Array${maxBytes === undefined ? '' : ` of at most ${maxBytes} bytes`}`,
-    (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+    // A copy: what was checked is what is sent, whatever the caller does to its buffer meanwhile.
+    (value) => Buffer.from(value),
   );
 
 /**
@@ -283,7 +284,12 @@ export const timeRange = () =>
       const to = time(value.to);
       if (Number.isNaN(from) || Number.isNaN(to))
         return 'must have from and to as valid Dates from 4713 BC on, or null';
-      if (from !== null && to !== null && from >= to) return 'must have from before to (the range is [from, to))';
+      // To the microsecond where a side is a PreciseDate (as the stored instant is).
+      const micros = (side: unknown, ms: number) =>
+        side instanceof PreciseDate ? side.getFullTime() / 1000n : BigInt(ms) * 1000n;
+      if (from !== null && to !== null && micros(value.from, from) >= micros(value.to, to)) {
+        return 'must have from before to (the range is [from, to))';
+      }
       return undefined;
     },
     (value) => timeRangeText({ from: value.from ?? null, to: value.to ?? null }),

@@ -10,7 +10,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Storage } from '../../../src/storage/open-storage.js';
-import type { TenantStores } from '../../../src/storage/registry.js';
+import type { StorageModule } from '../../../src/storage/mechanism/module.js';
+import { MODULES, type TenantStores } from '../../../src/storage/registry.js';
 import { failure, invalid } from '../../helpers/outcome.js';
 import { CORE_TENANT_TABLES, VECTOR_TENANT_TABLES } from '../../helpers/rows.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
@@ -143,7 +144,8 @@ describe.each(TARGETS)('forgetTenant on %s', (target) => {
     // What a run killed after its first batch leaves: the marker, one row gone and counted.
     await admin(`DELETE FROM llmspell.agent_state WHERE tenant_id = $1 AND agent_id = 'agent-0'`, [victim]);
     await admin(
-      `INSERT INTO llmspell.tenant_erasures (tenant_id, request_id, removed) VALUES ($1, 'ticket-9', '{"agentState.agent_state": 1}')`,
+      `INSERT INTO llmspell.tenant_erasures (tenant_id, request_id, run_token, removed)
+       VALUES ($1, 'ticket-9', gen_random_uuid(), '{"agentState.agent_state": 1}')`,
       [victim],
     );
     const stores = storage.tenant(victim);
@@ -175,6 +177,32 @@ describe.each(TARGETS)('forgetTenant on %s', (target) => {
     await stores.agentState.put('after', { n: 1 }); // writable again
   });
 
+  it('waits for a write that passed its check before the erasure began, then erases what it wrote', async () => {
+    const victim = newTenant('inflight');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let first!: () => void;
+    const firstDone = new Promise<void>((resolve) => (first = resolve));
+    const writing = storage.transaction(victim, async (tx) => {
+      await tx.agentState.put('early', { n: 1 }); // the check passes: no erasure yet
+      first();
+      await gate;
+      await tx.agentState.put('late', { n: 2 }); // after the erasure began, in the same transaction
+    });
+    await firstDone;
+    const forgetting = storage.forgetTenant(victim, { requestId: 'inflight' });
+    if (target !== 'memory') {
+      // On a server the erasure waits at its barrier for the open transaction (PGlite serialises them anyway).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await Promise.race([forgetting.then(() => 'finished'), Promise.resolve('waiting')])).toBe('waiting');
+    }
+    release();
+    await writing;
+    const receipt = await forgetting;
+    expect(receipt.tables.find((t) => t.table === 'agent_state')?.rows).toBe(2);
+    expect(await rowsOf(victim)).toBe(0);
+  });
+
   it('refuses bad input before anything runs', async () => {
     expect(await failure(storage.forgetTenant('acme', {} as never))).toMatchObject(invalid('requestId'));
     expect(await failure(storage.forgetTenant('acme', { requestId: 'r', batchRows: 0 }))).toMatchObject(
@@ -200,5 +228,26 @@ describe('forgetTenant without the owner (PostgreSQL 18, no migration_url: the a
     expect(refused).toMatchObject({ code: 'DB_QUERY_FAILED' });
     expect((refused as { hint?: string }).hint).toMatch(/migration_url/);
     expect((await opened.storage.tenant(tenant).agentState.get('kept')).version).toBe(1);
+  });
+});
+
+describe('the erasure covers the schema', () => {
+  it('every tenant table of a fully migrated database is declared by exactly one module (tenant_erasures aside)', async () => {
+    const opened = await openStorageTarget('memory');
+    try {
+      const { rows } = await opened.storage.db.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'llmspell' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id')
+          ORDER BY 1`,
+      );
+      const declared = MODULES.flatMap(
+        (module) => (module as StorageModule).owner?.tables.map((table) => table.name) ?? [],
+      );
+      expect(new Set(declared).size).toBe(declared.length);
+      expect([...declared, 'tenant_erasures'].sort()).toEqual(rows.map((row) => row.name));
+    } finally {
+      await opened.dispose();
+    }
   });
 });

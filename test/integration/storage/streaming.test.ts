@@ -150,6 +150,44 @@ describe.each(['postgres', 'pglite'] as const)('a cursor stream on %s', (kind) =
     expect(busy()).toBe(0);
   });
 
+  it('return() right after next(), before the first batch came: it ends, nothing hangs, the connection comes back', async () => {
+    const iterator = context().stream(agents, { divisor: 1 }, { rows: 2 })[Symbol.asyncIterator]();
+    const first = iterator.next();
+    await iterator.return!();
+    expect((await first).done).toBe(true);
+    expect(busy()).toBe(0);
+  });
+
+  it('answers next() calls made at once one after another, never two with the same batch', async () => {
+    const iterator = context().stream(agents, { divisor: 1 }, { rows: 3 })[Symbol.asyncIterator]();
+    const results = await Promise.all([iterator.next(), iterator.next(), iterator.next()]);
+    const ids = results.flatMap((result) => (result.done ? [] : result.value.map((row) => row.agentId)));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(9);
+    await iterator.return!();
+    expect(busy()).toBe(0);
+  });
+
+  it('a consumer that stops asking: the stream ends its transaction after idle_in_transaction_timeout_secs', async () => {
+    const settings = testSettings({ postgres: { idle_in_transaction_timeout_secs: 1 } }).storage.postgres;
+    const stream = moduleContext(testModule, tenant, settings, runner, { singleSession: false }).stream(
+      agents,
+      { divisor: 1 },
+      { rows: 2 },
+    );
+    const iterator = stream[Symbol.asyncIterator]();
+    expect((await iterator.next()).done).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(busy()).toBe(0);
+    expect(await failure(iterator.next())).toMatchObject({ code: 'SCOPE_CLOSED' });
+  });
+
+  it.each([0, 1.5, -1, 100_001])('refuses %s rows per fetch before anything runs', async (rows) => {
+    expect(() => context().stream(agents, { divisor: 1 }, { rows })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }) as Error,
+    );
+  });
+
   it('refuses a statement that writes', async () => {
     const write = statement({
       name: 'test.write',

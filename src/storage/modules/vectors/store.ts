@@ -136,7 +136,10 @@ export class VectorStore {
         operation,
         field: 'entries',
         rows: checked(),
-        measure: (row) => ({ group: row.dims, bytes: row.vector.length + row.metadata.length + row.scope.length }),
+        measure: (row) => ({
+          group: row.dims,
+          bytes: row.vector.length + Buffer.byteLength(row.metadata) + Buffer.byteLength(row.scope),
+        }),
         atomic,
       },
       (tx, { group, rows: chunk }) =>

@@ -27,6 +27,21 @@ describe('statement()', () => {
     ['a positional parameter beside the named ones', 'SELECT 1 FROM t WHERE tenant_id = $tenant AND a = $2', {}],
     ['$tenant declared by hand', 'SELECT 1 FROM t WHERE tenant_id = $tenant', { tenant: z.string() }],
     [
+      "an INSERT whose data-modifying WITH changes every tenant's rows",
+      'WITH u AS (UPDATE llmspell.agent_state SET version = 0 WHERE agent_id = $a) INSERT INTO llmspell.sessions (tenant_id) VALUES ($tenant)',
+      { a: identifier() },
+    ],
+    [
+      'an INSERT … SELECT from a comma join, a table under ONLY or a quoted schema',
+      'INSERT INTO llmspell.t (tenant_id) SELECT $tenant FROM unnest($a::text[]) u, ONLY "llmspell".agent_state',
+      { a: identifier() },
+    ],
+    [
+      'a predicate inside a dollar-quoted string',
+      "SELECT 1 FROM t WHERE owner = $tenant AND $$ tenant_id = $tenant $$ <> ''",
+      {},
+    ],
+    [
       "an INSERT … SELECT that copies every tenant's rows",
       'INSERT INTO llmspell.agent_state (tenant_id, agent_id, state) SELECT $tenant, agent_id, state FROM llmspell.agent_state',
       {},
@@ -126,5 +141,13 @@ describe('statement()', () => {
       'SELECT CASE WHEN a THEN now() END FROM t WHERE tenant_id = $tenant',
     ];
     for (const sql of forms) expect(() => statement({ name: 'ok', sql, params: {} }), sql).not.toThrow();
+  });
+
+  it('reads a quoted lower-case identifier as its name, and a LIKE pattern ending in a backslash as no E-string', () => {
+    expect(() =>
+      statement({ name: 'q', sql: 'SELECT 1 FROM t WHERE "tenant_id" = $tenant', params: {} }),
+    ).not.toThrow();
+    const like = statement({ name: 'l', sql: "SELECT 1 FROM t WHERE a LIKE'%\\' AND tenant_id = $tenant", params: {} });
+    expect(like.verb).toBe('SELECT');
   });
 });
