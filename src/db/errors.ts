@@ -2,6 +2,18 @@ import type { SslMode } from '../config/urls.js';
 import { LlmspellError, type ErrorCode } from '../errors.js';
 import { TENANT_ERASING_SQLSTATE } from './tenant.js';
 
+/** `TENANT_ERASING`: a write of a tenant that `forgetTenant` is erasing. */
+export function tenantErasingError(options: { fields?: PostgresErrorFields; cause?: unknown } = {}): DatabaseError {
+  return new DatabaseError(
+    'TENANT_ERASING',
+    'the tenant is being forgotten: its writes are refused until the erasure finishes',
+    {
+      hint: 'Wait for `llmspell database forget-tenant` (storage.forgetTenant) to finish, then write again.',
+      ...options,
+    },
+  );
+}
+
 /** Fields PostgreSQL reports with an error, kept as they came. */
 export interface PostgresErrorFields {
   /** SQLSTATE, e.g. `42P01`. */
@@ -444,21 +456,7 @@ export function toDatabaseError(error: unknown, target: string, context: Connect
           cause: error,
         });
       case TENANT_ERASING_SQLSTATE:
-        return new DatabaseError(
-          'TENANT_ERASING',
-          'the tenant is being forgotten: its writes are refused until the erasure finishes',
-          {
-            hint: 'Wait for `llmspell database forget-tenant` (storage.forgetTenant) to finish; a run that was stopped halfway is finished by running it again.',
-            fields,
-            cause: error,
-          },
-        );
-      case '3D000':
-        return new DatabaseError('DB_NOT_FOUND', `${message} (at ${target})`, {
-          hint: `Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in ${source}.`,
-          fields,
-          cause: error,
-        });
+        return tenantErasingError({ fields, cause: error });
       case '57P03':
       case '53300':
         return new DatabaseError('DB_UNREACHABLE', `${target} is not accepting connections: ${message}`, {

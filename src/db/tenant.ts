@@ -8,12 +8,16 @@ export const APP_ROLE = 'llmspell_app';
 /** The setting every RLS policy compares `tenant_id` with. */
 export const TENANT_SETTING = 'app.current_tenant_id';
 
+/** The first key of a tenant's erasure lock (`'llme'`); the second is `hashtext(tenant)` (migration 0012). */
+export const ERASURE_LOCK = 1819045221;
+
 /**
- * Refuses (SQLSTATE {@link TENANT_ERASING_SQLSTATE}) a write of a tenant that is being forgotten
- * (migration 0012): sent in the prologue of a one-statement write, or before the first write of
- * a transaction of several statements.
+ * Refuses (SQLSTATE {@link TENANT_ERASING_SQLSTATE}) a write of a tenant that is being forgotten:
+ * it takes the tenant's erasure lock in shared mode for the rest of the transaction, which an
+ * erasure holds exclusively from start to end (and waits for before it starts). Sent in the
+ * prologue of a one-statement write, or before the first write of a transaction of several.
  */
-export const ASSERT_TENANT_WRITABLE = 'SELECT llmspell.assert_tenant_writable()';
+export const ASSERT_TENANT_WRITABLE = `SELECT CASE WHEN coalesce(pg_try_advisory_xact_lock_shared(${ERASURE_LOCK}, hashtext(current_setting('${TENANT_SETTING}', true))), true) THEN NULL ELSE llmspell.tenant_erasing() END`;
 
 /** The SQLSTATE of {@link ASSERT_TENANT_WRITABLE}'s refusal: `TENANT_ERASING`. */
 export const TENANT_ERASING_SQLSTATE = 'LS001';

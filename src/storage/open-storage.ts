@@ -188,6 +188,8 @@ class OpenStorage implements Storage {
   readonly #validate: (tenantId: unknown) => string;
   readonly #limits: StorageLimits;
   readonly #views = new Map<string, TenantStores>();
+  /** Tenants this storage is forgetting now (how many runs each): their writes are refused here at once. */
+  readonly #erasing = new Map<string, number>();
   #closed = false;
 
   constructor(
@@ -239,6 +241,7 @@ class OpenStorage implements Storage {
           singleStatement: false,
           pipelines: db.pipelines,
           statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
+          erasing: () => this.#erasing.has(tenant),
         });
         ready.resolve(tx);
         try {
@@ -299,7 +302,11 @@ class OpenStorage implements Storage {
       // Every module's tables on every backend: rows written there under an earlier routing go too.
       modules: MODULES,
     }));
-    return forgetTenant(targets, tenant, checked);
+    return forgetTenant(targets, tenant, checked, (on) => {
+      const runs = (this.#erasing.get(tenant) ?? 0) + (on ? 1 : -1);
+      if (runs > 0) this.#erasing.set(tenant, runs);
+      else this.#erasing.delete(tenant);
+    });
   }
 
   async close(): Promise<void> {
@@ -333,6 +340,7 @@ class OpenStorage implements Storage {
             singleStatement: single,
             pipelines: db.pipelines,
             statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
+            erasing: () => this.#erasing.has(tenant),
             writesChecked: writes,
           });
           try {

@@ -81,7 +81,7 @@ const COLUMN_GRANTS: Readonly<Record<string, readonly Dml[]>> = {
 /** Grants on the schema and its functions. ensure_event_partitions is the owner's alone. */
 const OTHER_GRANTS = [
   `${LLMSPELL_SCHEMA}:USAGE`,
-  `${LLMSPELL_SCHEMA}.assert_tenant_writable:EXECUTE`,
+  `${LLMSPELL_SCHEMA}.tenant_erasing:EXECUTE`,
   `${LLMSPELL_SCHEMA}.event_log_partitions:EXECUTE`,
   `${LLMSPELL_SCHEMA}.uuid_v7:EXECUTE`,
 ];

@@ -3,12 +3,13 @@
  * schema owner (the application role may not delete from append-only and history tables) in
  * bounded batches, each batch a short transaction of its own. Idempotent and resumable:
  *
- * 1. mark: a row of `llmspell.tenant_erasures` (migration 0012) on every backend, before anything
- *    is deleted; from then on every write of the tenant is refused (`TENANT_ERASING`), in every
- *    process. A run stopped halfway leaves the marks: the writes stay refused, and a second run of
- *    the same request takes over (its `run_token`) and adds to the counts already recorded;
- * 2. barrier: the tenant's erasure lock taken exclusively once per backend, which waits for every
- *    write that passed its check before the mark (each write holds that lock shared);
+ * 1. refuse the tenant's writes: on a server, the tenant's erasure lock held exclusively on the
+ *    owner's connection from start to end (taking it waits for the writes in flight; every later
+ *    write fails its shared try-lock with `TENANT_ERASING`, in every process); on PGlite, one
+ *    process's session, the storage refuses them itself (`refuseWrites`);
+ * 2. mark: a row of `llmspell.tenant_erasures` (migration 0012) per backend, with the request and
+ *    the run's token; a run stopped halfway leaves it, and only a second run of the same request
+ *    takes the erasure over, adding to the counts already recorded;
  * 3. erase: each module's tables in their declared order, a keyset batch at a time, each batch
  *    counted in its own transaction;
  * 4. verify every table empty (a few passes), then unmark every backend and return the receipt.
@@ -17,7 +18,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { StorageBackend } from '../../config/schema.js';
 import { DatabaseError } from '../../db/errors.js';
-import { TENANT_SETTING } from '../../db/tenant.js';
+import { ERASURE_LOCK, TENANT_SETTING } from '../../db/tenant.js';
 import type { Database, Queryable } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { conflict } from './errors.js';
@@ -57,7 +58,7 @@ export interface ErasureReceipt {
 /** One backend: its owner connection and the modules whose tables it has. */
 export interface ErasureTarget {
   backend: StorageBackend;
-  /** Runs `fn` with a database of the schema owner on that backend. */
+  /** Runs `fn` with a database of the schema owner on that backend (its own connection on a server). */
   withOwner<T>(fn: (owner: Database) => Promise<T>): Promise<T>;
   modules: readonly Pick<StorageModule, 'id' | 'owner'>[];
 }
@@ -65,19 +66,31 @@ export interface ErasureTarget {
 /** How many times the tables are gone over before the erasure gives up on rows that keep appearing. */
 const MAX_PASSES = 3;
 
-/** The first key of the tenant erasure lock (`'llme'`); the second is `hashtext(tenant)` (migration 0012). */
-const ERASURE_LOCK = 1819045221;
-
 /** `sha256:<hex>` of `tenant`: what a receipt names it by. */
 export function tenantHash(tenant: string): string {
   return `sha256:${createHash('sha256').update(tenant, 'utf8').digest('hex')}`;
 }
 
-/** Forgets `tenant` (already validated) on every target: see the steps at the top of this file. */
+/** Runs `fn` in a transaction of the owner with the tenant set for the row-level policies (FORCE applies to the owner). */
+type OwnerTransaction = <T>(fn: (client: Queryable) => Promise<T>) => Promise<T>;
+
+/** An owner session on one target: its transactions, for the time the erasure holds it. */
+interface Session {
+  target: ErasureTarget;
+  transaction: OwnerTransaction;
+  /** Plain statements outside a transaction (catalog look-ups). */
+  query: Queryable['query'];
+}
+
+/**
+ * Forgets `tenant` (already validated) on every target: see the steps at the top of this file.
+ * `refuseWrites` is called with `true` before anything is done and `false` at the end, however it ends.
+ */
 export async function forgetTenant(
   targets: readonly ErasureTarget[],
   tenant: string,
   options: ForgetTenantOptions,
+  refuseWrites: (on: boolean) => void = () => undefined,
 ): Promise<ErasureReceipt> {
   const { requestId, dryRun = false, batchRows = 1000 } = options;
   const receipt = (startedAt: Date, tables: ErasedTable[]): ErasureReceipt => ({
@@ -90,36 +103,109 @@ export async function forgetTenant(
   });
   if (dryRun) {
     const now = new Date();
-    const tables: ErasedTable[] = [];
-    for (const target of targets) tables.push(...(await asOwner(target, (owner) => countRows(owner, target, tenant))));
-    return receipt(now, tables);
+    return withSessions(targets, tenant, false, async (sessions) => {
+      const tables: ErasedTable[] = [];
+      for (const session of sessions) tables.push(...(await countRows(session, tenant)));
+      return receipt(now, tables);
+    });
   }
-  const token = randomUUID();
-  const started: Date[] = [];
-  for (const target of targets) {
-    started.push(await asOwner(target, (owner) => mark(owner, tenant, requestId, token)));
+  refuseWrites(true);
+  try {
+    return await withSessions(targets, tenant, true, async (sessions) => {
+      const token = randomUUID();
+      const started: Date[] = [];
+      for (const session of sessions) started.push(await mark(session, tenant, requestId, token));
+      for (let pass = 1; ; pass++) {
+        for (const session of sessions) await erase(session, tenant, token, batchRows);
+        // Writes are refused: this is the proof, and a second pass if it fails.
+        const left: ErasedTable[] = [];
+        for (const session of sessions) left.push(...(await countRows(session, tenant)).filter((t) => t.rows > 0));
+        if (left.length === 0) break;
+        if (pass >= MAX_PASSES) {
+          throw conflict(
+            'forgetTenant',
+            `rows of the tenant kept appearing in ${left.map((t) => t.table).join(', ')} after ${pass} passes`,
+            { retryable: true },
+          );
+        }
+      }
+      const tables: ErasedTable[] = [];
+      for (const session of sessions) tables.push(...(await unmark(session, tenant, token)));
+      return receipt(new Date(Math.min(...started.map((date) => date.getTime()))), tables);
+    });
+  } finally {
+    refuseWrites(false);
   }
-  for (const target of targets) await asOwner(target, (owner) => barrier(owner, tenant));
-  for (let pass = 1; ; pass++) {
-    for (const target of targets) await asOwner(target, (owner) => erase(owner, target, tenant, token, batchRows));
-    // A write in flight past the barrier cannot be; this is the proof, and a second pass if not.
-    const left: ErasedTable[] = [];
-    for (const target of targets) {
-      left.push(...(await asOwner(target, (owner) => countRows(owner, target, tenant))).filter((t) => t.rows > 0));
+}
+
+/**
+ * Opens an owner session on every target, in turn, and runs `fn` with them all. On a server the
+ * session is one connection held throughout; with `lock`, it holds the tenant's erasure lock
+ * exclusively (taking it waits for the tenant's writes in flight). On PGlite each transaction
+ * borrows the one session in turn, so that other calls run between batches.
+ */
+async function withSessions<T>(
+  targets: readonly ErasureTarget[],
+  tenant: string,
+  lock: boolean,
+  fn: (sessions: Session[]) => Promise<T>,
+  opened: Session[] = [],
+): Promise<T> {
+  const target = targets[opened.length];
+  if (target === undefined) return fn(opened);
+  return asOwner(target, async (owner) => {
+    if (owner.kind !== 'postgres') {
+      const session: Session = {
+        target,
+        transaction: (work) => owner.withTransaction((client) => withTenantSet(client, tenant, work)),
+        query: (text, values) => owner.query(text, values),
+      };
+      return withSessions(targets, tenant, lock, fn, [...opened, session]);
     }
-    if (left.length === 0) break;
-    if (pass >= MAX_PASSES) {
-      throw conflict(
-        'forgetTenant',
-        `rows of the tenant kept appearing in ${left.map((t) => t.table).join(', ')} after ${pass} passes`,
-        { retryable: true },
+    if (lock && (await owner.detectPooler())) {
+      throw new LlmspellError(
+        'POOLER_NOT_SUPPORTED',
+        'forgetting a tenant holds a session lock, which a transaction-mode pooler does not keep',
+        { hint: 'Set storage.postgres.migration_url to a direct connection to PostgreSQL (not through PgBouncer).' },
       );
     }
-  }
-  const tables: ErasedTable[] = [];
-  for (const target of targets)
-    tables.push(...(await asOwner(target, (owner) => unmark(owner, target, tenant, token))));
-  return receipt(new Date(Math.min(...started.map((date) => date.getTime()))), tables);
+    return owner.withClient(async (client) => {
+      const session: Session = {
+        target,
+        transaction: async (work) => {
+          await client.query('BEGIN');
+          try {
+            const result = await withTenantSet(client, tenant, work);
+            await client.query('COMMIT');
+            return result;
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw error;
+          }
+        },
+        query: (text, values) => client.query(text, values),
+      };
+      if (!lock) return withSessions(targets, tenant, lock, fn, [...opened, session]);
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [ERASURE_LOCK, tenant]);
+      try {
+        return await withSessions(targets, tenant, lock, fn, [...opened, session]);
+      } finally {
+        await client
+          .query('SELECT pg_advisory_unlock($1, hashtext($2))', [ERASURE_LOCK, tenant])
+          .catch(() => undefined);
+      }
+    });
+  });
+}
+
+/** `work` with the tenant set for the row-level policies, in the transaction `client` is in. */
+async function withTenantSet<T>(
+  client: Queryable,
+  tenant: string,
+  work: (client: Queryable) => Promise<T>,
+): Promise<T> {
+  await client.query(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
+  return work(client);
 }
 
 /** `target.withOwner`, with a refused privilege said as what it is: the login is not the schema owner. */
@@ -141,17 +227,9 @@ async function asOwner<T>(target: ErasureTarget, fn: (owner: Database) => Promis
   }
 }
 
-/** Runs `fn` in a transaction of the owner with the tenant set for the row-level policies (FORCE applies to the owner). */
-function asOwnerOf<T>(owner: Database, tenant: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
-  return owner.withTransaction(async (client) => {
-    await client.query(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
-    return fn(client);
-  });
-}
-
 /** Sets the mark (or takes over the one a stopped run of the same request left); returns when the erasure started. */
-async function mark(owner: Database, tenant: string, requestId: string, token: string): Promise<Date> {
-  return asOwnerOf(owner, tenant, async (client) => {
+async function mark(session: Session, tenant: string, requestId: string, token: string): Promise<Date> {
+  return session.transaction(async (client) => {
     await missingMarkerTable(client);
     await client.query(
       `INSERT INTO llmspell.tenant_erasures (tenant_id, request_id, run_token) VALUES ($1, $2, $3)
@@ -173,22 +251,9 @@ async function mark(owner: Database, tenant: string, requestId: string, token: s
   });
 }
 
-/** Waits for every write of the tenant that passed its check before the mark was committed. */
-async function barrier(owner: Database, tenant: string): Promise<void> {
-  await owner.withTransaction(async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ERASURE_LOCK, tenant]);
-  });
-}
-
 /** Deletes every row of `tenant` in the target's tables, a keyset batch at a time, counting each batch under the run's token. */
-async function erase(
-  owner: Database,
-  target: ErasureTarget,
-  tenant: string,
-  token: string,
-  batchRows: number,
-): Promise<void> {
-  for (const { module, table } of await presentTables(owner, target)) {
+async function erase(session: Session, tenant: string, token: string, batchRows: number): Promise<void> {
+  for (const { module, table } of await presentTables(session)) {
     const key = table.key.join(', ');
     const qualified = `llmspell.${table.name}`;
     // The batch is the next `batchRows` keys after the last batch's, through the primary key (a
@@ -208,7 +273,7 @@ async function erase(
                   (SELECT row_to_json(b) FROM batch b ORDER BY ${key} DESC LIMIT 1) AS last`;
     let last: unknown = null;
     for (let more = true; more;) {
-      more = await asOwnerOf(owner, tenant, async (client) => {
+      more = await session.transaction(async (client) => {
         const { rows } = await client.query<{ removed: number; last: unknown }>(
           remove,
           table.batched === false ? [tenant] : [tenant, batchRows, last === null ? null : JSON.stringify(last)],
@@ -230,9 +295,9 @@ async function erase(
 }
 
 /** Removes the mark of this run; returns what each table lost over every run of the request. */
-async function unmark(owner: Database, target: ErasureTarget, tenant: string, token: string): Promise<ErasedTable[]> {
-  const tables = await presentTables(owner, target);
-  return asOwnerOf(owner, tenant, async (client) => {
+async function unmark(session: Session, tenant: string, token: string): Promise<ErasedTable[]> {
+  const tables = await presentTables(session);
+  return session.transaction(async (client) => {
     const { rows } = await client.query<{ removed: Record<string, number> }>(
       `DELETE FROM llmspell.tenant_erasures WHERE tenant_id = $1 AND run_token = $2 RETURNING removed`,
       [tenant, token],
@@ -241,7 +306,7 @@ async function unmark(owner: Database, target: ErasureTarget, tenant: string, to
     const removed = rows[0]!.removed;
     return tables.map(({ module, table }) => ({
       module,
-      backend: target.backend,
+      backend: session.target.backend,
       table: table.name,
       rows: Number(removed[`${module}.${table.name}`] ?? 0),
     }));
@@ -256,30 +321,27 @@ function tookOver(): LlmspellError {
 }
 
 /** How many rows of `tenant` each of the target's tables holds. */
-async function countRows(owner: Database, target: ErasureTarget, tenant: string): Promise<ErasedTable[]> {
-  const tables = await presentTables(owner, target);
-  return asOwnerOf(owner, tenant, async (client) => {
+async function countRows(session: Session, tenant: string): Promise<ErasedTable[]> {
+  const tables = await presentTables(session);
+  return session.transaction(async (client) => {
     const counted: ErasedTable[] = [];
     for (const { module, table } of tables) {
       const { rows } = await client.query<{ rows: string }>(
         `SELECT count(*) AS rows FROM llmspell.${table.name} WHERE tenant_id = $1`,
         [tenant],
       );
-      counted.push({ module, backend: target.backend, table: table.name, rows: Number(rows[0]!.rows) });
+      counted.push({ module, backend: session.target.backend, table: table.name, rows: Number(rows[0]!.rows) });
     }
     return counted;
   });
 }
 
 /** The target's tables, in order, that the database has (a track that did not run has none). */
-async function presentTables(
-  owner: Database,
-  target: ErasureTarget,
-): Promise<{ module: string; table: TenantTable }[]> {
-  const declared = target.modules.flatMap((module) =>
+async function presentTables(session: Session): Promise<{ module: string; table: TenantTable }[]> {
+  const declared = session.target.modules.flatMap((module) =>
     (module.owner?.tables ?? []).map((table) => ({ module: module.id, table })),
   );
-  const { rows } = await owner.query<{ present: string[] }>(
+  const { rows } = await session.query<{ present: string[] }>(
     `SELECT coalesce(array_agg(name), '{}') AS present FROM unnest($1::text[]) AS name
       WHERE to_regclass('llmspell.' || name) IS NOT NULL`,
     [declared.map(({ table }) => table.name)],

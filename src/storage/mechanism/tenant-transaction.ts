@@ -1,4 +1,4 @@
-import { typedFailure } from '../../db/errors.js';
+import { tenantErasingError, typedFailure } from '../../db/errors.js';
 import { ASSERT_TENANT_WRITABLE } from '../../db/tenant.js';
 import type { Queryable, QueryOptions } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
@@ -19,6 +19,8 @@ export interface TransactionScope {
   readonly writesChecked?: boolean;
   /** `storage.postgres.statement_timeout_secs`, named with its value when a statement runs past it. */
   readonly statementTimeoutSecs?: number;
+  /** Whether this process is forgetting the tenant (`TENANT_ERASING` for a write, before it is sent). */
+  readonly erasing?: () => boolean;
 }
 
 /** Limits every storage call is held to, from the settings. */
@@ -136,7 +138,10 @@ export class TenantTransaction {
     }
     const values = this.#encode(statement, params);
     const settingValues = settingParameters(statement, settings);
-    if (!statement.readOnly) await this.#checkWritable();
+    if (!statement.readOnly) {
+      if (this.#scope.erasing?.() === true) throw tenantErasingError();
+      await this.#checkWritable();
+    }
     if (settingValues) {
       return this.#sendAfter(settingValues, statement as Statement<P, R> & { settings: SettingsPlan }, values);
     }

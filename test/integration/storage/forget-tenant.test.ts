@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ASSERT_TENANT_WRITABLE } from '../../../src/db/tenant.js';
 import type { Storage } from '../../../src/storage/open-storage.js';
 import type { StorageModule } from '../../../src/storage/mechanism/module.js';
 import { MODULES, type TenantStores } from '../../../src/storage/registry.js';
@@ -137,69 +138,87 @@ describe.each(TARGETS)('forgetTenant on %s', (target) => {
     expect((await stores.agentState.get('reborn')).version).toBe(1);
   });
 
-  it('a run stopped halfway: writes refused everywhere (TENANT_ERASING), reads allowed, other tenants untouched; the same request finishes it and counts both runs', async () => {
-    const victim = newTenant('stopped');
+  it("refuses the tenant's writes while it runs (TENANT_ERASING), in this process and others, after the writes in flight", async () => {
+    const victim = newTenant('running');
     const other = newTenant('bystander');
     await seed(storage.tenant(victim), vectors);
-    // What a run killed after its first batch leaves: the marker, one row gone and counted.
+    const stores = storage.tenant(victim);
+    const erasing = { code: 'TENANT_ERASING' };
+    if (target === 'memory') {
+      // PGlite is this process's alone: the storage refuses the writes itself from the first moment.
+      const forgetting = storage.forgetTenant(victim, { requestId: 'running', batchRows: 1 });
+      expect(await failure(stores.agentState.put('new', { n: 1 }))).toMatchObject(erasing);
+      expect(await failure(stores.sessions.create())).toMatchObject(erasing);
+      expect(await failure(storage.transaction(victim, (tx) => tx.procedural.record('s', 'k', 'v')))).toMatchObject(
+        erasing,
+      );
+      const vector = [1, ...Array<number>(383).fill(0)];
+      expect(await failure(stores.vectors.upsert([{ scope: 's', vector }]))).toMatchObject(erasing);
+      await storage.tenant(other).agentState.put('free', { n: 1 });
+      await forgetting;
+    } else {
+      // Another process's write, as the library sends it: its check passed before the erasure began.
+      const client = new pg.Client({ connectionString: opened.adminUrl });
+      await client.connect();
+      try {
+        await client.query(`BEGIN; SET LOCAL app.current_tenant_id = ${pg.escapeLiteral(victim)}`);
+        await client.query(ASSERT_TENANT_WRITABLE);
+        await client.query(`INSERT INTO llmspell.agent_state (tenant_id, agent_id, state) VALUES ($1, 'early', '{}')`, [
+          victim,
+        ]);
+        const forgetting = storage.forgetTenant(victim, { requestId: 'running' });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(await Promise.race([forgetting.then(() => 'finished'), Promise.resolve('waiting')])).toBe('waiting');
+        // Meanwhile: refused here, and in a third process (its try-lock fails behind the waiting erasure).
+        expect(await failure(stores.agentState.put('new', { n: 1 }))).toMatchObject(erasing);
+        expect(await failure(stores.workflows.transition('wf-0', 'paused'))).toMatchObject(erasing);
+        const third = new pg.Client({ connectionString: opened.adminUrl });
+        await third.connect();
+        try {
+          await third.query(`BEGIN; SET LOCAL app.current_tenant_id = ${pg.escapeLiteral(victim)}`);
+          expect(
+            await third.query(ASSERT_TENANT_WRITABLE).then(
+              () => 'passed',
+              (e: { code?: string }) => e.code,
+            ),
+          ).toBe('LS001');
+          await third.query('ROLLBACK');
+        } finally {
+          await third.end();
+        }
+        // Reads go on, and other tenants write.
+        expect((await stores.agentState.get('agent-1')).state).toMatchObject({ n: 1 });
+        await storage.tenant(other).agentState.put('free', { n: 1 });
+        await client.query(`INSERT INTO llmspell.agent_state (tenant_id, agent_id, state) VALUES ($1, 'late', '{}')`, [
+          victim,
+        ]);
+        await client.query('COMMIT');
+        const receipt = await forgetting;
+        expect(receipt.tables.find((t) => t.table === 'agent_state')?.rows).toBe(7); // 5 seeded, early, late
+      } finally {
+        await client.end();
+      }
+    }
+    expect(await rowsOf(victim)).toBe(0);
+    expect((await storage.tenant(other).agentState.get('free')).version).toBe(1);
+    await stores.agentState.put('after', { n: 1 }); // writable again
+  });
+
+  it('a run stopped halfway: only the same request takes it over, and its receipt counts both runs', async () => {
+    const victim = newTenant('stopped');
+    await seed(storage.tenant(victim), vectors);
+    // What a run killed after its first batch leaves: the mark, one row gone and counted.
     await admin(`DELETE FROM llmspell.agent_state WHERE tenant_id = $1 AND agent_id = 'agent-0'`, [victim]);
     await admin(
       `INSERT INTO llmspell.tenant_erasures (tenant_id, request_id, run_token, removed)
        VALUES ($1, 'ticket-9', gen_random_uuid(), '{"agentState.agent_state": 1}')`,
       [victim],
     );
-    const stores = storage.tenant(victim);
-    const erasing = { code: 'TENANT_ERASING' };
-    expect(await failure(stores.agentState.put('new', { n: 1 }))).toMatchObject(erasing);
-    expect(await failure(stores.agentState.patch('agent-1', { n: 2 }))).toMatchObject(erasing);
-    expect(await failure(stores.workflows.transition('wf-0', 'paused'))).toMatchObject(erasing);
-    expect(await failure(stores.sessions.create())).toMatchObject(erasing);
-    expect(await failure(stores.procedural.record('scope', 'k', 'v'))).toMatchObject(erasing);
-    expect(
-      await failure(storage.transaction(victim, async (tx) => tx.agentState.put('in-tx', { n: 1 }))),
-    ).toMatchObject(erasing);
-    if (vectors) {
-      expect(await failure(stores.vectors.upsert([{ scope: 's', vector: [1, ...Array(383).fill(0)] }]))).toMatchObject(
-        erasing,
-      );
-    }
-    expect((await stores.agentState.get('agent-1')).state).toMatchObject({ n: 1 });
-    await storage.tenant(other).agentState.put('free', { n: 1 });
-
     expect(await failure(storage.forgetTenant(victim, { requestId: 'someone-else' }))).toMatchObject({
       code: 'CONFLICT',
     });
     const receipt = await storage.forgetTenant(victim, { requestId: 'ticket-9' });
-    const agents = receipt.tables.find((t) => t.table === 'agent_state')!;
-    expect(agents.rows).toBe(5);
-    expect(await rowsOf(victim)).toBe(0);
-    expect((await storage.tenant(other).agentState.get('free')).version).toBe(1);
-    await stores.agentState.put('after', { n: 1 }); // writable again
-  });
-
-  it('waits for a write that passed its check before the erasure began, then erases what it wrote', async () => {
-    const victim = newTenant('inflight');
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let first!: () => void;
-    const firstDone = new Promise<void>((resolve) => (first = resolve));
-    const writing = storage.transaction(victim, async (tx) => {
-      await tx.agentState.put('early', { n: 1 }); // the check passes: no erasure yet
-      first();
-      await gate;
-      await tx.agentState.put('late', { n: 2 }); // after the erasure began, in the same transaction
-    });
-    await firstDone;
-    const forgetting = storage.forgetTenant(victim, { requestId: 'inflight' });
-    if (target !== 'memory') {
-      // On a server the erasure waits at its barrier for the open transaction (PGlite serialises them anyway).
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await Promise.race([forgetting.then(() => 'finished'), Promise.resolve('waiting')])).toBe('waiting');
-    }
-    release();
-    await writing;
-    const receipt = await forgetting;
-    expect(receipt.tables.find((t) => t.table === 'agent_state')?.rows).toBe(2);
+    expect(receipt.tables.find((t) => t.table === 'agent_state')!.rows).toBe(5);
     expect(await rowsOf(victim)).toBe(0);
   });
 
