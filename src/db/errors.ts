@@ -457,6 +457,12 @@ export function toDatabaseError(error: unknown, target: string, context: Connect
         });
       case TENANT_ERASING_SQLSTATE:
         return tenantErasingError({ fields, cause: error });
+      case '3D000':
+        return new DatabaseError('DB_NOT_FOUND', `${message} (at ${target})`, {
+          hint: `Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in ${source}.`,
+          fields,
+          cause: error,
+        });
       case '57P03':
       case '53300':
         return new DatabaseError('DB_UNREACHABLE', `${target} is not accepting connections: ${message}`, {

@@ -214,7 +214,7 @@ export function sampleRow(table: TenantTable, tenantId: string): SampleRow {
       return {
         table,
         prerequisites: [],
-        insert: insert(table, { tenant_id: tenantId, request_id: id }),
+        insert: insert(table, { tenant_id: tenantId, request_id: id, run_token: randomUUID() }),
         where: byId('request_id'),
       };
     default: {
