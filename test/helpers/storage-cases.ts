@@ -5,12 +5,13 @@
  * cases here when another module's tests need them too.
  */
 import { randomUUID } from 'node:crypto';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { PreciseDate } from '../../src/storage/values/codecs.js';
 import type { TenantStores } from '../../src/storage/registry.js';
 import type { Session, SessionStatus } from '../../src/storage/modules/sessions/types.js';
 import type { Workflow, WorkflowStatus } from '../../src/storage/modules/workflows/types.js';
 import type { Failure } from './outcome.js';
+import { openStorageTarget, type OpenedStorage, type StorageTarget } from './storage.js';
 
 export const TARGETS = ['postgres', 'memory', 'embedded'] as const;
 
@@ -172,4 +173,19 @@ export function expectTimestamps(row: object, fields: string[], nullable: string
   for (const field of nullable) {
     if (record[field] !== null) expect(record[field], field).toBeInstanceOf(PreciseDate);
   }
+}
+
+/**
+ * Opens `target` for the enclosing describe (beforeAll, disposed afterAll) and returns the open
+ * storage (valid once beforeAll ran) and `fresh()`: the stores of a tenant of their own.
+ */
+export function useStorageTarget(target: StorageTarget): { opened(): OpenedStorage; fresh(): TenantStores } {
+  let opened: OpenedStorage | undefined;
+  beforeAll(async () => {
+    opened = await openStorageTarget(target);
+  });
+  afterAll(async () => {
+    await opened?.dispose();
+  });
+  return { opened: () => opened!, fresh: () => opened!.storage.tenant(newTenant()) };
 }

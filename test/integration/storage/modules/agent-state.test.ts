@@ -5,12 +5,10 @@
  * message wording. The targets, cases and helpers it shares with the other modules:
  * `test/helpers/storage-cases.ts`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TenantStores } from '../../../../src/storage/registry.js';
+import { describe, expect, it } from 'vitest';
 import { failure, invalid } from '../../../helpers/outcome.js';
 import {
   TARGETS,
-  newTenant,
   coded,
   plain,
   ns,
@@ -19,20 +17,11 @@ import {
   nested,
   NOT_OBJECTS,
   expectTimestamps,
+  useStorageTarget,
 } from '../../../helpers/storage-cases.js';
-import { openStorageTarget, type OpenedStorage } from '../../../helpers/storage.js';
 
 describe.each(TARGETS)('storage modules on %s', (target) => {
-  let opened: OpenedStorage;
-  beforeAll(async () => {
-    opened = await openStorageTarget(target);
-  });
-  afterAll(async () => {
-    await opened?.dispose();
-  });
-
-  /** The stores of a tenant of its own. */
-  const fresh = (): TenantStores => opened.storage.tenant(newTenant());
+  const { fresh } = useStorageTarget(target);
 
   describe('agentState', () => {
     it('get of an agent without state is NOT_FOUND', async () => {

@@ -6,32 +6,21 @@
  * `test/helpers/storage-cases.ts`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TenantStores } from '../../../../src/storage/registry.js';
+import { describe, expect, it } from 'vitest';
 import { failure, invalid } from '../../../helpers/outcome.js';
 import {
   TARGETS,
   UUID,
-  newTenant,
   coded,
   plain,
   ns,
   BAD_TEXTS,
   expectTimestamps,
+  useStorageTarget,
 } from '../../../helpers/storage-cases.js';
-import { openStorageTarget, type OpenedStorage } from '../../../helpers/storage.js';
 
 describe.each(TARGETS)('storage modules on %s', (target) => {
-  let opened: OpenedStorage;
-  beforeAll(async () => {
-    opened = await openStorageTarget(target);
-  });
-  afterAll(async () => {
-    await opened?.dispose();
-  });
-
-  /** The stores of a tenant of its own. */
-  const fresh = (): TenantStores => opened.storage.tenant(newTenant());
+  const { fresh } = useStorageTarget(target);
 
   describe('procedural', () => {
     it('record counts a new pattern at 1 and get returns it', async () => {

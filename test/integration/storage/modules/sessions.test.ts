@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PreciseDate } from '../../../../src/storage/values/codecs.js';
 import type { TenantStores } from '../../../../src/storage/registry.js';
 import {
@@ -29,20 +29,11 @@ import {
   BAD_SESSION_IDS,
   sessionIn,
   expectTimestamps,
+  useStorageTarget,
 } from '../../../helpers/storage-cases.js';
-import { openStorageTarget, type OpenedStorage } from '../../../helpers/storage.js';
 
 describe.each(TARGETS)('storage modules on %s', (target) => {
-  let opened: OpenedStorage;
-  beforeAll(async () => {
-    opened = await openStorageTarget(target);
-  });
-  afterAll(async () => {
-    await opened?.dispose();
-  });
-
-  /** The stores of a tenant of its own. */
-  const fresh = (): TenantStores => opened.storage.tenant(newTenant());
+  const { fresh, opened: openedTarget } = useStorageTarget(target);
 
   describe('sessions', () => {
     it('create starts an active session with no expiry, empty metadata and a UUID id', async () => {
@@ -343,7 +334,7 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
 
       it('pages cover sessions created at the same instant exactly once, in session-id order', async () => {
         const tenantId = newTenant();
-        const made = await opened.storage.transaction(tenantId, async (tx) => [
+        const made = await openedTarget().storage.transaction(tenantId, async (tx) => [
           await tx.sessions.create(),
           await tx.sessions.create(),
           await tx.sessions.create(),
@@ -351,7 +342,7 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
         ]);
         // One transaction: now() is the same for all four.
         expect(new Set(made.map((s) => s.createdAt.toISOString())).size).toBe(1);
-        const same = opened.storage.tenant(tenantId);
+        const same = openedTarget().storage.tenant(tenantId);
         const seen: string[] = [];
         let cursor: string | undefined;
         do {
@@ -402,7 +393,7 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
 
     it('expire marks only the active sessions past their expiry as expired, once', async () => {
       const tenantId = newTenant();
-      const stores = opened.storage.tenant(tenantId);
+      const stores = openedTarget().storage.tenant(tenantId);
       const neighbour = fresh();
       const expiresAt = new Date(Date.now() + 1500);
       const due = [await stores.sessions.create({ expiresAt }), await stores.sessions.create({ expiresAt })];

@@ -19,20 +19,12 @@ import {
   BAD_IDS,
   GOOD_IDS,
   expectTimestamps,
+  useStorageTarget,
 } from '../../../helpers/storage-cases.js';
 import { openStorageTarget, type OpenedStorage } from '../../../helpers/storage.js';
 
 describe.each(TARGETS)('storage modules on %s', (target) => {
-  let opened: OpenedStorage;
-  beforeAll(async () => {
-    opened = await openStorageTarget(target);
-  });
-  afterAll(async () => {
-    await opened?.dispose();
-  });
-
-  /** The stores of a tenant of its own. */
-  const fresh = (): TenantStores => opened.storage.tenant(newTenant());
+  const { fresh, opened: openedTarget } = useStorageTarget(target);
 
   describe('tenants', () => {
     it.each([
@@ -46,12 +38,14 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
       ['a number', 42],
       ['no id', undefined],
     ])('refuses a tenant id that is %s with TENANT_INVALID, before any SQL', async (_label, id) => {
-      expect(await failure(() => opened.storage.tenant(id as string))).toEqual(coded('TENANT_INVALID'));
-      expect(await failure(opened.storage.transaction(id as string, async () => 1))).toEqual(coded('TENANT_INVALID'));
+      expect(await failure(() => openedTarget().storage.tenant(id as string))).toEqual(coded('TENANT_INVALID'));
+      expect(await failure(openedTarget().storage.transaction(id as string, async () => 1))).toEqual(
+        coded('TENANT_INVALID'),
+      );
     });
 
     it('accepts a tenant id of 255 characters', async () => {
-      const stores = opened.storage.tenant(`t${'a'.repeat(246)}${randomUUID().slice(0, 8)}`);
+      const stores = openedTarget().storage.tenant(`t${'a'.repeat(246)}${randomUUID().slice(0, 8)}`);
       expect((await stores.agentState.put('a', { ok: true })).version).toBe(1);
       expect((await stores.agentState.get('a')).state).toEqual({ ok: true });
     });
@@ -226,14 +220,14 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
   describe('transactions', () => {
     it('the calls of a transaction() commit together', async () => {
       const tenantId = newTenant();
-      const sessionId = await opened.storage.transaction(tenantId, async (tx) => {
+      const sessionId = await openedTarget().storage.transaction(tenantId, async (tx) => {
         await tx.agentState.put('a', { in: 'tx' });
         await tx.workflows.create({ workflowId: 'w', name: 'w' });
         await tx.procedural.record('s', 'k', 'v');
         expect((await tx.agentState.get('a')).state).toEqual({ in: 'tx' });
         return (await tx.sessions.create()).sessionId;
       });
-      const stores = opened.storage.tenant(tenantId);
+      const stores = openedTarget().storage.tenant(tenantId);
       expect((await stores.agentState.get('a')).state).toEqual({ in: 'tx' });
       expect((await stores.workflows.get('w')).status).toBe('pending');
       expect((await stores.sessions.get(sessionId)).status).toBe('active');
@@ -244,7 +238,7 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
       const tenantId = newTenant();
       const boom = new Error('boom');
       let sessionId = '';
-      const outcome = opened.storage.transaction(tenantId, async (tx) => {
+      const outcome = openedTarget().storage.transaction(tenantId, async (tx) => {
         await tx.agentState.put('a', {});
         await tx.workflows.create({ workflowId: 'w', name: 'w' });
         sessionId = (await tx.sessions.create()).sessionId;
@@ -252,7 +246,7 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
         throw boom;
       });
       await expect(outcome).rejects.toBe(boom);
-      const stores = opened.storage.tenant(tenantId);
+      const stores = openedTarget().storage.tenant(tenantId);
       expect(await failure(stores.agentState.get('a'))).toEqual(coded('NOT_FOUND'));
       expect(await failure(stores.workflows.get('w'))).toEqual(coded('NOT_FOUND'));
       expect(await failure(stores.sessions.get(sessionId))).toEqual(coded('NOT_FOUND'));
@@ -262,14 +256,16 @@ describe.each(TARGETS)('storage modules on %s', (target) => {
     it('stores kept past their transaction() are SCOPE_CLOSED; storage inside one is SCOPE_NESTED', async () => {
       const tenantId = newTenant();
       let kept: TenantStores | undefined;
-      await opened.storage.transaction(tenantId, async (tx) => {
+      await openedTarget().storage.transaction(tenantId, async (tx) => {
         kept = tx;
         await tx.agentState.put('a', {});
-        expect(await failure(opened.storage.tenant(tenantId).agentState.get('a'))).toEqual(coded('SCOPE_NESTED'));
+        expect(await failure(openedTarget().storage.tenant(tenantId).agentState.get('a'))).toEqual(
+          coded('SCOPE_NESTED'),
+        );
       });
       expect(await failure(kept!.agentState.get('a'))).toEqual(coded('SCOPE_CLOSED'));
       expect(await failure(kept!.workflows.create({ name: 'late' }))).toEqual(coded('SCOPE_CLOSED'));
-      expect((await opened.storage.tenant(tenantId).workflows.list()).items).toEqual([]);
+      expect((await openedTarget().storage.tenant(tenantId).workflows.list()).items).toEqual([]);
     });
   });
 });

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PreciseDate } from '../../../../src/storage/values/codecs.js';
 import type { TenantStores } from '../../../../src/storage/registry.js';
 import {
@@ -19,27 +19,17 @@ import { failure, invalid } from '../../../helpers/outcome.js';
 import {
   TARGETS,
   UUID,
-  newTenant,
   coded,
   plain,
   ns,
   forgedCursor,
   workflowIn,
   expectTimestamps,
+  useStorageTarget,
 } from '../../../helpers/storage-cases.js';
-import { openStorageTarget, type OpenedStorage } from '../../../helpers/storage.js';
 
 describe.each(TARGETS)('storage modules on %s', (target) => {
-  let opened: OpenedStorage;
-  beforeAll(async () => {
-    opened = await openStorageTarget(target);
-  });
-  afterAll(async () => {
-    await opened?.dispose();
-  });
-
-  /** The stores of a tenant of its own. */
-  const fresh = (): TenantStores => opened.storage.tenant(newTenant());
+  const { fresh } = useStorageTarget(target);
 
   describe('workflows', () => {
     it('create makes a pending workflow with a UUID id, step 0 and an empty state by default', async () => {
