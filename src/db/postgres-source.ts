@@ -141,6 +141,8 @@ export function createPostgresSource(
     idleTimeoutMillis: settings.idle_timeout_secs * 1000,
     maxLifetimeSeconds: settings.max_lifetime_secs,
     Client: NegotiatingClient,
+    // Idle connections do not keep the process alive: a program that forgets close() still exits.
+    allowExitOnIdle: true,
     // Statements of a transaction may be sent before the answer to the one before: withTenant's
     // prologue travels with the first statement (database.ts). Each statement is still awaited.
     pipeline: true,

@@ -8,6 +8,7 @@ import { LlmspellError } from '../errors.js';
 import { maintain, type MaintenanceParts, type MaintenanceReport } from '../maintenance/maintain.js';
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
+import { migrationStatus } from '../migrate/status.js';
 import { moduleContext, type Component, type Runner, type RunOptions, type StorageModule } from './mechanism/module.js';
 import {
   forgetTenant,
@@ -72,6 +73,8 @@ export interface Storage {
   forgetTenant(tenantId: string, options: ForgetTenantOptions): Promise<ErasureReceipt>;
   /** Closes every backend; calls made afterwards throw `SCOPE_CLOSED`. */
   close(): Promise<void>;
+  /** `close()`, for `await using storage = await openStorage(settings)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The backend of each component: `[storage.memory]`, `[storage.state]`, else `storage.backend`. */
@@ -138,16 +141,51 @@ async function openBackend(
   if (backend === 'postgres') {
     let done: Omit<OpenBackend, 'db'> | undefined;
     if (migrateNow) done = await withOwner(settings, options, upkeep);
-    return { db: await openDatabase(settings, { ...options, backend }), ...done };
+    const db = await openDatabase(settings, { ...options, backend });
+    if (!migrateNow) {
+      try {
+        await refusePending(db, settings, options);
+      } catch (error) {
+        await db.close();
+        throw error;
+      }
+    }
+    return { db, ...done };
   }
   const db = await openDatabase(settings, { ...options, backend });
-  if (!migrateNow) return { db };
+  if (!migrateNow) {
+    try {
+      await refusePending(db, settings, options);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    return { db };
+  }
   try {
     return { db, ...(await upkeep(db)) };
   } catch (error) {
     await db.close();
     throw error;
   }
+}
+
+/**
+ * `MIGRATION_PENDING` when the database lacks migrations the settings ask for (a fresh embedded
+ * database, a track enabled since): the first call would otherwise fail on a missing role or table.
+ */
+async function refusePending(db: Database, settings: Settings, options: OpenStorageOptions): Promise<void> {
+  const { tracks } = migrationSource(settings, options.migrationsDir);
+  const status = await db.withClient((client) => migrationStatus(client, tracks));
+  if (status.pending === 0) return;
+  const names = status.entries.filter((entry) => entry.state === 'pending').map((entry) => entry.name);
+  throw new LlmspellError(
+    'MIGRATION_PENDING',
+    `${db.target} lacks ${status.pending} migration(s) the storage needs (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`,
+    {
+      hint: 'Run `llmspell database migrate` (as the schema owner), or set storage.postgres.auto_migrate = true to migrate when storage opens.',
+    },
+  );
 }
 
 /** Runs `fn` on a short-lived connection of the schema owner (`migration_url`, else `url`). */
@@ -307,6 +345,10 @@ class OpenStorage implements Storage {
       if (runs > 0) this.#erasing.set(tenant, runs);
       else this.#erasing.delete(tenant);
     });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async close(): Promise<void> {

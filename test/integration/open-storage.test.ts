@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { migrationStatus } from '../../src/migrate/status.js';
@@ -15,15 +18,34 @@ describe('openStorage with auto_migrate', () => {
   });
   afterAll(() => database?.drop());
 
-  it('leaves a database alone by default', async () => {
-    const storage = await openStorage(testSettings({ backend: 'postgres', url: database.url }), {
-      migrationsDir: FIXTURE,
-    });
+  it('leaves a database alone by default, and refuses to open one that lacks migrations (MIGRATION_PENDING, saying what to run)', async () => {
+    const opening = openStorage(testSettings({ backend: 'postgres', url: database.url }), { migrationsDir: FIXTURE });
+    const error = await opening.then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; hint?: string },
+    );
+    expect(error?.code).toBe('MIGRATION_PENDING');
+    expect(error?.hint).toMatch(/llmspell database migrate.*auto_migrate/s);
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
     try {
-      expect(storage.migrated).toBeUndefined();
-      expect((await migrationStatus(storage.db, [{ id: 'core', dir: FIXTURE }])).pending).toBe(3);
+      expect((await migrationStatus(client, [{ id: 'core', dir: FIXTURE }])).pending).toBe(3);
     } finally {
-      await storage.close();
+      await client.end();
+    }
+  });
+
+  it('a fresh embedded database that was never migrated: MIGRATION_PENDING at open, not a role error at the first call', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'llmspell-test-unmigrated-'));
+    try {
+      const settings = testSettings({ backend: 'embedded', embeddedPath: join(root, 'pgdata') });
+      const error = await openStorage(settings).then(
+        () => undefined,
+        (e: unknown) => e as { code?: string },
+      );
+      expect(error?.code).toBe('MIGRATION_PENDING');
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 
