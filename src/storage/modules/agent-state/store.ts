@@ -1,4 +1,5 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
+import { itemsOf } from '../../mechanism/streaming.js';
 import { notFound } from '../../mechanism/errors.js';
 import { identifier, parseInput } from '../../values/fields.js';
 import type { ModuleContext } from '../../mechanism/module.js';
@@ -60,6 +61,17 @@ export class AgentStateStore {
     if (deleted > 0) return true;
     if (expectedVersion === undefined) return false;
     return this.#missed('agentState.delete', agentId, expectedVersion);
+  }
+
+  /**
+   * Every one of the tenant's agents in agent-id order, page after page: each page ({@link list}'s `limit`, default 50)
+   * is read in a transaction of its own, so nothing is held between pages. Options as `list`.
+   *
+   * @example
+   * for await (const item of store.scan({ limit: 500 })) handle(item);
+   */
+  scan(options: ListOptions = {}): AsyncGenerator<AgentState, void, undefined> {
+    return itemsOf((cursor) => this.list(cursor === undefined ? options : { ...options, cursor }));
   }
 
   /** The tenant's agents in agent-id order, a page at a time. */

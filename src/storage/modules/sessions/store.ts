@@ -1,4 +1,5 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
+import { itemsOf } from '../../mechanism/streaming.js';
 import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, cursorTimestamp, parseInput, uuid } from '../../values/fields.js';
 import type { ModuleContext } from '../../mechanism/module.js';
@@ -80,6 +81,17 @@ export class SessionStore {
     const row = (await this.#one(sql.archive, sessionId)) ?? (await this.#one(sql.get, sessionId));
     if (!row) throw notFound('sessions.archive', what(sessionId));
     return row;
+  }
+
+  /**
+   * Every one of the tenant's sessions in creation order (optionally of one status), page after page: each page ({@link list}'s `limit`, default 50)
+   * is read in a transaction of its own, so nothing is held between pages. Options as `list`.
+   *
+   * @example
+   * for await (const item of store.scan({ limit: 500 })) handle(item);
+   */
+  scan(options: ListOptions = {}): AsyncGenerator<Session, void, undefined> {
+    return itemsOf((cursor) => this.list(cursor === undefined ? options : { ...options, cursor }));
   }
 
   /** The tenant's sessions in creation order, optionally of one status, a page at a time. */

@@ -1,4 +1,5 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
+import { itemsOf } from '../../mechanism/streaming.js';
 import { conflict, invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, identifier, parseInput } from '../../values/fields.js';
 import type { ModuleContext } from '../../mechanism/module.js';
@@ -89,6 +90,17 @@ export class WorkflowStore {
     const now = await this.#current(workflowId);
     if (!now) throw notFound('workflows.transition', what(workflowId));
     throw invalidTransition('workflows.transition', what(workflowId), WORKFLOW_TRANSITIONS, now.status, target);
+  }
+
+  /**
+   * Every one of the tenant's workflows in workflow-id order (optionally of one status), page after page: each page ({@link list}'s `limit`, default 50)
+   * is read in a transaction of its own, so nothing is held between pages. Options as `list`.
+   *
+   * @example
+   * for await (const item of store.scan({ limit: 500 })) handle(item);
+   */
+  scan(options: ListOptions = {}): AsyncGenerator<Workflow, void, undefined> {
+    return itemsOf((cursor) => this.list(cursor === undefined ? options : { ...options, cursor }));
   }
 
   /** The tenant's workflows in workflow-id order, optionally of one status, a page at a time. */

@@ -114,6 +114,19 @@ export const agentState = register({
       expect: { rejects: 'NOT_FOUND' },
     }),
     agent({
+      method: 'scan',
+      kind: 'list',
+      name: 'scan: only B’s own agents, page after page',
+      run: async (b) => {
+        await b.agentState.put('b-scan-1', { mine: 'b' });
+        await b.agentState.put('b-scan-2', { mine: 'b' });
+        const seen: string[] = [];
+        for await (const state of b.agentState.scan({ limit: 1 })) seen.push(state.agentId);
+        return seen;
+      },
+      expect: { resolves: ['b-scan-1', 'b-scan-2'] },
+    }),
+    agent({
       method: 'list',
       kind: 'list',
       name: 'list: only B’s own agent',

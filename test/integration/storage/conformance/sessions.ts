@@ -92,6 +92,22 @@ export const sessions = register({
       expect: { rejects: 'NOT_FOUND' },
     }),
     session({
+      method: 'scan',
+      kind: 'list',
+      name: "scan: only B's own sessions, page after page",
+      run: async (b) => {
+        const own = [(await b.sessions.create()).sessionId, (await b.sessions.create()).sessionId];
+        const seen: string[] = [];
+        for await (const session of b.sessions.scan({ limit: 1 })) seen.push(session.sessionId);
+        return { own, seen };
+      },
+      expect: {
+        check(result) {
+          expect(result.seen).toEqual(result.own);
+        },
+      },
+    }),
+    session({
       method: 'list',
       kind: 'list',
       name: "list: only B's own session",

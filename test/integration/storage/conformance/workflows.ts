@@ -107,6 +107,19 @@ export const workflows = register({
       expect: { rejects: 'NOT_FOUND' },
     }),
     workflow({
+      method: 'scan',
+      kind: 'list',
+      name: "scan: only B's own workflows, page after page",
+      run: async (b) => {
+        await b.workflows.create({ workflowId: 'b-scan-1', name: 'b' });
+        await b.workflows.create({ workflowId: 'b-scan-2', name: 'b' });
+        const seen: string[] = [];
+        for await (const workflow of b.workflows.scan({ limit: 1 })) seen.push(workflow.workflowId);
+        return seen;
+      },
+      expect: { resolves: ['b-scan-1', 'b-scan-2'] },
+    }),
+    workflow({
       method: 'list',
       kind: 'list',
       name: "list: only B's own workflow",
