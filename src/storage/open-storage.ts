@@ -46,7 +46,13 @@ export interface Storage {
    * `work` throws `SCOPE_NESTED`.
    */
   transaction<T>(tenantId: string, work: (stores: TenantStores) => Promise<T>): Promise<T>;
-  /** The database of `storage.backend` (the one of the core components), for direct SQL. */
+  /**
+   * The database of `storage.backend` (the one of the core components), for direct SQL. UNSCOPED:
+   * it is the door around the statement wall — `db.query` runs as the login with no tenant set,
+   * and SQL sent through `db.withTenant` is whatever the caller writes (the tenant is set, row-level
+   * security applies, but no statement check, no `tenant_id = $tenant`, no write check during
+   * `forgetTenant`). The stores (`tenant()`, `transaction()`) are the scoped door.
+   */
   readonly db: Database;
   /** The backend serving each component, after `[storage.memory]` and `[storage.state]`. */
   readonly backends: Readonly<Record<Component, StorageBackend>>;
