@@ -107,6 +107,12 @@ export interface RunOptions {
   retry?: boolean;
 }
 
+/**
+ * The public members of a store class as a plain object type: what a tenant view exposes and a
+ * framework programs against (a test double, another implementation); the class stays internal.
+ */
+export type StoreInterface<T> = { [K in keyof T]: T[K] };
+
 /** {@link RunOptions} of a one-statement run. */
 export const ONE_STATEMENT: RunOptions = Object.freeze({ singleStatement: true });
 

@@ -1,9 +1,9 @@
 /** Agent state: one versioned JSON document per agent (component `state`). */
 import { defineModule } from '../../mechanism/module.js';
 import * as sql from './sql.js';
-import { AgentStateStore } from './store.js';
+import { DefaultAgentStateStore, type AgentStateStore } from './store.js';
 
-export { AgentStateStore };
+export type { AgentStateStore };
 export type {
   AgentState,
   ListOptions as AgentStateListOptions,
@@ -15,5 +15,5 @@ export const agentStateModule = defineModule({
   component: 'state',
   statements: sql,
   owner: { tables: [{ name: 'agent_state', key: ['agent_id'] }] },
-  create: (context) => new AgentStateStore(context),
+  create: (context): AgentStateStore => new DefaultAgentStateStore(context),
 });

@@ -2,7 +2,7 @@ import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { itemsOf } from '../../mechanism/streaming.js';
 import { notFound } from '../../mechanism/errors.js';
 import { identifier, parseInput } from '../../values/fields.js';
-import type { ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext, StoreInterface } from '../../mechanism/module.js';
 import { missedWrite } from '../../kit/versions.js';
 import * as sql from './sql.js';
 import { listOptions, writeOptions, type AgentState, type ListOptions, type WriteOptions } from './types.js';
@@ -13,7 +13,7 @@ const what = (agentId: string) => `agent state ${JSON.stringify(agentId)}`;
  * The state of a tenant's agents: one JSON document per agent id, versioned for optimistic
  * concurrency. Reach it as `storage.tenant(id).agentState`.
  */
-export class AgentStateStore {
+export class DefaultAgentStateStore {
   constructor(private readonly context: ModuleContext) {}
 
   /** The agent's state; `NOT_FOUND` when it has none. */
@@ -89,3 +89,10 @@ export class AgentStateStore {
     throw missedWrite(operation, what(agentId), current?.version, expectedVersion);
   }
 }
+
+/**
+ * The store a tenant view holds: the public methods of {@link DefaultAgentStateStore}, as a plain
+ * object type (no private members), so that a framework can write a test double or another
+ * implementation of it.
+ */
+export type AgentStateStore = StoreInterface<DefaultAgentStateStore>;

@@ -1,9 +1,9 @@
 /** Procedural memory: patterns counted by frequency and first/last seen (component `memory`). */
 import { defineModule } from '../../mechanism/module.js';
 import * as sql from './sql.js';
-import { ProceduralStore } from './store.js';
+import { DefaultProceduralStore, type ProceduralStore } from './store.js';
 
-export { ProceduralStore };
+export type { ProceduralStore };
 export type { Pattern, PruneOptions, RecordOptions, TopOptions } from './types.js';
 
 export const proceduralModule = defineModule({
@@ -11,5 +11,5 @@ export const proceduralModule = defineModule({
   component: 'memory',
   statements: sql,
   owner: { tables: [{ name: 'procedural_memory', key: ['id'] }] },
-  create: (context) => new ProceduralStore(context),
+  create: (context): ProceduralStore => new DefaultProceduralStore(context),
 });

@@ -1,7 +1,7 @@
 import { pageSize } from '../../kit/cursor.js';
 import { invalidInput, notFound } from '../../mechanism/errors.js';
 import { checkKeys, parseInput } from '../../values/fields.js';
-import type { ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext, StoreInterface } from '../../mechanism/module.js';
 import * as sql from './sql.js';
 import {
   pruneOptionKeys,
@@ -17,7 +17,7 @@ import {
  * A tenant's procedural memory: patterns (`key = value` in a scope) counted each time they are
  * recorded. Reach it as `storage.tenant(id).procedural`.
  */
-export class ProceduralStore {
+export class DefaultProceduralStore {
   constructor(private readonly context: ModuleContext) {}
 
   /** Counts one sighting of the pattern and returns it; concurrent records never lose a count. */
@@ -55,3 +55,10 @@ export class ProceduralStore {
     return this.context.count(sql.prune, { olderThan, maxFrequency, scope });
   }
 }
+
+/**
+ * The store a tenant view holds: the public methods of {@link DefaultProceduralStore}, as a plain
+ * object type (no private members), so that a framework can write a test double or another
+ * implementation of it.
+ */
+export type ProceduralStore = StoreInterface<DefaultProceduralStore>;

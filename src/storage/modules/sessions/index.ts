@@ -1,9 +1,9 @@
 /** Sessions: status, metadata, last access and expiry (component `state`). */
 import { defineModule } from '../../mechanism/module.js';
 import * as sql from './sql.js';
-import { SessionStore } from './store.js';
+import { DefaultSessionStore, type SessionStore } from './store.js';
 
-export { SessionStore };
+export type { SessionStore };
 export { SESSION_STATUSES, SESSION_TRANSITIONS } from './types.js';
 export type { ListOptions as SessionListOptions, NewSession, Session, SessionStatus, SessionUpdate } from './types.js';
 
@@ -12,5 +12,5 @@ export const sessionsModule = defineModule({
   component: 'state',
   statements: sql,
   owner: { tables: [{ name: 'sessions', key: ['session_id'] }] },
-  create: (context) => new SessionStore(context),
+  create: (context): SessionStore => new DefaultSessionStore(context),
 });

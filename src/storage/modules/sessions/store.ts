@@ -2,7 +2,7 @@ import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { itemsOf } from '../../mechanism/streaming.js';
 import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, cursorTimestamp, parseInput, uuid } from '../../values/fields.js';
-import type { ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext, StoreInterface } from '../../mechanism/module.js';
 import { invalidTransition, predecessors } from '../../kit/transitions.js';
 import type { Statement } from '../../mechanism/statement.js';
 import * as sql from './sql.js';
@@ -23,7 +23,7 @@ const what = (sessionId: string) => `session ${JSON.stringify(sessionId)}`;
  * A tenant's sessions: status, metadata, last access and expiry. Ids are UUIDs the database
  * picks. Reach it as `storage.tenant(id).sessions`.
  */
-export class SessionStore {
+export class DefaultSessionStore {
   constructor(private readonly context: ModuleContext) {}
 
   /** Starts an `active` session, expiring after `ttlSeconds` or at `expiresAt` (not both), or never. */
@@ -115,3 +115,10 @@ export class SessionStore {
     return this.context.first(statement, { sessionId });
   }
 }
+
+/**
+ * The store a tenant view holds: the public methods of {@link DefaultSessionStore}, as a plain
+ * object type (no private members), so that a framework can write a test double or another
+ * implementation of it.
+ */
+export type SessionStore = StoreInterface<DefaultSessionStore>;

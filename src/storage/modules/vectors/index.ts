@@ -3,9 +3,9 @@ import { defineModule } from '../../mechanism/module.js';
 import { vectorIndexesCheck } from './health.js';
 import { vectorIndexMaintenance } from './maintenance.js';
 import * as sql from './sql.js';
-import { VectorStore, type VectorSettings } from './store.js';
+import { DefaultVectorStore, type VectorStore, type VectorSettings } from './store.js';
 
-export { VectorStore };
+export type { VectorStore };
 import { VECTOR_DIMENSIONS } from './types.js';
 
 export { VECTOR_DIMENSIONS };
@@ -37,5 +37,5 @@ export const vectorsModule = defineModule({
   settings: ({ max_document_bytes, vector_embeddings }): VectorSettings => ({ max_document_bytes, vector_embeddings }),
   migrationHint:
     'Run `llmspell database migrate` with storage.postgres.vector_embeddings.enabled = true (the server needs pgvector or VectorChord).',
-  create: (context) => new VectorStore(context),
+  create: (context): VectorStore => new DefaultVectorStore(context),
 });

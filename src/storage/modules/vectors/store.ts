@@ -6,7 +6,7 @@ import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js'
 import { checkKeys, jsonObject, kindOf, parseInput, text, uuid } from '../../values/fields.js';
 import { compileFilter, type CompiledFilter } from '../../kit/metadata-filter.js';
 import { columns } from '../../mechanism/batches.js';
-import type { ModuleContext, StorageSettings } from '../../mechanism/module.js';
+import type { ModuleContext, StorageSettings, StoreInterface } from '../../mechanism/module.js';
 import type { RowOf } from '../../mechanism/statement.js';
 import * as sql from './sql.js';
 import { tenantIndexName } from './tenant-indexes.js';
@@ -72,7 +72,7 @@ const upsertOptions = z.strictObject({ atomic: z.optional(z.boolean()) });
  * larger ones walk the approximate index with an iterative scan, and an index walk that comes
  * back short is redone exactly.
  */
-export class VectorStore {
+export class DefaultVectorStore {
   /**
    * The tables (with a scope) in which this tenant was found larger than
    * `exact_search_max_rows`, and until when that is trusted: a search there walks the index at
@@ -394,3 +394,10 @@ function isProbesMismatch(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * The store a tenant view holds: the public methods of {@link DefaultVectorStore}, as a plain
+ * object type (no private members), so that a framework can write a test double or another
+ * implementation of it.
+ */
+export type VectorStore = StoreInterface<DefaultVectorStore>;

@@ -1,9 +1,9 @@
 /** Workflows: executions with a status graph, steps, context and lifecycle timestamps (component `state`). */
 import { defineModule } from '../../mechanism/module.js';
 import * as sql from './sql.js';
-import { WorkflowStore } from './store.js';
+import { DefaultWorkflowStore, type WorkflowStore } from './store.js';
 
-export { WorkflowStore };
+export type { WorkflowStore };
 export { WORKFLOW_STATUSES, WORKFLOW_TRANSITIONS } from './types.js';
 export type {
   ListOptions as WorkflowListOptions,
@@ -20,5 +20,5 @@ export const workflowsModule = defineModule({
   component: 'state',
   statements: sql,
   owner: { tables: [{ name: 'workflow_states', key: ['workflow_id'] }] },
-  create: (context) => new WorkflowStore(context),
+  create: (context): WorkflowStore => new DefaultWorkflowStore(context),
 });

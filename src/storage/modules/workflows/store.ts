@@ -2,7 +2,7 @@ import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { itemsOf } from '../../mechanism/streaming.js';
 import { conflict, invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
 import { checkKeys, identifier, parseInput } from '../../values/fields.js';
-import type { ModuleContext } from '../../mechanism/module.js';
+import type { ModuleContext, StoreInterface } from '../../mechanism/module.js';
 import { invalidTransition, predecessors } from '../../kit/transitions.js';
 import { missedWrite } from '../../kit/versions.js';
 import * as sql from './sql.js';
@@ -29,7 +29,7 @@ const what = (workflowId: string) => `workflow ${JSON.stringify(workflowId)}`;
  * A tenant's workflow executions: status along an allowed graph, the step reached, the context,
  * and lifecycle timestamps. Reach it as `storage.tenant(id).workflows`.
  */
-export class WorkflowStore {
+export class DefaultWorkflowStore {
   constructor(private readonly context: ModuleContext) {}
 
   /** Creates a `pending` workflow; `CONFLICT` when the id is taken. */
@@ -117,3 +117,10 @@ export class WorkflowStore {
     return this.context.first(sql.current, { workflowId });
   }
 }
+
+/**
+ * The store a tenant view holds: the public methods of {@link DefaultWorkflowStore}, as a plain
+ * object type (no private members), so that a framework can write a test double or another
+ * implementation of it.
+ */
+export type WorkflowStore = StoreInterface<DefaultWorkflowStore>;
