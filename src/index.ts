@@ -134,6 +134,7 @@ export {
 // The storage modules: what `storage.tenant(id)` holds, and their types.
 export type { Component } from './storage/mechanism/module.js';
 export type { ErasedTable, ErasureReceipt, ForgetTenantOptions } from './storage/mechanism/erasure.js';
+export type { StatementEvent, StatementObserver } from './storage/mechanism/tenant-transaction.js';
 export type { ModuleId, TenantStores } from './storage/registry.js';
 export type { Page } from './storage/kit/cursor.js';
 export type { TimeRange } from './storage/values/codecs.js';

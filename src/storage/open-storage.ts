@@ -19,12 +19,17 @@ import {
 import { MODULES, type TenantStores } from './registry.js';
 import { identifier, integer, parseInput } from './values/fields.js';
 import { withRetries } from './mechanism/retry.js';
-import { TenantTransaction, type StorageLimits } from './mechanism/tenant-transaction.js';
+import { TenantTransaction, type StatementObserver, type StorageLimits } from './mechanism/tenant-transaction.js';
 
 /** Options of {@link openStorage}. */
 export interface OpenStorageOptions extends Omit<OpenDatabaseOptions, 'backend'> {
   /** Migrations directory for `auto_migrate`; default the package's. */
   migrationsDir?: string;
+  /**
+   * Told of every statement a storage call runs — its operation, backend, duration, rows, error
+   * code; never a parameter value or a row — for tracing and metrics. Unset, it costs nothing.
+   */
+  observer?: StatementObserver;
 }
 
 /** An open storage layer: the modules of each tenant, transactions, and what opening did. */
@@ -286,6 +291,7 @@ class OpenStorage implements Storage {
           pipelines: db.pipelines,
           statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
           erasing: () => this.#erasing.has(tenant),
+          ...this.#observing(db),
         });
         ready.resolve(tx);
         try {
@@ -333,6 +339,12 @@ class OpenStorage implements Storage {
     return Object.fromEntries(
       parts.map(({ key, backend }) => [key, reports[backends.indexOf(backend)]![key]]),
     ) as unknown as MaintenanceReport;
+  }
+
+  /** The observer's part of a transaction scope: nothing when none is set. */
+  #observing(db: Database): { observer?: StatementObserver; backend?: Database['kind'] } {
+    const { observer } = this.options;
+    return observer === undefined ? {} : { observer, backend: db.kind };
   }
 
   async forgetTenant(tenantId: string, options: ForgetTenantOptions): Promise<ErasureReceipt> {
@@ -389,6 +401,7 @@ class OpenStorage implements Storage {
             pipelines: db.pipelines,
             statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
             erasing: () => this.#erasing.has(tenant),
+            ...this.#observing(db),
             writesChecked: writes,
           });
           try {

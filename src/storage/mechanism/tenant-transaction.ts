@@ -1,6 +1,6 @@
 import { tenantErasingError, typedFailure } from '../../db/errors.js';
 import { ASSERT_TENANT_WRITABLE } from '../../db/tenant.js';
-import type { Queryable, QueryOptions } from '../../db/types.js';
+import type { DriverKind, Queryable, QueryOptions } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { RESULT_TYPES } from '../values/codecs.js';
 import { fromServerError, invalidInput, redactServerError } from './errors.js';
@@ -21,7 +21,31 @@ export interface TransactionScope {
   readonly statementTimeoutSecs?: number;
   /** Whether this process is forgetting the tenant (`TENANT_ERASING` for a write, before it is sent). */
   readonly erasing?: () => boolean;
+  /** Told of every statement that ran: see {@link StatementObserver}. */
+  readonly observer?: StatementObserver;
+  /** The driver behind the transaction, for the observer. */
+  readonly backend?: DriverKind;
 }
+
+/** One statement a storage call ran, as an observer sees it: never a parameter value or a row. */
+export interface StatementEvent {
+  /** The statement's name, `module.operation`: `agentState.put`, `vectors.search.384`. */
+  readonly operation: string;
+  /** The driver it ran on: `postgres`, `embedded` or `memory`. */
+  readonly backend: DriverKind;
+  /** Milliseconds from sending it to its result (settings included), as `performance.now()` measures. */
+  readonly durationMs: number;
+  /** Rows it returned or changed; 0 when it failed. */
+  readonly rows: number;
+  /** The error code it failed with (`CONFLICT`, `DB_QUERY_FAILED`, …); absent when it succeeded. */
+  readonly error?: string;
+}
+
+/**
+ * Called after every statement of a storage call (`openStorage(settings, { observer })`), for
+ * tracing and metrics. It runs on the call's path: keep it cheap. What it throws is ignored.
+ */
+export type StatementObserver = (event: StatementEvent) => void;
 
 /** Limits every storage call is held to, from the settings. */
 export interface StorageLimits {
@@ -128,6 +152,38 @@ export class TenantTransaction {
   }
 
   async #send<P, R>(
+    statement: Statement<P, R>,
+    params: P,
+    settings?: StatementSettings,
+  ): Promise<{ rows: unknown[]; rowCount: number | null }> {
+    const observer = this.#scope.observer;
+    if (observer === undefined) return this.#execute(statement, params, settings);
+    const started = performance.now();
+    const tell = (rows: number, error?: unknown) => {
+      const code = (error as { code?: unknown } | undefined)?.code;
+      try {
+        observer({
+          operation: statement.name,
+          backend: this.#scope.backend ?? 'postgres',
+          durationMs: performance.now() - started,
+          rows,
+          ...(error === undefined ? {} : { error: typeof code === 'string' ? code : 'INTERNAL' }),
+        });
+      } catch {
+        // An observer's failure is not the call's.
+      }
+    };
+    try {
+      const result = await this.#execute(statement, params, settings);
+      tell(result.rowCount ?? result.rows.length);
+      return result;
+    } catch (error) {
+      tell(0, error);
+      throw error;
+    }
+  }
+
+  async #execute<P, R>(
     statement: Statement<P, R>,
     params: P,
     settings?: StatementSettings,
