@@ -11,10 +11,11 @@ import * as z from 'zod/mini';
 import type { Database } from '../../../src/db/types.js';
 import { SINGLE_SESSION_BATCH_BYTES } from '../../../src/storage/mechanism/module.js';
 import { statement } from '../../../src/storage/mechanism/statement.js';
-import { TenantTransaction } from '../../../src/storage/mechanism/tenant-transaction.js';
+import type { TenantTransaction } from '../../../src/storage/mechanism/tenant-transaction.js';
 import type { VectorEntry } from '../../../src/storage/modules/vectors/index.js';
 import { text } from '../../../src/storage/values/fields.js';
 import { seeded } from '../../helpers/low-rank.js';
+import { inTenantTransaction } from '../../helpers/tenant-transaction.js';
 import { failure, invalid } from '../../helpers/outcome.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../../helpers/schema.js';
 import { openStorageTarget, type OpenedStorage } from '../../helpers/storage.js';
@@ -96,11 +97,7 @@ describe.each(['pglite', 'postgres'] as const)('array parameters and max_documen
   afterAll(async () => migrated?.dispose());
 
   const inTenant = <T>(work: (tx: TenantTransaction) => Promise<T>) =>
-    db.withTenant('acme', (client) =>
-      work(
-        new TenantTransaction(client, 'acme', { maxDocumentBytes: 2048 }, { target: 'test', singleStatement: false }),
-      ),
-    );
+    inTenantTransaction(db, work, { maxDocumentBytes: 2048 });
 
   it('holds every element to the limit and names the one over it; elements within it pass', async () => {
     expect(await inTenant((tx) => tx.one(writeTexts, { values: ['a', 'é'.repeat(1024)] }))).toEqual({ n: 2 });

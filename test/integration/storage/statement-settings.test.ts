@@ -10,6 +10,7 @@ import type { Database } from '../../../src/db/types.js';
 import { integer, oneOf } from '../../../src/storage/values/fields.js';
 import { derivedSetting, statement } from '../../../src/storage/mechanism/statement.js';
 import { TenantTransaction } from '../../../src/storage/mechanism/tenant-transaction.js';
+import { inTenantTransaction } from '../../helpers/tenant-transaction.js';
 import { codeOf } from '../../helpers/outcome.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../../helpers/schema.js';
 
@@ -45,17 +46,7 @@ describe.each(['pglite', 'postgres'] as const)('statement settings on %s', (kind
   });
   afterAll(async () => migrated?.dispose());
 
-  const inTenant = <T>(work: (tx: TenantTransaction) => Promise<T>) =>
-    db.withTenant('acme', (client) =>
-      work(
-        new TenantTransaction(
-          client,
-          'acme',
-          { maxDocumentBytes: 1 << 20 },
-          { target: 'test', singleStatement: false },
-        ),
-      ),
-    );
+  const inTenant = <T>(work: (tx: TenantTransaction) => Promise<T>) => inTenantTransaction(db, work);
 
   it('hold for their statement, and are back to the defaults for the next one', async () => {
     const [during, after, before] = await inTenant(async (tx) => {

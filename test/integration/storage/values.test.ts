@@ -10,6 +10,7 @@ import { statement } from '../../../src/storage/mechanism/statement.js';
 import { TenantTransaction } from '../../../src/storage/mechanism/tenant-transaction.js';
 import { PreciseDate } from '../../../src/storage/values/codecs.js';
 import { bytes, column, identifier, text, timeRange } from '../../../src/storage/values/fields.js';
+import { inTenantTransaction } from '../../helpers/tenant-transaction.js';
 import { failure, invalid } from '../../helpers/outcome.js';
 import { migratedPglite, migratedPostgres, type MigratedDatabase } from '../../helpers/schema.js';
 
@@ -76,16 +77,7 @@ describe.each(KINDS)('values and sensitive statements on %s', (_kind, open) => {
   afterAll(async () => migrated?.dispose());
 
   const inTenant = <T>(work: (tx: TenantTransaction) => Promise<T>, tenant = 'acme') =>
-    db.withTenant(tenant, (client) =>
-      work(
-        new TenantTransaction(
-          client,
-          tenant,
-          { maxDocumentBytes: 1 << 20 },
-          { target: 'test', singleStatement: false },
-        ),
-      ),
-    );
+    inTenantTransaction(db, work, { tenant });
 
   it('bytes: every byte value comes back, from a Buffer and from a Uint8Array view at an offset', async () => {
     const all = Buffer.from(Array.from({ length: 256 }, (_, n) => n));
