@@ -149,32 +149,15 @@ async function openBackend(
     const migrated = await migrate(db, limits);
     return { migrated, maintenance: await maintain(db, settings, {}, parts) };
   };
-  if (backend === 'postgres') {
-    let done: Omit<OpenBackend, 'db'> | undefined;
-    if (migrateNow) done = await withOwner(settings, options, upkeep);
-    const db = await openDatabase(settings, { ...options, backend });
-    if (!migrateNow) {
-      try {
-        await refusePending(db, settings, options);
-      } catch (error) {
-        await db.close();
-        throw error;
-      }
-    }
-    return { db, ...done };
-  }
+  // On a server the owner migrates over a connection of its own, before the pool opens.
+  const ownerUpkeep = backend === 'postgres' && migrateNow ? await withOwner(settings, options, upkeep) : undefined;
   const db = await openDatabase(settings, { ...options, backend });
-  if (!migrateNow) {
-    try {
-      await refusePending(db, settings, options);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-    return { db };
-  }
   try {
-    return { db, ...(await upkeep(db)) };
+    if (!migrateNow) {
+      await refusePending(db, settings, options);
+      return { db };
+    }
+    return { db, ...(ownerUpkeep ?? (await upkeep(db))) };
   } catch (error) {
     await db.close();
     throw error;
