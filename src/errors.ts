@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'INVALID_INPUT'
   | 'INVALID_TRANSITION'
   | 'TRANSACTION_SPANS_BACKENDS'
+  | 'ABORTED'
   | 'INTERNAL';
 
 /** Base class of every error llmspell throws on purpose. */

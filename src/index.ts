@@ -63,7 +63,7 @@ export {
   /** The setting every tenant policy compares `tenant_id` with (`app.current_tenant_id`). */
   TENANT_SETTING,
 } from './db/tenant.js';
-export type { Database, DriverKind, PoolStats, Queryable } from './db/types.js';
+export type { Database, DriverKind, PoolStats, Queryable, ScopeOptions, TenantOptions } from './db/types.js';
 
 // Migrations, health and maintenance: what the CLI's `database` commands do, as functions.
 export {
@@ -132,7 +132,7 @@ export {
 } from './storage/mechanism/errors.js';
 
 // The storage modules: what `storage.tenant(id)` holds, and their types.
-export type { Component } from './storage/mechanism/module.js';
+export type { CallOptions, Component } from './storage/mechanism/module.js';
 export type { ErasedTable, ErasureReceipt, ForgetTenantOptions } from './storage/mechanism/erasure.js';
 export type { StatementEvent, StatementObserver } from './storage/mechanism/tenant-transaction.js';
 export type { ModuleId, TenantStores } from './storage/registry.js';

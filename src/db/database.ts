@@ -10,7 +10,8 @@ import {
   type LostDuring,
 } from './errors.js';
 import { APP_ROLE, ASSERT_TENANT_WRITABLE, TENANT_SETTING } from './tenant.js';
-import type { Database, DriverKind, PoolStats, Queryable, TenantOptions } from './types.js';
+import type { Database, DriverKind, PoolStats, Queryable, ScopeOptions, TenantOptions } from './types.js';
+import { abortedError, unlessAborted } from './abort.js';
 
 /**
  * A connection lent by a {@link ConnectionSource}. `lost` is set (to the driver's first error)
@@ -20,6 +21,12 @@ export interface Lease {
   client: pg.ClientBase;
   readonly lost?: unknown;
   release(discard?: boolean): void;
+  /**
+   * Asks the server to cancel the statement the connection runs now (a server only; PGlite runs a
+   * statement to its end). Best effort; a connection cancelled is discarded, not reused, since a
+   * cancel that arrives late would hit the next borrower's statement.
+   */
+  cancel?(): Promise<void>;
 }
 
 /**
@@ -28,7 +35,7 @@ export interface Lease {
  * unhandled 'error' event), which records the first error as `lost`. `giveBack(discard)` returns
  * the client to its owner, discarding it when it broke.
  */
-export function lend(client: pg.ClientBase, giveBack: (discard: boolean) => void): Lease {
+export function lend(client: pg.ClientBase, giveBack: (discard: boolean) => void, cancel?: () => Promise<void>): Lease {
   let lost: unknown;
   let released = false;
   const onError = (error: unknown) => {
@@ -46,6 +53,7 @@ export function lend(client: pg.ClientBase, giveBack: (discard: boolean) => void
       client.off('error', onError);
       giveBack(discard || lost !== undefined);
     },
+    ...(cancel ? { cancel } : {}),
   };
 }
 
@@ -100,6 +108,8 @@ interface ScopeMode {
   single?: boolean;
   /** The prologue checks that the tenant may write ({@link ASSERT_TENANT_WRITABLE}). */
   writes?: boolean;
+  /** Aborts the whole lending: see {@link ScopeOptions.signal}. */
+  signal?: AbortSignal | undefined;
 }
 
 /** One lending of a connection: the handle given to the callback is valid while `open`. */
@@ -152,12 +162,12 @@ export class SourceDatabase implements Database {
     return this.withClient((client) => client.query<R>(text, values));
   }
 
-  withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
-    return this.borrow({ transaction: false }, fn);
+  withClient<T>(fn: (client: Queryable) => Promise<T>, options: ScopeOptions = {}): Promise<T> {
+    return this.borrow({ transaction: false, signal: options.signal }, fn);
   }
 
-  withTransaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
-    return this.borrow({ transaction: true }, fn);
+  withTransaction<T>(fn: (client: Queryable) => Promise<T>, options: ScopeOptions = {}): Promise<T> {
+    return this.borrow({ transaction: true, signal: options.signal }, fn);
   }
 
   withTenant<T>(tenantId: string, fn: (client: Queryable) => Promise<T>, options: TenantOptions = {}): Promise<T> {
@@ -168,7 +178,13 @@ export class SourceDatabase implements Database {
       return Promise.reject(error);
     }
     return this.borrow(
-      { transaction: true, tenant, single: options.singleStatement === true, writes: options.writes === true },
+      {
+        transaction: true,
+        tenant,
+        single: options.singleStatement === true,
+        writes: options.writes === true,
+        signal: options.signal,
+      },
       fn,
     );
   }
@@ -197,15 +213,33 @@ export class SourceDatabase implements Database {
    * and a statement of the callback that ends the transaction fails the call. The connection goes
    * back to the source, or is discarded when it broke or its session state is in doubt.
    */
-  private async borrow<T>(mode: ScopeMode, fn: (handle: Queryable, raw: pg.ClientBase) => Promise<T>): Promise<T> {
+  private borrow<T>(mode: ScopeMode, fn: (handle: Queryable, raw: pg.ClientBase) => Promise<T>): Promise<T> {
     const outer = currentScope.getStore();
-    if (outer?.open && outer.db === this) throw nestedError();
+    if (outer?.open && outer.db === this) return Promise.reject(nestedError());
+    if (mode.signal?.aborted === true) return Promise.reject(abortedError(mode.signal));
+    const aborting = new ScopeAbort();
+    const lent = this.lend(mode, fn, aborting);
+    return mode.signal === undefined ? lent : unlessAborted(lent, mode.signal, () => aborting.fire(mode.signal!));
+  }
+
+  /** {@link borrow}'s work: the lending itself, which `aborting` may cut short. */
+  private async lend<T>(
+    mode: ScopeMode,
+    fn: (handle: Queryable, raw: pg.ClientBase) => Promise<T>,
+    aborting: ScopeAbort,
+  ): Promise<T> {
     let lease: Lease;
     try {
       lease = await this.source.acquire();
     } catch (error) {
       throw this.acquireError(error);
     }
+    if (aborting.fired) {
+      // Aborted while it waited for the connection: the caller has had its ABORTED already.
+      lease.release();
+      throw aborting.error();
+    }
+    aborting.lease = lease;
     const { client } = lease;
     const scope: Scope = { db: this, open: true };
     let ended = false; // a statement of the callback ended the transaction
@@ -219,6 +253,7 @@ export class SourceDatabase implements Database {
     let sentCount = 0;
     const handle: Queryable = {
       query: async (text, values, options) => {
+        if (aborting.fired) throw aborting.error();
         if (!scope.open) throw closedError();
         if (ended) throw endedError();
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
@@ -227,9 +262,11 @@ export class SourceDatabase implements Database {
         let result: unknown;
         try {
           const { commitWith, ...queryOptions } = options ?? {};
-          const sent = options
-            ? client.query({ text, values: values as unknown[], ...queryOptions })
-            : client.query(text, values as unknown[]);
+          const sent = aborting.running(
+            options
+              ? client.query({ text, values: values as unknown[], ...queryOptions })
+              : client.query(text, values as unknown[]),
+          );
           if (mode.single && commitWith === true && this.source.pipelines === true) {
             committing = client.query('COMMIT');
             committing.catch(() => undefined); // awaited after the callback
@@ -269,14 +306,19 @@ export class SourceDatabase implements Database {
       }
       let result: T;
       try {
-        result = await currentScope.run(scope, () => fn(handle, client));
+        const work = currentScope.run(scope, () => fn(handle, client));
+        // An abort does not wait for the callback: the transaction is rolled back and the
+        // connection freed at once; what the callback sends afterwards is ABORTED.
+        result = await (mode.signal === undefined ? work : aborting.outrun(work));
       } finally {
         scope.open = false;
       }
       if (ended) throw endedError(); // the callback caught the error and returned anyway
+      if (aborting.fired) throw aborting.error(); // rolled back below
       if (mode.transaction) {
         if (prologue) await prologue; // the callback sent nothing
         if (lease.lost !== undefined) throw connectionLostError(lease.lost, this.target, during);
+        if (!aborting.commit()) throw aborting.error();
         during = 'commit';
         const committed = await (committing ?? client.query('COMMIT'));
         // PostgreSQL answers COMMIT with ROLLBACK when a statement had failed: the callback caught
@@ -307,7 +349,7 @@ export class SourceDatabase implements Database {
       throw typedFailure(error, this.target, during, { statementTimeoutSecs: this.policy.statementTimeoutMs / 1000 });
     } finally {
       scope.open = false;
-      lease.release(discard || ended || lease.lost !== undefined);
+      lease.release(discard || ended || lease.lost !== undefined || aborting.cancelled);
     }
   }
 
@@ -408,6 +450,79 @@ export class SourceDatabase implements Database {
       this.sessions.set(client, facts);
     }
     return facts;
+  }
+}
+
+/**
+ * The abort of one lending, by its signal: once fired, no statement more
+ * is sent (each is `ABORTED`), COMMIT becomes ROLLBACK, and a statement running on a server is
+ * cancelled (the connection is then discarded). Firing after COMMIT was sent does nothing.
+ */
+class ScopeAbort {
+  /** The lent connection, once there is one. */
+  lease: Lease | undefined;
+  /** The signal that fired, if one did. */
+  #by: AbortSignal | undefined;
+  /** COMMIT was sent: too late to abort. */
+  #committing = false;
+  /** Statements sent and not yet answered. */
+  #running = 0;
+  /** A cancel request was sent: the connection is not to be reused. */
+  cancelled = false;
+  /** Rejects {@link outrun}'s promise. */
+  #interrupt: ((error: Error) => void) | undefined;
+
+  get fired(): boolean {
+    return this.#by !== undefined;
+  }
+
+  /** `ABORTED`, for the signal that fired. */
+  error(): Error {
+    return abortedError(this.#by!);
+  }
+
+  /** Aborts the lending, unless COMMIT is on its way (then `false`). */
+  fire(signal: AbortSignal): boolean {
+    if (this.#committing) return false;
+    if (this.#by !== undefined) return true;
+    this.#by = signal;
+    if (this.#running > 0) this.#cancel();
+    this.#interrupt?.(this.error());
+    return true;
+  }
+
+  /** `work`, or `ABORTED` as soon as the lending is aborted (`work` goes on, unobserved). */
+  outrun<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => undefined);
+    if (this.#by !== undefined) return Promise.reject(this.error());
+    return new Promise<T>((resolve, reject) => {
+      this.#interrupt = reject;
+      work.then(resolve, reject);
+    });
+  }
+
+  /** Whether COMMIT may be sent (not aborted); from then on, firing does nothing. */
+  commit(): boolean {
+    if (this.#by !== undefined) return false;
+    this.#committing = true;
+    return true;
+  }
+
+  /** Counts `sent` as running until it settles. */
+  running<T>(sent: Promise<T>): Promise<T> {
+    this.#running++;
+    const settled = () => {
+      this.#running--;
+    };
+    sent.then(settled, settled);
+    return sent;
+  }
+
+  #cancel(): void {
+    const cancel = this.lease?.cancel;
+    if (cancel === undefined || this.cancelled) return;
+    this.cancelled = true;
+    void cancel().catch(() => undefined);
   }
 }
 

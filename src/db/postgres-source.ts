@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import type { Env } from '../config/paths.js';
+import { sendCancelRequest, type CancelAddress } from './abort.js';
 import type { Settings } from '../config/schema.js';
 import { redactConnectionString } from '../config/redact.js';
 import { checkPostgresUrl, connectTimeoutSecs } from '../config/urls.js';
@@ -206,7 +207,11 @@ export function createPostgresSource(
         }
         throw toDatabaseError(error, target, context);
       }
-      return lend(client, (discard) => client.release(discard));
+      return lend(
+        client,
+        (discard) => client.release(discard),
+        () => cancelRunning(client),
+      );
     },
     stats: () => ({
       total: pool.totalCount,
@@ -222,4 +227,14 @@ export function createPostgresSource(
       return closing;
     },
   };
+}
+
+/** Cancels what `client` runs now: a CancelRequest to where it connected, with the key it was given. */
+function cancelRunning(client: pg.PoolClient): Promise<void> {
+  const { processID, secretKey } = client as unknown as { processID?: unknown; secretKey?: unknown };
+  if (typeof processID !== 'number' || typeof secretKey !== 'number') return Promise.resolve();
+  const address: CancelAddress = client.host.startsWith('/')
+    ? { path: `${client.host}/.s.PGSQL.${client.port}` }
+    : { host: client.host, port: client.port };
+  return sendCancelRequest(address, processID, secretKey);
 }

@@ -19,6 +19,16 @@ export interface QueryOptions {
   commitWith?: boolean;
 }
 
+/** Options of {@link Database.withClient} and {@link Database.withTransaction}. */
+export interface ScopeOptions {
+  /**
+   * Aborts the scope: the call rejects at once with `ABORTED` (while it waits for a connection,
+   * too), the statement running on a server is cancelled, the transaction is rolled back, and the
+   * connection is discarded. Once COMMIT is sent it is too late: the call settles as it would have.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * Anything that runs SQL: a pool, a transaction's client, a PGlite session. Backends depend on
  * this shape, never on a driver.
@@ -32,7 +42,7 @@ export interface Queryable {
 }
 
 /** Options of {@link Database.withTenant}. */
-export interface TenantOptions {
+export interface TenantOptions extends ScopeOptions {
   /**
    * The callback sends exactly one statement (a second throws `INTERNAL`); on a pipelining
    * connection, one sent with `commitWith` has the COMMIT go out right behind it, so the whole
@@ -86,7 +96,7 @@ export interface Database {
    * transaction `fn` left open is rolled back. Change no session state in it (a `SET` without
    * `LOCAL`, `SET ROLE`): the connection goes back to the pool and the next caller would inherit it.
    */
-  withClient<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  withClient<T>(fn: (client: Queryable) => Promise<T>, options?: ScopeOptions): Promise<T>;
   /**
    * Runs `fn` inside `BEGIN … COMMIT`; rolls back if `fn` throws. Every transaction starts with
    * `statement_timeout` and `idle_in_transaction_session_timeout` set for it alone
@@ -94,7 +104,7 @@ export interface Database {
    * `fn` that ends the transaction (`COMMIT`, `ROLLBACK`, `… AND CHAIN`) fails the call with
    * `TRANSACTION_ENDED`, and nothing more runs through the handle.
    */
-  withTransaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  withTransaction<T>(fn: (client: Queryable) => Promise<T>, options?: ScopeOptions): Promise<T>;
   /**
    * Runs `fn` in a transaction scoped to one tenant: the id is checked against
    * `storage.postgres.tenant_id_pattern` before any SQL, then the transaction runs as

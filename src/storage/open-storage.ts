@@ -9,7 +9,14 @@ import { maintain, type MaintenanceParts, type MaintenanceReport } from '../main
 import { migrationLimits, migrationSource, openMigrationDatabase } from '../migrate/connect.js';
 import { migrate, type MigrationRunResult } from '../migrate/run.js';
 import { migrationStatus } from '../migrate/status.js';
-import { moduleContext, type Component, type Runner, type RunOptions, type StorageModule } from './mechanism/module.js';
+import {
+  moduleContext,
+  type CallOptions,
+  type Component,
+  type Runner,
+  type RunOptions,
+  type StorageModule,
+} from './mechanism/module.js';
 import {
   forgetTenant,
   type ErasureReceipt,
@@ -17,7 +24,8 @@ import {
   type ForgetTenantOptions,
 } from './mechanism/erasure.js';
 import { MODULES, type TenantStores } from './registry.js';
-import { identifier, integer, parseInput } from './values/fields.js';
+import { callOptions, identifier, integer, parseInput } from './values/fields.js';
+import { throwIfAborted, unlessAborted } from '../db/abort.js';
 import { withRetries } from './mechanism/retry.js';
 import { TenantTransaction, type StatementObserver, type StorageLimits } from './mechanism/tenant-transaction.js';
 
@@ -48,9 +56,11 @@ export interface Storage {
    * transaction opens with the first call. It is not retried: a serialization failure or a
    * deadlock rejects with a retryable `CONFLICT`, and `work` may be run again. The stores are
    * revoked when `work` settles (`SCOPE_CLOSED`), and calling `storage` itself from inside
-   * `work` throws `SCOPE_NESTED`.
+   * `work` throws `SCOPE_NESTED`. `signal` aborts the whole transaction while `work` runs: it
+   * rejects at once with `ABORTED` and rolls back; a call inside it aborted by its own signal
+   * rolls the whole transaction back too (every later call in it is `ABORTED`).
    */
-  transaction<T>(tenantId: string, work: (stores: TenantStores) => Promise<T>): Promise<T>;
+  transaction<T>(tenantId: string, work: (stores: TenantStores) => Promise<T>, options?: CallOptions): Promise<T>;
   /**
    * The database of `storage.backend` (the one of the core components), for direct SQL. UNSCOPED:
    * it is the door around the statement wall — `db.query` runs as the login with no tenant set,
@@ -250,10 +260,22 @@ class OpenStorage implements Storage {
     return stores;
   }
 
-  async transaction<T>(tenantId: string, work: (stores: TenantStores) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    tenantId: string,
+    work: (stores: TenantStores) => Promise<T>,
+    options: CallOptions = {},
+  ): Promise<T> {
     const tenant = this.#tenant(tenantId);
     this.#refuseNesting();
+    const { signal } = parseInput('transaction', callOptions, options);
+    throwIfAborted(signal);
     const scope: TransactionScope = { storage: this, open: true };
+    /** Aborts the transaction's connection scope: its signal, or a call's inside it. */
+    const aborter = new AbortController();
+    const abort = (by: AbortSignal) => {
+      aborter.abort(by.reason);
+      return true;
+    };
     /** The transaction, once the first call opened it. */
     const binding: { current?: Binding } = {};
     const open = (component: Component): Promise<TenantTransaction> => {
@@ -267,30 +289,48 @@ class OpenStorage implements Storage {
       }
       const ready = deferred<TenantTransaction>();
       const end = deferred();
-      const settled = db.withTenant(tenant, async (client) => {
-        const tx = new TenantTransaction(client, tenant, this.#limits, {
-          target: db.target,
-          singleStatement: false,
-          pipelines: db.pipelines,
-          statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
-          erasing: () => this.#erasing.has(tenant),
-          ...this.#observing(db),
-        });
-        ready.resolve(tx);
-        try {
-          await end.promise;
-        } finally {
-          tx.revoke();
-        }
-      });
+      const settled = db.withTenant(
+        tenant,
+        async (client) => {
+          const tx = new TenantTransaction(client, tenant, this.#limits, {
+            target: db.target,
+            singleStatement: false,
+            pipelines: db.pipelines,
+            statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
+            erasing: () => this.#erasing.has(tenant),
+            ...this.#observing(db),
+          });
+          ready.resolve(tx);
+          try {
+            await end.promise;
+          } finally {
+            tx.revoke();
+          }
+        },
+        { signal: aborter.signal },
+      );
       settled.catch((error: unknown) => ready.reject(error));
       binding.current = { component, db, tx: ready.promise, end, settled };
       return ready.promise;
     };
-    const stores = this.#stores(tenant, (component) => async (run) => run(await open(component)), true);
+    const stores = this.#stores(
+      tenant,
+      (component) => async (run, runOptions) => {
+        const callSignal = runOptions?.signal;
+        if (callSignal === undefined) return run(await open(component));
+        throwIfAborted(callSignal);
+        const tx = await unlessAborted(open(component), callSignal);
+        return unlessAborted(run(tx), callSignal, () => abort(callSignal));
+      },
+      true,
+    );
     let result: T;
     try {
-      result = await transactionScope.run(scope, () => work(stores));
+      result = await unlessAborted(
+        transactionScope.run(scope, () => work(stores)),
+        signal,
+        () => abort(signal!),
+      );
     } catch (error) {
       scope.open = false;
       binding.current?.end.reject(error); // roll back
@@ -393,7 +433,7 @@ class OpenStorage implements Storage {
             tx.revoke();
           }
         },
-        { singleStatement: single, writes },
+        { singleStatement: single, writes, signal: options.signal },
       );
     return options.retry === false ? attempt() : withRetries(attempt);
   }

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openStorage, type Storage } from '../../src/storage/open-storage.js';
+import type { StatementObserver } from '../../src/storage/mechanism/tenant-transaction.js';
 import { pgliteSnapshot } from './pglite.js';
 import { createLoginRole } from './postgres.js';
 import { migratedPostgres } from './schema.js';
@@ -53,9 +54,12 @@ export async function openStorageTarget(
   options: {
     /** On the PostgreSQL targets, set `migration_url` to the superuser URL: owner work (`forgetTenant`, `maintain`) runs there. */
     ownerUrl?: boolean;
+    /** Told of every statement the storage runs (`openStorage(settings, { observer })`). */
+    observer?: StatementObserver;
   } = {},
 ): Promise<OpenedStorage> {
   const superuser = target.endsWith('-superuser');
+  const observing = options.observer === undefined ? {} : { observer: options.observer };
   const settingsFor = (backend: 'postgres' | 'memory' | 'embedded', url?: string, embeddedPath?: string) =>
     testSettings({
       backend,
@@ -81,7 +85,7 @@ export async function openStorageTarget(
       }
       const settings = settingsFor('postgres', loginUrl);
       if (options.ownerUrl === true) settings.storage.postgres.migration_url = url;
-      const storage = await openStorage(settings);
+      const storage = await openStorage(settings, observing);
       return {
         target,
         storage,
@@ -102,7 +106,7 @@ export async function openStorageTarget(
     const root = await mkdtemp(join(tmpdir(), 'llmspell-test-storage-'));
     const settings = settingsFor('embedded', undefined, join(root, 'pgdata'));
     settings.storage.postgres.auto_migrate = true; // a fresh data directory, migrated as it opens
-    const storage = await openStorage(settings).catch(async (error: unknown) => {
+    const storage = await openStorage(settings, observing).catch(async (error: unknown) => {
       await rm(root, { recursive: true, force: true });
       throw error;
     });
@@ -116,7 +120,10 @@ export async function openStorageTarget(
     };
   }
   const snapshot = await pgliteSnapshot('migrated');
-  const storage = await openStorage(settingsFor('memory'), snapshot ? { memorySnapshot: snapshot } : {});
+  const storage = await openStorage(settingsFor('memory'), {
+    ...observing,
+    ...(snapshot ? { memorySnapshot: snapshot } : {}),
+  });
   return { target, storage, dispose: () => storage.close() };
 }
 

@@ -35,21 +35,24 @@ export interface ModuleContext<Config = undefined> {
    * the caller's `storage.transaction()`.
    */
   run<T>(work: (tx: TenantTransaction) => Promise<T>, options?: RunOptions): Promise<T>;
-  /** Runs one statement and returns its first row, or `undefined` when it returned none. */
-  first<P, R>(statement: Statement<P, R>, params: P): Promise<R | undefined>;
+  /**
+   * Runs one statement and returns its first row, or `undefined` when it returned none. `call`
+   * is the store method's options: its `signal` aborts the call (every call of the context takes it).
+   */
+  first<P, R>(statement: Statement<P, R>, params: P, call?: CallOptions): Promise<R | undefined>;
   /** Runs one statement that always returns a row (an `INSERT … RETURNING`, an aggregate); `INTERNAL` when it returned none. */
-  one<P, R>(statement: Statement<P, R>, params: P): Promise<R>;
+  one<P, R>(statement: Statement<P, R>, params: P, call?: CallOptions): Promise<R>;
   /** Runs one statement and returns its rows; `settings` as {@link TenantTransaction.all} takes them. */
-  all<P, R>(statement: Statement<P, R>, params: P, settings?: StatementSettings): Promise<R[]>;
+  all<P, R>(statement: Statement<P, R>, params: P, settings?: StatementSettings, call?: CallOptions): Promise<R[]>;
   /** Runs one statement and returns how many rows it affected. */
-  count<P, R>(statement: Statement<P, R>, params: P): Promise<number>;
+  count<P, R>(statement: Statement<P, R>, params: P, call?: CallOptions): Promise<number>;
   /**
    * The rows of a read-only statement in batches from one cursor in one transaction: one
    * snapshot, but it HOLDS A CONNECTION until the stream ends or is broken off (see
    * `streaming.ts`); `USAGE` on the single-session backend. For reads that may span many
    * transactions, page through a keyset list instead (`pagesOf`).
    */
-  stream<P, R>(statement: Statement<P, R>, params: P, options?: StreamOptions): AsyncIterable<R[]>;
+  stream<P, R>(statement: Statement<P, R>, params: P, options?: StreamOptions & CallOptions): AsyncIterable<R[]>;
   /**
    * Writes a batch of rows: cut by {@link splitBatch} into chunks of one group each (within
    * {@link BATCH_LIMITS}), `write` sends one statement per chunk, all in one transaction (all or
@@ -65,8 +68,21 @@ export interface ModuleContext<Config = undefined> {
   ): Promise<void>;
 }
 
+/**
+ * The option every store method takes (its options type extends this one): `signal` aborts the
+ * call. It then rejects at once with `ABORTED` — while it waits for a connection, too — the
+ * statement running on a server is cancelled (nothing of it stays active in `pg_stat_activity`),
+ * and its transaction is rolled back; in a `transaction()`, the whole transaction is. Once its
+ * COMMIT is sent it is too late: the call settles as it would have. On the embedded backend a
+ * statement that has begun runs to its end (PGlite cannot cancel one), then rolls back.
+ */
+export interface CallOptions {
+  /** Aborts the call (see {@link CallOptions}). */
+  signal?: AbortSignal | undefined;
+}
+
 /** What {@link ModuleContext.batch} writes. */
-export interface BatchInput<K, T> {
+export interface BatchInput<K, T> extends CallOptions {
   /** The method, for errors (`vectors.upsert`). */
   readonly operation: string;
   /** The argument holding the rows, for errors (`entries`). */
@@ -105,6 +121,8 @@ export interface RunOptions {
    * or a deadlock rejects with a retryable `CONFLICT` instead of running it again. Default `true`.
    */
   retry?: boolean;
+  /** Aborts the run: see {@link CallOptions}. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -119,9 +137,10 @@ export const ONE_STATEMENT: RunOptions = Object.freeze({ singleStatement: true }
 /** {@link RunOptions} of a one-statement run of a read. */
 const ONE_READ: RunOptions = Object.freeze({ singleStatement: true, readOnly: true });
 
-/** The options of a run of `statement` alone. */
-function oneStatement(statement: Statement<unknown, unknown>): RunOptions {
-  return statement.readOnly ? ONE_READ : ONE_STATEMENT;
+/** The options of a run of `statement` alone, aborted by `call`'s signal. */
+function oneStatement(statement: Statement<unknown, unknown>, call: CallOptions | undefined): RunOptions {
+  const options = statement.readOnly ? ONE_READ : ONE_STATEMENT;
+  return call?.signal === undefined ? options : { ...options, signal: call.signal };
 }
 
 /**
@@ -258,21 +277,21 @@ export function moduleContext<Config>(
     tenant,
     settings: (module.settings ? module.settings(settings) : undefined) as Config,
     run,
-    first: (statement, params) => run((tx) => tx.first(statement, params), oneStatement(statement)),
-    one: (statement, params) => run((tx) => tx.one(statement, params), oneStatement(statement)),
+    first: (statement, params, call) => run((tx) => tx.first(statement, params), oneStatement(statement, call)),
+    one: (statement, params, call) => run((tx) => tx.one(statement, params), oneStatement(statement, call)),
     // With settings a statement travels with the two that set and reset them: no one-statement run.
-    all: (statement, params, statementSettings) =>
+    all: (statement, params, statementSettings, call) =>
       run(
         (tx) => tx.all(statement, params, statementSettings),
-        statementSettings === undefined ? oneStatement(statement) : {},
+        statementSettings === undefined ? oneStatement(statement, call) : { signal: call?.signal },
       ),
-    count: (statement, params) => run((tx) => tx.count(statement, params), oneStatement(statement)),
+    count: (statement, params, call) => run((tx) => tx.count(statement, params), oneStatement(statement, call)),
     stream: (statement, params, options = {}) =>
       cursorStream(run, statement, params, options, {
         singleSession: backend.singleSession,
         idleMs: settings.idle_in_transaction_timeout_secs * 1000,
       }),
-    async batch({ operation, field, rows, measure, atomic = true }, write) {
+    async batch({ operation, field, rows, measure, atomic = true, signal }, write) {
       // In a caller's transaction() the chunks share it whatever `atomic` says.
       const bounded = backend.singleSession && (atomic || backend.inTransaction === true);
       const chunks = splitBatch(
@@ -290,14 +309,14 @@ export function moduleContext<Config>(
       if (chunks.length === 0) return;
       if (!atomic) {
         // Each chunk is a transaction of its own: retried alone, and the session is free between them.
-        for (const chunk of chunks) await run((tx) => write(tx, chunk), ONE_STATEMENT);
+        for (const chunk of chunks) await run((tx) => write(tx, chunk), { ...ONE_STATEMENT, signal });
         return;
       }
       await run(
         async (tx) => {
           for (const chunk of chunks) await write(tx, chunk);
         },
-        chunks.length === 1 ? ONE_STATEMENT : {},
+        chunks.length === 1 ? { ...ONE_STATEMENT, signal } : { signal },
       );
     },
   });

@@ -11,7 +11,7 @@
  */
 import * as z from 'zod/mini';
 import { LlmspellError } from '../../errors.js';
-import { integer, parseInput } from '../values/fields.js';
+import { integer, parseInput, signalOption } from '../values/fields.js';
 import type { Page } from '../kit/cursor.js';
 import type { Runner } from './module.js';
 import type { Statement } from './statement.js';
@@ -64,6 +64,8 @@ function deferred<T>(): Deferred<T> {
 export interface StreamOptions {
   /** Rows per fetch (a batch the consumer receives), 1 to 100,000. @default 1000 */
   rows?: number;
+  /** Aborts the stream: the waiting `next()` rejects with `ABORTED`, and its transaction ends. */
+  signal?: AbortSignal | undefined;
 }
 
 /** What the mechanism tells {@link cursorStream} about the backend. */
@@ -93,7 +95,7 @@ export function cursorStream<P, R>(
   options: StreamOptions,
   backend: StreamBackend,
 ): AsyncIterable<R[]> {
-  const size = parseInput(statement.name, streamOptions, options).rows ?? 1000;
+  const { rows: size = 1000, signal } = parseInput(statement.name, streamOptions, options);
   return {
     [Symbol.asyncIterator](): AsyncIterator<R[]> {
       /** Set by return() (or an end): the producer stops at its next step, whatever it awaits. */
@@ -117,8 +119,11 @@ export function cursorStream<P, R>(
             resolve('asked');
           };
         });
-      const produce = () =>
-        run(
+      const produce = () => {
+        // An abort stops the producer wherever it waits (for the consumer, too): its transaction ends.
+        const onAbort = () => stop();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        return run(
           async (tx) => {
             const fetch = await tx.cursor(statement, params);
             for (;;) {
@@ -131,18 +136,26 @@ export function cursorStream<P, R>(
               if (rows.length < size || stopped) return;
             }
           },
-          { retry: false },
-        ).then(
-          () => {
-            ended = true;
-            pending?.resolve(null);
-          },
-          (error: unknown) => {
-            ended = true;
-            if (pending) pending.reject(error);
-            else failure = error;
-          },
-        );
+          { retry: false, signal },
+        )
+          .then(
+            () => {
+              ended = true;
+              pending?.resolve(null);
+            },
+            (error: unknown) => {
+              ended = true;
+              if (pending) pending.reject(error);
+              else failure = error;
+            },
+          )
+          .finally(() => signal?.removeEventListener('abort', onAbort));
+      };
+      const stop = () => {
+        stopped = true;
+        wake?.();
+        wake = undefined;
+      };
       /** The error of a stream that ended while no next() waited for it (an idle timeout). */
       let failure: unknown;
 
@@ -186,9 +199,7 @@ export function cursorStream<P, R>(
           return result;
         },
         async return() {
-          stopped = true;
-          wake?.();
-          wake = undefined;
+          stop();
           await running;
           return { done: true, value: undefined };
         },
@@ -197,7 +208,7 @@ export function cursorStream<P, R>(
   };
 }
 
-const streamOptions = z.strictObject({ rows: z.optional(integer(1, 100_000)) });
+const streamOptions = z.strictObject({ rows: z.optional(integer(1, 100_000)), ...signalOption });
 
 function idleError(operation: string, idleMs: number): LlmspellError {
   return new LlmspellError(

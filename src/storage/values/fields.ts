@@ -17,6 +17,7 @@ import {
   type TimeRange,
 } from './codecs.js';
 import { invalidInput } from '../mechanism/errors.js';
+import type { CallOptions } from '../mechanism/module.js';
 
 /** A field of type `In` whose check returns a problem (a `must be …` phrase) or `undefined`, and becomes `Out`. */
 function field<In, Out = In>(
@@ -144,8 +145,23 @@ export const MAX_PAGE_SIZE = 1000;
 /** The page size of a `list` that names none. */
 export const DEFAULT_PAGE_SIZE = 50;
 
+/**
+ * The option every store method takes: `signal`, an `AbortSignal` that aborts the call (`ABORTED`
+ * at once, the statement running on a server cancelled, the transaction rolled back). Spread it
+ * into a method's options schema; {@link callOptions} is the schema of a method with no other.
+ */
+export const signalOption = {
+  signal: z.optional(
+    field<AbortSignal>((value) => (value instanceof AbortSignal ? undefined : 'must be an AbortSignal')),
+  ),
+};
+
+/** The options of a method that takes nothing but {@link signalOption}. */
+export const callOptions = z.strictObject(signalOption);
+
 /** The options of every `list`: a page size and the cursor of the page before. */
 export const pageOptions = {
+  ...signalOption,
   limit: z.optional(integer(1, MAX_PAGE_SIZE)),
   cursor: z.optional(
     field<string>((value) =>
@@ -228,7 +244,8 @@ export const column = {
 
 /**
  * Checks that `input` (the argument `name` of `operation`) is a plain object with no key but
- * `keys`, and returns it. Its fields are checked by the statements they go to.
+ * `keys`, and returns it. Its fields are checked by the statements they go to, but for `signal`
+ * (the option of every call), checked here to be an `AbortSignal`.
  */
 export function checkKeys<T extends object>(
   operation: string,
@@ -244,7 +261,19 @@ export function checkKeys<T extends object>(
       throw invalidInput(operation, key, `is not an option of this call (it takes ${keys.join(', ')})`);
     }
   }
+  const signal = (input as { signal?: unknown }).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidInput(operation, 'signal', `must be an AbortSignal, not ${kindOf(signal)}`);
+  }
   return input;
+}
+
+/**
+ * The options of a store method that takes nothing but `signal` ({@link CallOptions}), checked:
+ * `INVALID_INPUT` for another key, or a signal that is no `AbortSignal`.
+ */
+export function callOf(operation: string, options: CallOptions | undefined): CallOptions {
+  return checkKeys(operation, 'options', options, ['signal'], { optional: true });
 }
 
 /**

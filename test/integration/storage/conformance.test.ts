@@ -136,8 +136,10 @@ describe.each(TARGETS)('tenant conformance on %s', (target) => {
   const registrations = REGISTRATIONS.filter((registration) => missingOn(target, registration) === undefined);
   let opened: OpenedStorage;
   let storage: Storage;
+  /** Statements the storage ran so far (its observer counts them). */
+  let statements = 0;
   beforeAll(async () => {
-    opened = await openStorageTarget(target);
+    opened = await openStorageTarget(target, {}, { observer: () => void statements++ });
     storage = opened.storage;
   });
   afterAll(() => opened?.dispose());
@@ -214,6 +216,67 @@ describe.each(TARGETS)('tenant conformance on %s', (target) => {
           }
         });
       }
+
+      describe('{ signal } on every method', () => {
+        const calls = Object.entries(registration.signalled) as [
+          string,
+          (b: TenantStores, handle: unknown, signal: AbortSignal) => Promise<unknown>,
+        ][];
+        /** B's rows in the table of A's main row, counted by tenant id (so on every target, RLS or not). */
+        const rowsOf = (tenant: string) =>
+          storage.db.withTenant(tenant, async (client) => {
+            const { table } = registration.locate(handle);
+            const { rows } = await client.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM llmspell.${pg.escapeIdentifier(table)} WHERE tenant_id = $1`,
+              [tenant],
+            );
+            return rows[0]!.n;
+          });
+
+        it('is a call for every method of the store', () => {
+          const store = storage.tenant(tenantId('m'))[registration.module] as object;
+          const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(store)).filter(
+            (name) => name !== 'constructor' && typeof (store as Record<string, unknown>)[name] === 'function',
+          );
+          expect(calls.map(([method]) => method).sort()).toEqual(methods.sort());
+        });
+
+        it.each(calls)('%s: a signal that never fires changes nothing', async (_method, call) => {
+          const outcome = await settle(call(storage.tenant(tenantId('b')), handle, new AbortController().signal));
+          // What the call gets without a signal (a row, NOT_FOUND, …): never a refused option, never ABORTED.
+          if (!outcome.ok) {
+            expect(outcome.error).toBeInstanceOf(StorageError);
+            expect((outcome.error as StorageError).code).not.toMatch(/^(INVALID_INPUT|ABORTED)$/);
+          }
+          expect(await registration.snapshot(a(), handle)).toEqual(before);
+        });
+
+        it.each(calls)('%s: a signal aborted before the call rejects ABORTED and sends nothing', async (_m, call) => {
+          const reason = new Error('the user closed the tab');
+          const controller = new AbortController();
+          controller.abort(reason);
+          const sent = statements;
+          const error = await settle(call(storage.tenant(tenantId('b')), handle, controller.signal));
+          expect(error.ok).toBe(false);
+          expect((error as { error: LlmspellError }).error.code).toBe('ABORTED');
+          expect((error as { error: LlmspellError }).error.cause).toBe(reason);
+          expect(statements).toBe(sent);
+        });
+
+        it.each(calls)(
+          '%s: aborted as it starts, it rejects ABORTED, keeps nothing, and the storage goes on',
+          async (_m, call) => {
+            const tenantB = tenantId('b');
+            const controller = new AbortController();
+            const pending = call(storage.tenant(tenantB), handle, controller.signal);
+            controller.abort();
+            expect(await codeOf(pending)).toBe('ABORTED');
+            expect(await rowsOf(tenantB)).toBe(0);
+            await registration.probe(storage.tenant(tenantB));
+            expect(await registration.snapshot(a(), handle)).toEqual(before);
+          },
+        );
+      });
 
       it("A's own calls reach the rows B could not (control, run last)", async () => {
         await registration.control(a(), handle);

@@ -1,8 +1,8 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { itemsOf } from '../../mechanism/streaming.js';
 import { notFound } from '../../mechanism/errors.js';
-import { identifier, parseInput } from '../../values/fields.js';
-import type { ModuleContext, StoreInterface } from '../../mechanism/module.js';
+import { callOf, identifier, parseInput } from '../../values/fields.js';
+import type { CallOptions, ModuleContext, StoreInterface } from '../../mechanism/module.js';
 import { missedWrite } from '../../kit/versions.js';
 import * as sql from './sql.js';
 import { listOptions, writeOptions, type AgentState, type ListOptions, type WriteOptions } from './types.js';
@@ -17,8 +17,8 @@ export class DefaultAgentStateStore {
   constructor(private readonly context: ModuleContext) {}
 
   /** The agent's state; `NOT_FOUND` when it has none. */
-  async get(agentId: string): Promise<AgentState> {
-    const row = await this.context.first(sql.get, { agentId });
+  async get(agentId: string, options: CallOptions = {}): Promise<AgentState> {
+    const row = await this.context.first(sql.get, { agentId }, callOf('agentState.get', options));
     if (!row) throw notFound('agentState.get', what(agentId));
     return row;
   }
@@ -29,14 +29,15 @@ export class DefaultAgentStateStore {
    * agent has no state yet); otherwise `CONFLICT` and nothing is written.
    */
   async put(agentId: string, state: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
-    const { expectedVersion } = parseInput('agentState.put', writeOptions, options);
+    const call = parseInput('agentState.put', writeOptions, options);
+    const { expectedVersion } = call;
     const row =
       expectedVersion === undefined
-        ? await this.context.first(sql.upsert, { agentId, state })
+        ? await this.context.first(sql.upsert, { agentId, state }, call)
         : expectedVersion === 0
-          ? await this.context.first(sql.insert, { agentId, state })
-          : await this.context.first(sql.replace, { agentId, state, expectedVersion });
-    return row ?? this.#missed('agentState.put', agentId, expectedVersion);
+          ? await this.context.first(sql.insert, { agentId, state }, call)
+          : await this.context.first(sql.replace, { agentId, state, expectedVersion }, call);
+    return row ?? this.#missed('agentState.put', agentId, call);
   }
 
   /**
@@ -46,9 +47,9 @@ export class DefaultAgentStateStore {
    * `CONFLICT` when `expectedVersion` is given and stale.
    */
   async patch(agentId: string, partial: Record<string, unknown>, options: WriteOptions = {}): Promise<AgentState> {
-    const { expectedVersion } = parseInput('agentState.patch', writeOptions, options);
-    const row = await this.context.first(sql.patch, { agentId, partial, expectedVersion });
-    return row ?? this.#missed('agentState.patch', agentId, expectedVersion);
+    const call = parseInput('agentState.patch', writeOptions, options);
+    const row = await this.context.first(sql.patch, { agentId, partial, expectedVersion: call.expectedVersion }, call);
+    return row ?? this.#missed('agentState.patch', agentId, call);
   }
 
   /**
@@ -56,11 +57,11 @@ export class DefaultAgentStateStore {
    * (`CONFLICT` otherwise, `NOT_FOUND` when there is none).
    */
   async delete(agentId: string, options: WriteOptions = {}): Promise<boolean> {
-    const { expectedVersion } = parseInput('agentState.delete', writeOptions, options);
-    const deleted = await this.context.count(sql.remove, { agentId, expectedVersion });
+    const call = parseInput('agentState.delete', writeOptions, options);
+    const deleted = await this.context.count(sql.remove, { agentId, expectedVersion: call.expectedVersion }, call);
     if (deleted > 0) return true;
-    if (expectedVersion === undefined) return false;
-    return this.#missed('agentState.delete', agentId, expectedVersion);
+    if (call.expectedVersion === undefined) return false;
+    return this.#missed('agentState.delete', agentId, call);
   }
 
   /**
@@ -76,17 +77,17 @@ export class DefaultAgentStateStore {
 
   /** The tenant's agents in agent-id order, a page at a time. */
   async list(options: ListOptions = {}): Promise<Page<AgentState>> {
-    const { limit, cursor } = parseInput('agentState.list', listOptions, options);
-    const size = pageSize(limit);
-    const [after] = (decodeCursor('agentState.list', 'agentState', cursor, [identifier()]) ?? []) as [string?];
-    const rows = await this.context.all(sql.list, { after, limit: size + 1 });
+    const call = parseInput('agentState.list', listOptions, options);
+    const size = pageSize(call.limit);
+    const [after] = (decodeCursor('agentState.list', 'agentState', call.cursor, [identifier()]) ?? []) as [string?];
+    const rows = await this.context.all(sql.list, { after, limit: size + 1 }, undefined, call);
     return toPage('agentState', rows, size, (row) => [row.agentId]);
   }
 
   /** Why a versioned write changed nothing, read after it (it wrote nothing either way). */
-  async #missed(operation: string, agentId: string, expectedVersion: number | undefined): Promise<never> {
-    const current = await this.context.first(sql.currentVersion, { agentId });
-    throw missedWrite(operation, what(agentId), current?.version, expectedVersion);
+  async #missed(operation: string, agentId: string, call: WriteOptions): Promise<never> {
+    const current = await this.context.first(sql.currentVersion, { agentId }, call);
+    throw missedWrite(operation, what(agentId), current?.version, call.expectedVersion);
   }
 }
 

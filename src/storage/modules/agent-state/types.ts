@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { PreciseDate } from '../../values/codecs.js';
-import { column, identifier, pageOptions, version } from '../../values/fields.js';
+import { column, identifier, pageOptions, signalOption, version } from '../../values/fields.js';
+import type { CallOptions } from '../../mechanism/module.js';
 
 /** The stored state of one agent. */
 export interface AgentState {
@@ -14,13 +15,13 @@ export interface AgentState {
 }
 
 /** Options of `put`, `patch` and `delete`. */
-export interface WriteOptions {
+export interface WriteOptions extends CallOptions {
   /** Write only if the stored version is this one (0: only if there is none yet); otherwise `CONFLICT`. */
   expectedVersion?: number;
 }
 
-/** Options of `list`. */
-export interface ListOptions {
+/** Options of `list` and `scan`. */
+export interface ListOptions extends CallOptions {
   /** Page size, 1 to 1000; default 50. */
   limit?: number;
   /** The `nextCursor` of the page before. */
@@ -37,5 +38,5 @@ export const agentStateRow = {
 };
 
 export const agentId = identifier;
-export const writeOptions = z.strictObject({ expectedVersion: z.optional(version()) });
+export const writeOptions = z.strictObject({ expectedVersion: z.optional(version()), ...signalOption });
 export const listOptions = z.strictObject(pageOptions);

@@ -1,7 +1,7 @@
 import { pageSize } from '../../kit/cursor.js';
 import { invalidInput, notFound } from '../../mechanism/errors.js';
-import { checkKeys, parseInput } from '../../values/fields.js';
-import type { ModuleContext, StoreInterface } from '../../mechanism/module.js';
+import { callOf, checkKeys, parseInput } from '../../values/fields.js';
+import type { CallOptions, ModuleContext, StoreInterface } from '../../mechanism/module.js';
 import * as sql from './sql.js';
 import {
   pruneOptionKeys,
@@ -22,21 +22,26 @@ export class DefaultProceduralStore {
 
   /** Counts one sighting of the pattern and returns it; concurrent records never lose a count. */
   async record(scope: string, key: string, value: string, options: RecordOptions = {}): Promise<Pattern> {
-    const { metadata } = checkKeys('procedural.record', 'options', options, recordOptionKeys);
-    return await this.context.one(sql.record, { scope, key, value, metadata });
+    const call = checkKeys('procedural.record', 'options', options, recordOptionKeys);
+    return await this.context.one(sql.record, { scope, key, value, metadata: call.metadata }, call);
   }
 
   /** The pattern; `NOT_FOUND` when it was never recorded (or was pruned). */
-  async get(scope: string, key: string, value: string): Promise<Pattern> {
-    const row = await this.context.first(sql.get, { scope, key, value });
+  async get(scope: string, key: string, value: string, options: CallOptions = {}): Promise<Pattern> {
+    const row = await this.context.first(sql.get, { scope, key, value }, callOf('procedural.get', options));
     if (!row) throw notFound('procedural.get', `pattern ${JSON.stringify(key)} in scope ${JSON.stringify(scope)}`);
     return row;
   }
 
   /** The scope's most frequent patterns, most frequent (then most recent) first. */
   async top(scope: string, options: TopOptions = {}): Promise<Pattern[]> {
-    const { minFrequency, limit } = parseInput('procedural.top', topOptions, options);
-    return this.context.all(sql.top, { scope, minFrequency: minFrequency ?? 1, limit: pageSize(limit) });
+    const call = parseInput('procedural.top', topOptions, options);
+    return this.context.all(
+      sql.top,
+      { scope, minFrequency: call.minFrequency ?? 1, limit: pageSize(call.limit) },
+      undefined,
+      call,
+    );
   }
 
   /**
@@ -44,7 +49,8 @@ export class DefaultProceduralStore {
    * (both, when both are given), optionally in one scope; returns how many.
    */
   async prune(options: PruneOptions): Promise<number> {
-    const { olderThan, maxFrequency, scope } = checkKeys('procedural.prune', 'options', options, pruneOptionKeys);
+    const call = checkKeys('procedural.prune', 'options', options, pruneOptionKeys);
+    const { olderThan, maxFrequency, scope } = call;
     if (olderThan === undefined && maxFrequency === undefined) {
       throw invalidInput(
         'procedural.prune',
@@ -52,7 +58,7 @@ export class DefaultProceduralStore {
         'must give olderThan, maxFrequency or both (prune never deletes everything)',
       );
     }
-    return this.context.count(sql.prune, { olderThan, maxFrequency, scope });
+    return this.context.count(sql.prune, { olderThan, maxFrequency, scope }, call);
   }
 }
 

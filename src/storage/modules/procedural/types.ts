@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { PreciseDate } from '../../values/codecs.js';
-import { column, integer } from '../../values/fields.js';
+import { column, integer, signalOption } from '../../values/fields.js';
+import type { CallOptions } from '../../mechanism/module.js';
 
 /** A learned pattern: how often `key = value` was seen in a scope, and when first and last. */
 export interface Pattern {
@@ -16,13 +17,13 @@ export interface Pattern {
 }
 
 /** Options of `record`. */
-export interface RecordOptions {
+export interface RecordOptions extends CallOptions {
   /** Merged (top level) into the pattern's metadata. */
   metadata?: Record<string, unknown>;
 }
 
 /** Options of `top`. */
-export interface TopOptions {
+export interface TopOptions extends CallOptions {
   /** Only patterns seen at least this often. */
   minFrequency?: number;
   /** At most this many, 1 to 1000; default 50. */
@@ -30,7 +31,7 @@ export interface TopOptions {
 }
 
 /** What `prune` deletes: patterns matching every condition given (at least one of `olderThan`, `maxFrequency`). */
-export interface PruneOptions {
+export interface PruneOptions extends CallOptions {
   /** Last seen before this instant. */
   olderThan?: Date;
   /** Seen at most this often. */
@@ -54,9 +55,10 @@ export const patternRow = {
 };
 
 export const frequency = () => integer(1, Number.MAX_SAFE_INTEGER);
-export const recordOptionKeys = ['metadata'] as const;
+export const recordOptionKeys = ['metadata', 'signal'] as const;
 export const topOptions = z.strictObject({
   minFrequency: z.optional(frequency()),
   limit: z.optional(integer(1, 1000)),
+  ...signalOption,
 });
-export const pruneOptionKeys = ['olderThan', 'maxFrequency', 'scope'] as const;
+export const pruneOptionKeys = ['olderThan', 'maxFrequency', 'scope', 'signal'] as const;

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { PreciseDate } from '../../values/codecs.js';
 import { column, oneOf, pageOptions } from '../../values/fields.js';
+import type { CallOptions } from '../../mechanism/module.js';
 import type { TransitionGraph } from '../../kit/transitions.js';
 
 /** The statuses of a session (the `CHECK` of `sessions.status`). */
@@ -53,8 +54,8 @@ export interface SessionUpdate {
   status?: (typeof UPDATABLE_STATUSES)[number];
 }
 
-/** Options of `list`. */
-export interface ListOptions {
+/** Options of `list` and `scan`. */
+export interface ListOptions extends CallOptions {
   status?: SessionStatus;
   limit?: number;
   cursor?: string;

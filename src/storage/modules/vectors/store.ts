@@ -3,10 +3,10 @@ import * as z from 'zod/mini';
 import { LlmspellError } from '../../../errors.js';
 import { vectorText } from '../../values/codecs.js';
 import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
-import { checkKeys, jsonObject, kindOf, parseInput, text, uuid } from '../../values/fields.js';
+import { callOf, checkKeys, jsonObject, kindOf, parseInput, signalOption, text, uuid } from '../../values/fields.js';
 import { compileFilter, type CompiledFilter } from '../../kit/metadata-filter.js';
 import { columns } from '../../mechanism/batches.js';
-import type { ModuleContext, StorageSettings, StoreInterface } from '../../mechanism/module.js';
+import type { CallOptions, ModuleContext, StorageSettings, StoreInterface } from '../../mechanism/module.js';
 import type { RowOf } from '../../mechanism/statement.js';
 import * as sql from './sql.js';
 import { tenantIndexName } from './tenant-indexes.js';
@@ -63,7 +63,7 @@ interface UpsertRow {
   metadata: string;
 }
 
-const upsertOptions = z.strictObject({ atomic: z.optional(z.boolean()) });
+const upsertOptions = z.strictObject({ atomic: z.optional(z.boolean()), ...signalOption });
 
 /**
  * A tenant's vector embeddings: upsert, similarity search (cosine), metadata filters, and the
@@ -90,7 +90,7 @@ export class DefaultVectorStore {
   async upsert(entries: readonly VectorEntry[], options: UpsertOptions = {}): Promise<string[]> {
     const operation = 'vectors.upsert';
     this.#enabled();
-    const { atomic } = parseInput(operation, upsertOptions, options);
+    const { atomic, signal } = parseInput(operation, upsertOptions, options);
     if (!Array.isArray(entries)) throw invalidInput(operation, 'entries', `must be an array, not ${kindOf(entries)}`);
     if (entries.length > MAX_BATCH) {
       throw invalidInput(
@@ -141,6 +141,7 @@ export class DefaultVectorStore {
           bytes: row.vector.length + Buffer.byteLength(row.metadata) + Buffer.byteLength(row.scope),
         }),
         atomic,
+        signal,
       },
       (tx, { group, rows: chunk }) =>
         tx.count(sql.byDimension[group].upsert, {
@@ -163,9 +164,8 @@ export class DefaultVectorStore {
   async search(options: SearchOptions): Promise<SearchResult> {
     const operation = 'vectors.search';
     this.#enabled();
-    const { vector, k, scope, filter, minScore, includeVectors } = checkKeys(operation, 'options', options, [
-      ...searchKeys,
-    ]);
+    const call = checkKeys(operation, 'options', options, [...searchKeys]);
+    const { vector, k, scope, filter, minScore, includeVectors } = call;
     const query = vectorInput(operation, 'vector', vector);
     const limit = parseInput(operation, z.strictObject({ k: kField() }), { k }).k;
     if (minScore !== undefined && !(typeof minScore === 'number' && minScore >= -1 && minScore <= 1)) {
@@ -187,7 +187,7 @@ export class DefaultVectorStore {
     const threshold = config.exact_search_max_rows;
     const table = JSON.stringify([query.dims, scope ?? null]);
     if (threshold > 0 && !((this.#large.get(table) ?? 0) > Date.now())) {
-      const first = await this.context.all(statements.firstPass, { ...params, cap: threshold + 1 });
+      const first = await this.context.all(statements.firstPass, { ...params, cap: threshold + 1 }, undefined, call);
       if (first[0]!.tenantRows <= threshold) {
         route = 'exact';
         rows = first.flatMap(({ tenantRows: _count, ...hit }) => (hit.id === null ? [] : [hit as HitRow]));
@@ -210,13 +210,13 @@ export class DefaultVectorStore {
         // Short of k: the walk stopped at max_scan_tuples (or its probes), or fewer rows match. Scan exactly.
         if (found.length < limit) return ['fallback', await tx.all(statements.exact, params)] as const;
         return ['index', found] as const;
-      });
+      }, call);
       [route, rows] = await walk.catch(async (error: unknown) => {
         if (!isProbesMismatch(error)) throw error;
         // VectorChord cannot plan the search while a rebuild's new index (other lists) stands
         // beside the old one, for the moment until maintenance swaps them: answer exactly. (In a
         // caller's transaction(), which the failure aborted, the failure stands.)
-        const exact = await this.context.all(statements.exact, params).catch(() => {
+        const exact = await this.context.all(statements.exact, params, undefined, call).catch(() => {
           throw error;
         });
         return ['fallback', exact] as const;
@@ -235,11 +235,12 @@ export class DefaultVectorStore {
   }
 
   /** The embeddings with these ids, in the order asked (ids that do not exist are left out). */
-  async get(ids: readonly string[]): Promise<StoredVector[]> {
+  async get(ids: readonly string[], options: CallOptions = {}): Promise<StoredVector[]> {
     const list = idList('vectors.get', ids);
+    const call = callOf('vectors.get', options);
     this.#enabled();
     if (list.length === 0) return [];
-    const rows = await this.context.all(sql.get, { ids: list });
+    const rows = await this.context.all(sql.get, { ids: list }, undefined, call);
     const byId = new Map(rows.map((row) => [row.id, row as StoredVector]));
     return list.flatMap((id) => byId.get(id) ?? []);
   }
@@ -248,29 +249,32 @@ export class DefaultVectorStore {
    * Merges `patch` into the embedding's metadata (top level; a `null` value removes the key) and
    * returns the record; `NOT_FOUND` when there is no such embedding.
    */
-  async updateMetadata(id: string, patch: Record<string, unknown>): Promise<VectorRecord> {
+  async updateMetadata(id: string, patch: Record<string, unknown>, options: CallOptions = {}): Promise<VectorRecord> {
+    const call = callOf('vectors.updateMetadata', options);
     this.#enabled();
-    const row = await this.context.first(sql.updateMetadata, { id, patch });
+    const row = await this.context.first(sql.updateMetadata, { id, patch }, call);
     if (!row) throw notFound('vectors.updateMetadata', `embedding ${JSON.stringify(id)}`);
     const { vector: _none, ...record } = row;
     return record as VectorRecord;
   }
 
   /** Deletes the embeddings with these ids; returns how many there were. */
-  async delete(ids: readonly string[]): Promise<number> {
+  async delete(ids: readonly string[], options: CallOptions = {}): Promise<number> {
     const list = idList('vectors.delete', ids);
+    const call = callOf('vectors.delete', options);
     this.#enabled();
     if (list.length === 0) return 0;
-    return (await this.context.one(sql.remove, { ids: list })).deleted;
+    return (await this.context.one(sql.remove, { ids: list }, call)).deleted;
   }
 
   /**
    * Deletes the embeddings in `scope` and/or matching `filter` (at least one must be given;
    * `filter: {}` matches every embedding); returns how many.
    */
-  async deleteWhere(selection: VectorSelection): Promise<number> {
+  async deleteWhere(selection: VectorSelection, options: CallOptions = {}): Promise<number> {
     const operation = 'vectors.deleteWhere';
     const { scope, filter } = checkKeys(operation, 'selection', selection, [...selectionKeys]);
+    const call = callOf(operation, options);
     if (scope === undefined && filter === undefined) {
       throw invalidInput(
         operation,
@@ -280,25 +284,27 @@ export class DefaultVectorStore {
     }
     this.#enabled();
     const params = { scope, ...compileFilter(operation, filter) };
-    return (await this.context.one(sql.removeWhere, params)).deleted;
+    return (await this.context.one(sql.removeWhere, params, call)).deleted;
   }
 
   /** How many embeddings the tenant has (in `scope`, matching `filter`), over every vector length. */
-  async count(selection: VectorSelection = {}): Promise<number> {
+  async count(selection: VectorSelection = {}, options: CallOptions = {}): Promise<number> {
     const operation = 'vectors.count';
     const { scope, filter } = checkKeys(operation, 'selection', selection, [...selectionKeys]);
+    const call = callOf(operation, options);
     this.#enabled();
     const params: { scope?: string } & CompiledFilter = { scope, ...compileFilter(operation, filter) };
-    return (await this.context.one(sql.count, params)).count;
+    return (await this.context.one(sql.count, params, call)).count;
   }
 
   /** The tenant's embeddings per vector length, the index kind of each table, and whether the tenant has its own. */
-  async stats(): Promise<VectorStats> {
+  async stats(options: CallOptions = {}): Promise<VectorStats> {
+    const call = callOf('vectors.stats', options);
     this.#enabled();
     const names = Object.fromEntries(
       VECTOR_DIMENSIONS.map((dims) => [`index${dims}`, `llmspell.${tenantIndexName(dims, this.context.tenant)}`]),
     ) as Record<`index${VectorDimension}`, string>;
-    const rows = await this.context.all(sql.stats, names);
+    const rows = await this.context.all(sql.stats, names, undefined, call);
     return Object.fromEntries(rows.map(({ dimensions, ...table }) => [dimensions, table])) as unknown as VectorStats;
   }
 

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { parseVector, type PreciseDate } from '../../values/codecs.js';
 import { column, integer } from '../../values/fields.js';
 import type { MetadataFilter } from '../../kit/metadata-filter.js';
+import type { CallOptions } from '../../mechanism/module.js';
 
 /** The vector lengths there is a table for (`vector_embeddings_384` … `_3072`). */
 export const VECTOR_DIMENSIONS = [384, 768, 1536, 3072] as const;
@@ -22,7 +23,7 @@ export interface VectorEntry {
 }
 
 /** Options of `upsert`. */
-export interface UpsertOptions {
+export interface UpsertOptions extends CallOptions {
   /**
    * `true` (default): the whole batch in one transaction, all or none. `false`: each statement's
    * chunk (up to 1,000 rows of one length) commits on its own, so a large load does not hold a
@@ -50,7 +51,7 @@ export interface StoredVector extends VectorRecord {
 }
 
 /** What `search` looks for. */
-export interface SearchOptions {
+export interface SearchOptions extends CallOptions {
   /** The query vector: its length picks the table searched. */
   vector: readonly number[] | Float32Array | Float64Array;
   /** How many hits at most, 1 to 1000. */
@@ -166,6 +167,6 @@ export const statsRow = {
   tenantIndex: column.boolean(),
 };
 
-export const searchKeys = ['vector', 'k', 'scope', 'filter', 'minScore', 'includeVectors'] as const;
+export const searchKeys = ['vector', 'k', 'scope', 'filter', 'minScore', 'includeVectors', 'signal'] as const;
 export const selectionKeys = ['scope', 'filter'] as const;
 export const k = () => integer(1, MAX_K);

@@ -1,8 +1,8 @@
 import { decodeCursor, pageSize, toPage, type Page } from '../../kit/cursor.js';
 import { itemsOf } from '../../mechanism/streaming.js';
 import { conflict, invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
-import { checkKeys, identifier, parseInput } from '../../values/fields.js';
-import type { ModuleContext, StoreInterface } from '../../mechanism/module.js';
+import { callOf, checkKeys, identifier, parseInput } from '../../values/fields.js';
+import type { CallOptions, ModuleContext, StoreInterface } from '../../mechanism/module.js';
 import { invalidTransition, predecessors } from '../../kit/transitions.js';
 import { missedWrite } from '../../kit/versions.js';
 import * as sql from './sql.js';
@@ -33,10 +33,11 @@ export class DefaultWorkflowStore {
   constructor(private readonly context: ModuleContext) {}
 
   /** Creates a `pending` workflow; `CONFLICT` when the id is taken. */
-  async create(input: NewWorkflow): Promise<Workflow> {
+  async create(input: NewWorkflow, options: CallOptions = {}): Promise<Workflow> {
     const { workflowId, name, state } = checkKeys('workflows.create', 'input', input, newWorkflowKeys);
+    const call = callOf('workflows.create', options);
     try {
-      return await this.context.one(sql.create, { workflowId, name, state });
+      return await this.context.one(sql.create, { workflowId, name, state }, call);
     } catch (error) {
       if (error instanceof StorageError && error.code === 'CONFLICT' && workflowId !== undefined) {
         throw conflict('workflows.create', `${what(workflowId)} exists already`, error.details);
@@ -46,8 +47,8 @@ export class DefaultWorkflowStore {
   }
 
   /** The workflow; `NOT_FOUND` when there is none. */
-  async get(workflowId: string): Promise<Workflow> {
-    const row = await this.context.first(sql.get, { workflowId });
+  async get(workflowId: string, options: CallOptions = {}): Promise<Workflow> {
+    const row = await this.context.first(sql.get, { workflowId }, callOf('workflows.get', options));
     if (!row) throw notFound('workflows.get', what(workflowId));
     return row;
   }
@@ -61,10 +62,11 @@ export class DefaultWorkflowStore {
     if (state === undefined && currentStep === undefined) {
       throw invalidInput('workflows.update', 'changes', 'must set state, currentStep or both');
     }
-    const { expectedVersion } = parseInput('workflows.update', updateOptions, options);
-    const row = await this.context.first(sql.update, { workflowId, state, currentStep, expectedVersion });
+    const call = parseInput('workflows.update', updateOptions, options);
+    const { expectedVersion } = call;
+    const row = await this.context.first(sql.update, { workflowId, state, currentStep, expectedVersion }, call);
     if (row) return row;
-    const now = await this.#current(workflowId);
+    const now = await this.#current(workflowId, call);
     throw missedWrite('workflows.update', what(workflowId), now?.version, expectedVersion);
   }
 
@@ -78,16 +80,19 @@ export class DefaultWorkflowStore {
    */
   async transition(workflowId: string, to: WorkflowStatus, options: TransitionOptions = {}): Promise<Workflow> {
     const target = parseInput('workflows.transition', status(), to, 'to');
-    const { error } = parseInput('workflows.transition', transitionOptions, options);
+    const call = parseInput('workflows.transition', transitionOptions, options);
+    const { error } = call;
     if (error !== undefined && target !== 'failed' && target !== 'cancelled') {
       throw invalidInput('workflows.transition', 'error', `is recorded only with failed or cancelled, not ${target}`);
     }
     const from = predecessors(WORKFLOW_TRANSITIONS, target);
     const row =
-      from.length === 0 ? undefined : await this.context.first(sql.transition, { workflowId, to: target, from, error });
+      from.length === 0
+        ? undefined
+        : await this.context.first(sql.transition, { workflowId, to: target, from, error }, call);
     if (row) return row;
     // It changed nothing: say why, from the row as it is now (a concurrent transition may have won).
-    const now = await this.#current(workflowId);
+    const now = await this.#current(workflowId, call);
     if (!now) throw notFound('workflows.transition', what(workflowId));
     throw invalidTransition('workflows.transition', what(workflowId), WORKFLOW_TRANSITIONS, now.status, target);
   }
@@ -105,16 +110,17 @@ export class DefaultWorkflowStore {
 
   /** The tenant's workflows in workflow-id order, optionally of one status, a page at a time. */
   async list(options: ListOptions = {}): Promise<Page<Workflow>> {
-    const { status: only, limit, cursor } = parseInput('workflows.list', listOptions, options);
+    const call = parseInput('workflows.list', listOptions, options);
+    const { status: only, limit, cursor } = call;
     const size = pageSize(limit);
     const listName = `workflows:${only ?? '*'}`;
     const [after] = (decodeCursor('workflows.list', listName, cursor, [identifier()]) ?? []) as [string?];
-    const rows = await this.context.all(sql.list, { status: only, after, limit: size + 1 });
+    const rows = await this.context.all(sql.list, { status: only, after, limit: size + 1 }, undefined, call);
     return toPage(listName, rows, size, (row) => [row.workflowId]);
   }
 
-  #current(workflowId: string) {
-    return this.context.first(sql.current, { workflowId });
+  #current(workflowId: string, call: CallOptions) {
+    return this.context.first(sql.current, { workflowId }, call);
   }
 }
 

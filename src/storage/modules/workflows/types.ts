@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { PreciseDate } from '../../values/codecs.js';
-import { column, integer, oneOf, pageOptions, text, version } from '../../values/fields.js';
+import { column, integer, oneOf, pageOptions, signalOption, text, version } from '../../values/fields.js';
+import type { CallOptions } from '../../mechanism/module.js';
 import type { TransitionGraph } from '../../kit/transitions.js';
 
 /** The statuses of a workflow (the `CHECK` of `workflow_states.status`). */
@@ -53,19 +54,19 @@ export interface WorkflowUpdate {
 }
 
 /** Options of `update`. */
-export interface UpdateOptions {
+export interface UpdateOptions extends CallOptions {
   /** Update only this version; `CONFLICT` otherwise. */
   expectedVersion?: number;
 }
 
 /** Options of `transition`. */
-export interface TransitionOptions {
+export interface TransitionOptions extends CallOptions {
   /** Recorded with a `failed` or `cancelled` transition. */
   error?: string;
 }
 
-/** Options of `list`. */
-export interface ListOptions {
+/** Options of `list` and `scan`. */
+export interface ListOptions extends CallOptions {
   /** Only workflows in this status. */
   status?: WorkflowStatus;
   limit?: number;
@@ -95,6 +96,9 @@ export const status = () => oneOf(WORKFLOW_STATUSES);
 export const step = () => integer(0, 2_147_483_647);
 export const newWorkflowKeys = ['workflowId', 'name', 'state'] as const;
 export const workflowUpdateKeys = ['state', 'currentStep'] as const;
-export const updateOptions = z.strictObject({ expectedVersion: z.optional(version()) });
-export const transitionOptions = z.strictObject({ error: z.optional(text(MAX_ERROR_BYTES, { allowEmpty: true })) });
+export const updateOptions = z.strictObject({ expectedVersion: z.optional(version()), ...signalOption });
+export const transitionOptions = z.strictObject({
+  error: z.optional(text(MAX_ERROR_BYTES, { allowEmpty: true })),
+  ...signalOption,
+});
 export const listOptions = z.strictObject({ status: z.optional(status()), ...pageOptions });

@@ -1,6 +1,6 @@
 /** The tenant-conformance registration of agentState (see `harness.ts`). */
 import { expect } from 'vitest';
-import { attemptsOf, plain, register, token } from './harness.js';
+import { attemptsOf, drain, plain, register, token } from './harness.js';
 
 interface AgentHandle {
   /** A's agent at version 2 (a put and a patch). */
@@ -32,6 +32,14 @@ export const agentState = register({
   },
   locate: (h) => ({ table: 'agent_state', column: 'agent_id', value: h.agentId }),
   probe: (stores) => stores.agentState.list({ limit: 1 }),
+  signalled: {
+    get: (b, h, signal) => b.agentState.get(h.agentId, { signal }),
+    put: (b, h, signal) => b.agentState.put(h.agentId, { mine: 'b' }, { signal }),
+    patch: (b, h, signal) => b.agentState.patch(h.agentId, { mine: 'b' }, { signal }),
+    delete: (b, h, signal) => b.agentState.delete(h.agentId, { signal }),
+    list: (b, _h, signal) => b.agentState.list({ limit: 10, signal }),
+    scan: (b, _h, signal) => drain(b.agentState.scan({ limit: 2, signal })),
+  },
   attempts: [
     agent({
       method: 'get',

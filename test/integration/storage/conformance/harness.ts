@@ -74,6 +74,13 @@ export interface Registration<M extends ModuleId, H, S> {
   /** A harmless call of the module for the caller's own tenant (for the scope checks). */
   probe(stores: TenantStores): Promise<unknown>;
   readonly attempts: readonly Attempt<M, H>[];
+  /**
+   * Every method of the store called by B with `signal` (`{ signal }` in its options), one call
+   * each: the signal tests run them with a live, an aborted and an aborting signal.
+   */
+  readonly signalled: {
+    readonly [K in MethodOf<M>]: (b: TenantStores, handle: H, signal: AbortSignal) => Promise<unknown>;
+  };
   /** Run last, as A: A's own calls do reach the rows B could not. */
   control(a: TenantStores, handle: H): Promise<void>;
 }
@@ -99,6 +106,13 @@ export function plain<T>(value: T): unknown {
 }
 
 export const token = () => randomBytes(5).toString('hex');
+
+/** Every item an async iterable yields (a `scan`), as an array. */
+export async function drain<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
 
 /** Greater than any frequency a test records. */
 export const BIG = Number.MAX_SAFE_INTEGER;

@@ -35,6 +35,12 @@ export const procedural = register({
   },
   locate: (h) => ({ table: 'procedural_memory', column: 'id', value: h.id }),
   probe: (stores) => stores.procedural.top('probe-scope', { limit: 1 }),
+  signalled: {
+    record: (b, h, signal) => b.procedural.record(h.scope, h.key, h.value, { signal }),
+    get: (b, h, signal) => b.procedural.get(h.scope, h.key, h.value, { signal }),
+    top: (b, h, signal) => b.procedural.top(h.scope, { signal }),
+    prune: (b, h, signal) => b.procedural.prune({ scope: h.scope, maxFrequency: BIG, signal }),
+  },
   attempts: [
     pattern({
       method: 'get',

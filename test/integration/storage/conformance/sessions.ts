@@ -1,7 +1,7 @@
 /** The tenant-conformance registration of sessions (see `harness.ts`). */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
-import { attemptsOf, plain, register } from './harness.js';
+import { attemptsOf, drain, plain, register } from './harness.js';
 
 interface SessionHandle {
   /** A's active session, past its expiry (what `expire()` would mark). */
@@ -39,6 +39,16 @@ export const sessions = register({
   },
   locate: (h) => ({ table: 'sessions', column: 'session_id', value: h.sessionId }),
   probe: (stores) => stores.sessions.list({ limit: 1 }),
+  signalled: {
+    create: (b, _h, signal) => b.sessions.create({ metadata: { mine: 'b' } }, { signal }),
+    get: (b, h, signal) => b.sessions.get(h.sessionId, { signal }),
+    touch: (b, h, signal) => b.sessions.touch(h.sessionId, { signal }),
+    update: (b, h, signal) => b.sessions.update(h.sessionId, { status: 'suspended' }, { signal }),
+    archive: (b, h, signal) => b.sessions.archive(h.sessionId, { signal }),
+    list: (b, _h, signal) => b.sessions.list({ limit: 10, signal }),
+    scan: (b, _h, signal) => drain(b.sessions.scan({ limit: 2, signal })),
+    expire: (b, _h, signal) => b.sessions.expire({ signal }),
+  },
   attempts: [
     session({
       method: 'get',

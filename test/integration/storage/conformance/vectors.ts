@@ -111,6 +111,16 @@ export const vectors = register({
   },
   locate: (h) => ({ table: 'vector_embeddings_384', column: 'id', value: h.rows[0]!.id }),
   probe: (stores) => stores.vectors.count(),
+  signalled: {
+    upsert: (b, h, signal) => b.vectors.upsert([{ vector: rowOf(h, 384).vector, scope: 'b' }], { signal }),
+    search: (b, h, signal) => b.vectors.search({ vector: rowOf(h, 384).vector, k: 10, signal }),
+    get: (b, h, signal) => b.vectors.get(h.ids, { signal }),
+    updateMetadata: (b, h, signal) => b.vectors.updateMetadata(rowOf(h, 384).id, { mine: 'b' }, { signal }),
+    delete: (b, h, signal) => b.vectors.delete(h.ids, { signal }),
+    deleteWhere: (b, h, signal) => b.vectors.deleteWhere({ scope: h.scope }, { signal }),
+    count: (b, _h, signal) => b.vectors.count({}, { signal }),
+    stats: (b, _h, signal) => b.vectors.stats({ signal }),
+  },
   attempts: [
     // upsert with A's ids: B's own rows, A's untouched (the snapshot after each attempt).
     vector({

@@ -1,6 +1,6 @@
 /** The tenant-conformance registration of workflows (see `harness.ts`). */
 import { expect } from 'vitest';
-import { attemptsOf, plain, register, token } from './harness.js';
+import { attemptsOf, drain, plain, register, token } from './harness.js';
 
 interface WorkflowHandle {
   /** A's workflow: running, at step 3, version 3. */
@@ -33,6 +33,14 @@ export const workflows = register({
   },
   locate: (h) => ({ table: 'workflow_states', column: 'workflow_id', value: h.workflowId }),
   probe: (stores) => stores.workflows.list({ limit: 1 }),
+  signalled: {
+    create: (b, _h, signal) => b.workflows.create({ name: 'b' }, { signal }),
+    get: (b, h, signal) => b.workflows.get(h.workflowId, { signal }),
+    update: (b, h, signal) => b.workflows.update(h.workflowId, { currentStep: 9 }, { signal }),
+    transition: (b, h, signal) => b.workflows.transition(h.pendingId, 'running', { signal }),
+    list: (b, _h, signal) => b.workflows.list({ limit: 10, signal }),
+    scan: (b, _h, signal) => drain(b.workflows.scan({ limit: 2, signal })),
+  },
   attempts: [
     workflow({
       method: 'get',
