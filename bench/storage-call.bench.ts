@@ -16,7 +16,6 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
-import { ASSERT_TENANT_WRITABLE } from '../src/db/tenant.js';
 import type { Storage } from '../src/storage/open-storage.js';
 import { openStorageTarget, type OpenedStorage } from '../test/helpers/storage.js';
 
@@ -133,11 +132,6 @@ const parts: Record<string, Call> = {
   '+ the two timeouts (the whole prologue)': breakdown(
     (tenant) =>
       `BEGIN; SET LOCAL statement_timeout = 30000; SET LOCAL idle_in_transaction_session_timeout = 60000; SET LOCAL ROLE llmspell_app; ${setTenant(tenant)}`,
-  ),
-  // What a write adds: the check that its tenant is not being forgotten (migration 0012).
-  '+ the write check (a write’s whole prologue)': breakdown(
-    (tenant) =>
-      `BEGIN; SET LOCAL statement_timeout = 30000; SET LOCAL idle_in_transaction_session_timeout = 60000; SET LOCAL ROLE llmspell_app; ${setTenant(tenant)}; ${ASSERT_TENANT_WRITABLE}`,
   ),
 };
 

@@ -9,7 +9,7 @@ import {
   typedFailure,
   type LostDuring,
 } from './errors.js';
-import { APP_ROLE, ASSERT_TENANT_WRITABLE, TENANT_SETTING } from './tenant.js';
+import { APP_ROLE, TENANT_SETTING } from './tenant.js';
 import type { Database, DriverKind, PoolStats, Queryable, ScopeOptions, TenantOptions } from './types.js';
 import { abortedError, unlessAborted } from './abort.js';
 
@@ -106,8 +106,6 @@ interface ScopeMode {
   tenant?: string;
   /** The callback sends exactly one statement: COMMIT may be sent right behind it (pipeline mode). */
   single?: boolean;
-  /** The prologue checks that the tenant may write ({@link ASSERT_TENANT_WRITABLE}). */
-  writes?: boolean;
   /** Aborts the whole lending: see {@link ScopeOptions.signal}. */
   signal?: AbortSignal | undefined;
 }
@@ -182,7 +180,6 @@ export class SourceDatabase implements Database {
         transaction: true,
         tenant,
         single: options.singleStatement === true,
-        writes: options.writes === true,
         signal: options.signal,
       },
       fn,
@@ -300,7 +297,7 @@ export class SourceDatabase implements Database {
     };
     try {
       if (mode.transaction) {
-        prologue = (await this.begin(client, mode.tenant, mode.writes === true)).pending;
+        prologue = (await this.begin(client, mode.tenant)).pending;
         prologue?.catch(() => undefined); // awaited by the first statement, or before COMMIT
         began = true;
       }
@@ -363,11 +360,7 @@ export class SourceDatabase implements Database {
    * values are checked integers and the tenant
    * id, validated and escaped with `escapeLiteral`: nothing else reaches the SQL text.
    */
-  private async begin(
-    client: pg.ClientBase,
-    tenant: string | undefined,
-    writes: boolean,
-  ): Promise<{ pending?: Promise<unknown> }> {
+  private async begin(client: pg.ClientBase, tenant: string | undefined): Promise<{ pending?: Promise<unknown> }> {
     const facts = await this.sessionFacts(client);
     const statements = ['BEGIN', ...this.timeouts];
     if (tenant !== undefined) {
@@ -375,7 +368,6 @@ export class SourceDatabase implements Database {
         statements.push(`SET LOCAL ROLE ${pg.escapeIdentifier(APP_ROLE)}`);
       }
       statements.push(`SET LOCAL ${TENANT_SETTING} = ${pg.escapeLiteral(tenant)}`);
-      if (writes) statements.push(ASSERT_TENANT_WRITABLE);
     }
     if (!facts.citus && this.policy.separatePrologue !== true) {
       const sent = client.query(statements.join('; '));

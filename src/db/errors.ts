@@ -1,6 +1,6 @@
 import type { SslMode } from '../config/urls.js';
 import { LlmspellError, type ErrorCode } from '../errors.js';
-import { TENANT_ERASING_SQLSTATE } from './tenant.js';
+import { isErasureRefusal } from './tenant.js';
 
 /** `TENANT_ERASING`: a write of a tenant that `forgetTenant` is erasing. */
 export function tenantErasingError(options: { fields?: PostgresErrorFields; cause?: unknown } = {}): DatabaseError {
@@ -447,6 +447,7 @@ export function toDatabaseError(error: unknown, target: string, context: Connect
 
   if (isServerError(raw)) {
     const fields = serverFields(raw);
+    if (isErasureRefusal(raw)) return tenantErasingError({ fields, cause: error });
     switch (code) {
       case '28P01':
       case '28000':
@@ -455,8 +456,6 @@ export function toDatabaseError(error: unknown, target: string, context: Connect
           fields,
           cause: error,
         });
-      case TENANT_ERASING_SQLSTATE:
-        return tenantErasingError({ fields, cause: error });
       case '3D000':
         return new DatabaseError('DB_NOT_FOUND', `${message} (at ${target})`, {
           hint: `Create the database (createdb NAME, or CREATE DATABASE) or fix the database name in ${source}.`,

@@ -12,15 +12,15 @@ export const TENANT_SETTING = 'app.current_tenant_id';
 export const ERASURE_LOCK = 1819045221;
 
 /**
- * Refuses (SQLSTATE {@link TENANT_ERASING_SQLSTATE}) a write of a tenant that is being forgotten:
- * it takes the tenant's erasure lock in shared mode for the rest of the transaction, which an
- * erasure holds exclusively from start to end (and waits for before it starts). Sent in the
- * prologue of a one-statement write, or before the first write of a transaction of several.
+ * Whether a server error is the refusal of a write of a tenant being forgotten: the CHECK
+ * `<table>_tenant_writable` of every tenant table (migration 0013) failed (23514), because it could
+ * not take the tenant's erasure lock in shared mode, which an erasure holds exclusively.
  */
-export const ASSERT_TENANT_WRITABLE = `SELECT CASE WHEN coalesce(pg_try_advisory_xact_lock_shared(${ERASURE_LOCK}, hashtext(current_setting('${TENANT_SETTING}', true))), true) THEN NULL ELSE llmspell.tenant_erasing() END`;
-
-/** The SQLSTATE of {@link ASSERT_TENANT_WRITABLE}'s refusal: `TENANT_ERASING`. */
-export const TENANT_ERASING_SQLSTATE = 'LS001';
+export function isErasureRefusal(error: { code?: unknown; constraint?: unknown }): boolean {
+  return (
+    error.code === '23514' && typeof error.constraint === 'string' && error.constraint.endsWith('_tenant_writable')
+  );
+}
 
 const PATTERN_KEY = 'storage.postgres.tenant_id_pattern';
 

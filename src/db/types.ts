@@ -50,11 +50,6 @@ export interface TenantOptions extends ScopeOptions {
    * their one-statement calls, and `commitWith` for reads.
    */
   singleStatement?: boolean;
-  /**
-   * The transaction writes: its prologue checks that the tenant is not being forgotten
-   * (`TENANT_ERASING` otherwise, before the callback's statement runs).
-   */
-  writes?: boolean;
 }
 
 /** The three drivers behind `storage.backend`. */

@@ -411,9 +411,6 @@ class OpenStorage implements Storage {
     }
     const db = this.#database(component);
     const single = options.singleStatement === true;
-    // A one-statement write checks that the tenant may write in its prologue (no round trip more);
-    // a run of several statements checks before its first write.
-    const writes = single && options.readOnly !== true;
     const attempt = () =>
       db.withTenant(
         tenant,
@@ -425,7 +422,6 @@ class OpenStorage implements Storage {
             statementTimeoutSecs: this.settings.storage.postgres.statement_timeout_secs,
             erasing: () => this.#erasing.has(tenant),
             ...this.#observing(db),
-            writesChecked: writes,
           });
           try {
             return await work(tx);
@@ -433,7 +429,7 @@ class OpenStorage implements Storage {
             tx.revoke();
           }
         },
-        { singleStatement: single, writes, signal: options.signal },
+        { singleStatement: single, signal: options.signal },
       );
     return options.retry === false ? attempt() : withRetries(attempt);
   }

@@ -166,7 +166,7 @@ describe('the binary at the edges', () => {
       // Not a terminal (a CI log): the long first run still says what it is doing, on stderr.
       expect(second.stderr).toContain(`Creating the embedded database in ${dataDir}`);
       expect(second.stderr).toMatch(/Embedded database created in \d+\.\ds\./);
-      expect(second.stderr).toMatch(/\[1\/14\] applying 0001_extensions_and_schema/);
+      expect(second.stderr).toMatch(/\[1\/\d+\] applying 0001_extensions_and_schema/);
       expect(second.stdout).not.toMatch(/Creating|applying/);
     });
 

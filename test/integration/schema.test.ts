@@ -81,7 +81,6 @@ const COLUMN_GRANTS: Readonly<Record<string, readonly Dml[]>> = {
 /** Grants on the schema and its functions. ensure_event_partitions is the owner's alone. */
 const OTHER_GRANTS = [
   `${LLMSPELL_SCHEMA}:USAGE`,
-  `${LLMSPELL_SCHEMA}.tenant_erasing:EXECUTE`,
   `${LLMSPELL_SCHEMA}.event_log_partitions:EXECUTE`,
   `${LLMSPELL_SCHEMA}.uuid_v7:EXECUTE`,
 ];
@@ -292,6 +291,25 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
     expect(keys.some((k) => k.kind === 'i' && k.partial)).toBe(true);
     expect((await foreignKeysOf(m.db)).length).toBeGreaterThan(0);
     expect(await tenantKeyProblems(m.db)).toEqual([]);
+  });
+
+  it('refuses writes of a tenant being forgotten on every tenant table and partition: its _tenant_writable CHECK', async () => {
+    const { rows } = await m.db.query<{ table: string; name: string | null; check: string | null }>(
+      `SELECT c.relname::text AS table, k.conname::text AS name, pg_get_constraintdef(k.oid) AS check
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'c' AND k.conname LIKE '%\\_tenant\\_writable'
+        WHERE n.nspname = 'llmspell' AND c.relkind IN ('r', 'p') AND c.relname <> 'tenant_erasures'
+        ORDER BY 1`,
+    );
+    expect(rows.length).toBeGreaterThan(10);
+    const expected =
+      "CHECK (COALESCE(pg_try_advisory_xact_lock_shared(1819045221, hashtext(current_setting('app.current_tenant_id'::text, true))), true))";
+    for (const row of rows) {
+      expect({ table: row.table, check: row.check?.replace(/ NOT VALID$/, '') }).toEqual({
+        table: row.table,
+        check: expected,
+      });
+    }
   });
 
   it('has no triggers on any llmspell table', async () => {

@@ -5,8 +5,9 @@
  *
  * 1. refuse the tenant's writes: on a server, the tenant's erasure lock held exclusively on the
  *    owner's connection from start to end (taking it waits for the writes in flight; every later
- *    write fails its shared try-lock with `TENANT_ERASING`, in every process); on PGlite, one
- *    process's session, the storage refuses them itself (`refuseWrites`);
+ *    row the tenant writes fails its table's `_tenant_writable` CHECK, a shared try-lock, with
+ *    `TENANT_ERASING`, in every process); on PGlite, one process's session, the storage refuses
+ *    them itself (`refuseWrites`);
  * 2. mark: a row of `llmspell.tenant_erasures` (migration 0012) per backend, with the request and
  *    the run's token; a run stopped halfway leaves it, and only a second run of the same request
  *    takes the erasure over, adding to the counts already recorded;

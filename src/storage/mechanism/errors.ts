@@ -1,3 +1,4 @@
+import { isErasureRefusal } from '../../db/tenant.js';
 import { LlmspellError } from '../../errors.js';
 
 /** The codes a storage module adds to the database ones. */
@@ -105,7 +106,8 @@ export function fromServerError(error: unknown, operation: string, verb: string)
   const raw = error as { code?: unknown; severity?: unknown; constraint?: unknown };
   if (typeof raw.code !== 'string' || typeof raw.severity !== 'string') return undefined;
   const entry = SQLSTATE_CODES[raw.code];
-  if (!entry) return undefined;
+  // A write of a tenant being forgotten keeps its database code, TENANT_ERASING.
+  if (!entry || isErasureRefusal(raw)) return undefined;
   const constraint = typeof raw.constraint === 'string' && raw.constraint !== '' ? raw.constraint : undefined;
   const referenced = raw.code === '23503' && verb === 'DELETE';
   const code = referenced ? 'CONFLICT' : entry.code;

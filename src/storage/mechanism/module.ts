@@ -111,12 +111,6 @@ export interface RunOptions {
    */
   singleStatement?: boolean;
   /**
-   * `work` only reads: a one-statement run then skips the check that the tenant may write (a
-   * write needs it: a tenant being forgotten is refused). The one-statement calls of the context
-   * set it from their statement.
-   */
-  readOnly?: boolean;
-  /**
    * `false`: `work` must not be run twice (it consumes a stream, say), so a serialization failure
    * or a deadlock rejects with a retryable `CONFLICT` instead of running it again. Default `true`.
    */
@@ -134,13 +128,9 @@ export type StoreInterface<T> = { [K in keyof T]: T[K] };
 /** {@link RunOptions} of a one-statement run. */
 export const ONE_STATEMENT: RunOptions = Object.freeze({ singleStatement: true });
 
-/** {@link RunOptions} of a one-statement run of a read. */
-const ONE_READ: RunOptions = Object.freeze({ singleStatement: true, readOnly: true });
-
-/** The options of a run of `statement` alone, aborted by `call`'s signal. */
-function oneStatement(statement: Statement<unknown, unknown>, call: CallOptions | undefined): RunOptions {
-  const options = statement.readOnly ? ONE_READ : ONE_STATEMENT;
-  return call?.signal === undefined ? options : { ...options, signal: call.signal };
+/** The options of a run of one statement, aborted by `call`'s signal. */
+function oneStatement(call: CallOptions | undefined): RunOptions {
+  return call?.signal === undefined ? ONE_STATEMENT : { singleStatement: true, signal: call.signal };
 }
 
 /**
@@ -277,15 +267,15 @@ export function moduleContext<Config>(
     tenant,
     settings: (module.settings ? module.settings(settings) : undefined) as Config,
     run,
-    first: (statement, params, call) => run((tx) => tx.first(statement, params), oneStatement(statement, call)),
-    one: (statement, params, call) => run((tx) => tx.one(statement, params), oneStatement(statement, call)),
+    first: (statement, params, call) => run((tx) => tx.first(statement, params), oneStatement(call)),
+    one: (statement, params, call) => run((tx) => tx.one(statement, params), oneStatement(call)),
     // With settings a statement travels with the two that set and reset them: no one-statement run.
     all: (statement, params, statementSettings, call) =>
       run(
         (tx) => tx.all(statement, params, statementSettings),
-        statementSettings === undefined ? oneStatement(statement, call) : { signal: call?.signal },
+        statementSettings === undefined ? oneStatement(call) : { signal: call?.signal },
       ),
-    count: (statement, params, call) => run((tx) => tx.count(statement, params), oneStatement(statement, call)),
+    count: (statement, params, call) => run((tx) => tx.count(statement, params), oneStatement(call)),
     stream: (statement, params, options = {}) =>
       cursorStream(run, statement, params, options, {
         singleSession: backend.singleSession,

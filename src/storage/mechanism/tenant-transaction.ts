@@ -1,5 +1,4 @@
 import { tenantErasingError, typedFailure } from '../../db/errors.js';
-import { ASSERT_TENANT_WRITABLE } from '../../db/tenant.js';
 import type { DriverKind, Queryable, QueryOptions } from '../../db/types.js';
 import { LlmspellError } from '../../errors.js';
 import { RESULT_TYPES } from '../values/codecs.js';
@@ -15,8 +14,6 @@ export interface TransactionScope {
   readonly singleStatement: boolean;
   /** The connection pipelines (`Database.pipelines`): statements may be sent without awaiting the one before. */
   readonly pipelines?: boolean;
-  /** The scope's prologue checked already that the tenant may write (`withTenant({ writes })`). */
-  readonly writesChecked?: boolean;
   /** `storage.postgres.statement_timeout_secs`, named with its value when a statement runs past it. */
   readonly statementTimeoutSecs?: number;
   /** Whether this process is forgetting the tenant (`TENANT_ERASING` for a write, before it is sent). */
@@ -67,8 +64,6 @@ export class TenantTransaction {
   #open = true;
   /** Cursors opened so far (each gets its own name). */
   #cursors = 0;
-  /** The check that the tenant may write: sent before the first write, unless the prologue did. */
-  #writable: Promise<unknown> | undefined;
 
   constructor(
     client: Queryable,
@@ -80,7 +75,6 @@ export class TenantTransaction {
     this.#client = client;
     this.#limits = limits;
     this.#scope = scope;
-    if (scope.writesChecked === true) this.#writable = Promise.resolve();
   }
 
   /**
@@ -194,10 +188,9 @@ export class TenantTransaction {
     }
     const values = this.#encode(statement, params);
     const settingValues = settingParameters(statement, settings);
-    if (!statement.readOnly) {
-      if (this.#scope.erasing?.() === true) throw tenantErasingError();
-      await this.#checkWritable();
-    }
+    // On a server every tenant table refuses the write itself (its `_tenant_writable` CHECK);
+    // PGlite's one session cannot conflict with itself, so its erasures are known in this process.
+    if (!statement.readOnly && this.#scope.erasing?.() === true) throw tenantErasingError();
     if (settingValues) {
       return this.#sendAfter(settingValues, statement as Statement<P, R> & { settings: SettingsPlan }, values);
     }
@@ -211,20 +204,6 @@ export class TenantTransaction {
       });
     } catch (error) {
       throw this.#failure(statement, error);
-    }
-  }
-
-  /**
-   * Checks, once per transaction, that the tenant may write (not being forgotten). Awaited: on a
-   * pipelining connection it costs a round trip only to the first write of a transaction of
-   * several statements (a one-statement write checks in its prologue).
-   */
-  async #checkWritable(): Promise<void> {
-    this.#writable ??= this.#client.query(ASSERT_TENANT_WRITABLE);
-    try {
-      await this.#writable;
-    } catch (error) {
-      throw this.#typed(error, 'storage');
     }
   }
 
