@@ -7,6 +7,8 @@ import { LlmspellError } from '../errors.js';
  */
 export function abortedError(signal: AbortSignal): LlmspellError {
   const reason: unknown = signal.reason;
+  // The library aborts a call of its own with the error to report (SCOPE_NESTED, say).
+  if (reason instanceof LlmspellError) return reason;
   const why =
     reason instanceof Error && reason.name !== 'AbortError' && reason.name !== 'TimeoutError'
       ? `: ${reason.message}`
@@ -58,6 +60,26 @@ export function unlessAborted<T>(
       },
     );
   });
+}
+
+/**
+ * A signal that fires when `outer` does (with its reason) or when `abort` is called; `release()`
+ * takes its listener off `outer`, once the call it served has settled.
+ */
+export function linkedSignal(outer: AbortSignal | undefined): {
+  signal: AbortSignal;
+  abort: (reason: unknown) => void;
+  release: () => void;
+} {
+  const controller = new AbortController();
+  const relay = () => controller.abort(outer!.reason);
+  if (outer?.aborted === true) controller.abort(outer.reason);
+  else outer?.addEventListener('abort', relay, { once: true });
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    release: () => outer?.removeEventListener('abort', relay),
+  };
 }
 
 /** Where a server listens, for a cancel request: a TCP host and port, or a Unix socket's path. */

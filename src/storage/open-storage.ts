@@ -25,7 +25,8 @@ import {
 } from './mechanism/erasure.js';
 import { MODULES, type TenantStores } from './registry.js';
 import { callOptions, identifier, integer, parseInput } from './values/fields.js';
-import { throwIfAborted, unlessAborted } from '../db/abort.js';
+import { linkedSignal, throwIfAborted, unlessAborted } from '../db/abort.js';
+import { outsideCalls, watchAwaits, type OutsideCall } from './awaited-calls.js';
 import { withRetries } from './mechanism/retry.js';
 import { TenantTransaction, type StatementObserver, type StorageLimits } from './mechanism/tenant-transaction.js';
 
@@ -210,6 +211,8 @@ async function withOwner<T>(
 interface TransactionScope {
   readonly storage: OpenStorage;
   open: boolean;
+  /** The database its transaction holds a connection of, once the first call opened it. */
+  db?: Database;
 }
 
 const transactionScope = new AsyncLocalStorage<TransactionScope>();
@@ -311,6 +314,7 @@ class OpenStorage implements Storage {
       );
       settled.catch((error: unknown) => ready.reject(error));
       binding.current = { component, db, tx: ready.promise, end, settled };
+      scope.db = db;
       return ready.promise;
     };
     const stores = this.#stores(
@@ -411,6 +415,14 @@ class OpenStorage implements Storage {
     }
     const db = this.#database(component);
     const single = options.singleStatement === true;
+    // A call of a single-session backend's store may be aborted where it is awaited (#awaited).
+    const outside = this.backends[component] === 'postgres' ? undefined : outsideCalls.getStore();
+    const link = outside === undefined ? undefined : linkedSignal(options.signal);
+    if (outside !== undefined) {
+      outside.db = db;
+      outside.abort = link!.abort;
+    }
+    const signal = link?.signal ?? options.signal;
     const attempt = () =>
       db.withTenant(
         tenant,
@@ -429,9 +441,31 @@ class OpenStorage implements Storage {
             tx.revoke();
           }
         },
-        { singleStatement: single, signal: options.signal },
+        { singleStatement: single, signal },
       );
-    return options.retry === false ? attempt() : withRetries(attempt);
+    const done = options.retry === false ? attempt() : withRetries(attempt);
+    return link === undefined ? done : done.finally(link.release);
+  }
+
+  /**
+   * A call of a single-session backend's store awaited where it cannot finish: inside a
+   * `transaction()` callback whose transaction holds the session the call waits for. It is
+   * aborted at once (`SCOPE_NESTED`) rather than left to wait for the transaction that waits for
+   * it, until `pool_timeout_secs`.
+   */
+  #awaited(call: OutsideCall): void {
+    const scope = transactionScope.getStore();
+    if (scope?.open !== true || scope.storage !== this || call.settled || call.db === undefined) return;
+    if (scope.db !== call.db) return;
+    call.abort?.(
+      new LlmspellError(
+        'SCOPE_NESTED',
+        "a call made outside a transaction() was awaited inside its callback, while that transaction holds the embedded database's one session: each would wait for the other",
+        {
+          hint: 'Await the call before storage.transaction(), or make it through the stores the callback receives (inside the transaction).',
+        },
+      ),
+    );
   }
 
   /** The stores of `tenant`, each made on first use, reaching transactions through `runner`. */
@@ -441,15 +475,20 @@ class OpenStorage implements Storage {
       if (!module.create) continue;
       const create = module.create.bind(module);
       let store: unknown;
+      const singleSession = this.backends[module.component] !== 'postgres';
+      const make = () => {
+        const made = create(
+          moduleContext(module, tenant, this.settings.storage.postgres, runner(module.component), {
+            singleSession,
+            inTransaction,
+          }),
+        ) as object;
+        // Outside a transaction, a single-session store's calls see where they are awaited.
+        return singleSession && !inTransaction ? watchAwaits(made, (call) => this.#awaited(call)) : made;
+      };
       Object.defineProperty(stores, module.id, {
         enumerable: true,
-        get: () =>
-          (store ??= create(
-            moduleContext(module, tenant, this.settings.storage.postgres, runner(module.component), {
-              singleSession: this.backends[module.component] !== 'postgres',
-              inTransaction,
-            }),
-          )),
+        get: () => (store ??= make()),
       });
     }
     return Object.freeze(stores) as TenantStores;
