@@ -25,13 +25,15 @@ export function isErasureRefusal(error: { code?: unknown; constraint?: unknown }
 const PATTERN_KEY = 'storage.postgres.tenant_id_pattern';
 
 /**
- * What no tenant id may hold, whatever the pattern admits: the bidirectional formatting
- * characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), with which one tenant id can
- * display as another, and the zero-width ones that belong to no script (U+200B, U+2060–U+2064,
- * U+FEFF). The same set as ids of the storage modules (`identifier()` in
- * `src/storage/values/fields.ts`); ZWNJ and ZWJ stay allowed there and here.
+ * Characters that change how an id displays without showing themselves, refused in tenant ids
+ * (whatever the pattern admits) and in the ids of the storage modules (`identifier()` in
+ * `src/storage/values/fields.ts`): the bidirectional formatting characters (U+061C, U+200E,
+ * U+200F, U+202A–U+202E, U+2066–U+2069), with which one id can display as another
+ * (`"abc\u202Efed"` shows as `abcdef`), and the zero-width ones that have no part in any script
+ * (U+200B, U+2060–U+2064, U+FEFF), with which an id looks like the id without them. ZWNJ and ZWJ
+ * (U+200C, U+200D) are allowed: Persian, Indic scripts and emoji sequences need them.
  */
-const INVISIBLE_FORMAT = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+export const INVISIBLE_FORMAT = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 const INVISIBLE_FORMAT_ALL = new RegExp(INVISIBLE_FORMAT.source, 'g');
 
 /** `U+202E`: a code point as Unicode names it. */

@@ -16,6 +16,7 @@ import {
   type Range,
   type TimeRange,
 } from './codecs.js';
+import { INVISIBLE_FORMAT } from '../../db/tenant.js';
 import { invalidInput } from '../mechanism/errors.js';
 import type { CallOptions } from '../mechanism/module.js';
 
@@ -36,15 +37,6 @@ function field<In, Out = In>(
 /** The longest id (agent, workflow, …) in UTF-8 bytes. */
 export const MAX_ID_BYTES = 255;
 const CONTROL = /[\u0000-\u001f\u007f]/; // eslint-disable-line no-control-regex
-/**
- * Characters that change how an id displays without showing themselves: the bidirectional
- * formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), with which one id
- * can display as another (`"abc\u202Efed"` shows as `abcdef`), and the zero-width ones that have
- * no part in any script (U+200B, U+2060–U+2064, U+FEFF), with which an id looks like the id
- * without them. ZWNJ and ZWJ (U+200C, U+200D) are allowed: Persian, Indic scripts and emoji
- * sequences need them. Tenant ids refuse the same set (`src/db/tenant.ts`).
- */
-const INVISIBLE_FORMAT = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
 /**
  * An id chosen by the caller: 1 to 255 bytes of well-formed text without control characters and

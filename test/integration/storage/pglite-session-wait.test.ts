@@ -20,16 +20,7 @@ describe('PGlite with pool_timeout_secs = 2 (memory)', () => {
 
   it('a call waiting for the one session gives up after pool_timeout_secs instead of waiting forever', async () => {
     const id = tenant();
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
-    const tx = opened.storage.transaction(id, async (t) => {
-      await t.agentState.put('a', { n: 1 });
-      entered();
-      await held; // e.g. waiting for an LLM call, or for the outside call below
-    });
-    await inside;
+    const { tx, release } = await holdSession(opened, id); // e.g. waiting for an LLM call
     const started = Date.now();
     const outside = opened.storage
       .tenant(tenant())
@@ -74,19 +65,25 @@ describe('PGlite with pool_timeout_secs = 2 (memory)', () => {
 
   it('a call made and awaited outside a transaction() waits for the session and succeeds', async () => {
     const id = tenant();
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
-    const tx = opened.storage.transaction(id, async (t) => {
-      await t.agentState.put('a', { n: 1 });
-      entered();
-      await held;
-    });
-    await inside;
+    const { tx, release } = await holdSession(opened, id);
     const outside = opened.storage.tenant(id).agentState.put('c', { n: 1 });
     setTimeout(release, 100);
     await tx;
     expect((await outside).version).toBe(1);
   });
 });
+
+/** A transaction of `id` that wrote agent 'a' and holds PGlite's session until `release()`. */
+async function holdSession(opened: OpenedStorage, id: string): Promise<{ tx: Promise<void>; release: () => void }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  const tx = opened.storage.transaction(id, async (t) => {
+    await t.agentState.put('a', { n: 1 });
+    entered();
+    await held;
+  });
+  await inside;
+  return { tx, release };
+}
