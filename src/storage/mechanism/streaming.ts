@@ -10,6 +10,7 @@
  *   single-session backend, where it would stop every other call of the process.
  */
 import * as z from 'zod/mini';
+import { abortedError } from '../../db/abort.js';
 import { LlmspellError } from '../../errors.js';
 import { integer, parseInput, signalOption } from '../values/fields.js';
 import type { Page } from '../kit/cursor.js';
@@ -121,7 +122,11 @@ export function cursorStream<P, R>(
         });
       const produce = () => {
         // An abort stops the producer wherever it waits (for the consumer, too): its transaction ends.
-        const onAbort = () => stop();
+        // Aborted while no next() waits: the next one rejects with ABORTED (not a quiet end).
+        const onAbort = () => {
+          if (!ended && pending === undefined) failure ??= abortedError(signal!);
+          stop();
+        };
         signal?.addEventListener('abort', onAbort, { once: true });
         return run(
           async (tx) => {
@@ -146,7 +151,7 @@ export function cursorStream<P, R>(
             (error: unknown) => {
               ended = true;
               if (pending) pending.reject(error);
-              else failure = error;
+              else if (!stopped) failure = error;
             },
           )
           .finally(() => signal?.removeEventListener('abort', onAbort));

@@ -79,7 +79,7 @@ describe.each(['postgres', 'pglite'] as const)('a cursor stream on %s', (kind) =
           tx.revoke();
         }
       },
-      { singleStatement: options?.singleStatement === true },
+      { singleStatement: options?.singleStatement === true, signal: options?.signal },
     );
   const context = () =>
     moduleContext(testModule, tenant, testSettings().storage.postgres, runner, { singleSession: kind === 'pglite' });
@@ -127,6 +127,19 @@ describe.each(['postgres', 'pglite'] as const)('a cursor stream on %s', (kind) =
       ['a8', 'a9'],
     ]);
     expect(busy()).toBe(0);
+  });
+
+  it('aborted by its signal between batches: the next() rejects ABORTED, the transaction ends and the connection comes back', async () => {
+    const controller = new AbortController();
+    const batches = context().stream(agents, { divisor: 1 }, { rows: 2, signal: controller.signal });
+    const iterator = batches[Symbol.asyncIterator]();
+    expect((await iterator.next()).value).toHaveLength(2);
+    expect(busy()).toBe(1);
+    controller.abort();
+    expect(await failure(iterator.next())).toMatchObject({ code: 'ABORTED' });
+    for (let wait = 0; busy() > 0 && wait < 100; wait++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(busy()).toBe(0);
+    expect((await iterator.next()).done).toBe(true);
   });
 
   it('broken off by the consumer: the transaction ends and the connection comes back', async () => {
