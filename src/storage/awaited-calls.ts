@@ -52,7 +52,13 @@ class WatchedCall<T> extends Promise<T> {
  */
 export function watchAwaits<S extends object>(store: S, awaited: (call: OutsideCall) => void): S {
   const watched: Record<string, unknown> = {};
-  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(store))) {
+  // Every method of the store's class and of the classes it extends.
+  const names = new Set<string>();
+  for (let proto = Object.getPrototypeOf(store) as object | null; proto !== null && proto !== Object.prototype;) {
+    for (const name of Object.getOwnPropertyNames(proto)) names.add(name);
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  for (const name of names) {
     const method: unknown = (store as Record<string, unknown>)[name];
     if (name === 'constructor' || typeof method !== 'function') continue;
     watched[name] = (...args: unknown[]): unknown => {
