@@ -259,11 +259,11 @@ export class SourceDatabase implements Database {
         let result: unknown;
         try {
           const { commitWith, ...queryOptions } = options ?? {};
-          const sent = aborting.running(
-            options
-              ? client.query({ text, values: values as unknown[], ...queryOptions })
-              : client.query(text, values as unknown[]),
-          );
+          const query = options
+            ? client.query({ text, values: values as unknown[], ...queryOptions })
+            : client.query(text, values as unknown[]);
+          // Only a scope with a signal can be aborted: only there is a running statement counted.
+          const sent = mode.signal === undefined ? query : aborting.running(query);
           if (mode.single && commitWith === true && this.source.pipelines === true) {
             committing = client.query('COMMIT');
             committing.catch(() => undefined); // awaited after the callback
