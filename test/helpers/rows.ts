@@ -26,6 +26,8 @@ export const CORE_TENANT_TABLES = [
   'artifact_chunks',
   'artifacts',
   'event_log',
+  'event_streams',
+  'event_consumers',
   'hook_history',
   'api_keys',
   'tenant_erasures',
@@ -178,6 +180,26 @@ export function sampleRow(table: TenantTable, tenantId: string): SampleRow {
         prerequisites: [],
         insert: insert(table, { tenant_id: tenantId, event_id: id, event_type: 'sample', payload: { n: 1 } }),
         where: byId('event_id'),
+      };
+    case 'event_streams':
+      return {
+        table,
+        prerequisites: [],
+        insert: insert(table, { tenant_id: tenantId, stream_id: `stream-${id}`, version: 1 }),
+        where: byId('stream_id', `stream-${id}`),
+      };
+    case 'event_consumers':
+      return {
+        table,
+        prerequisites: [],
+        // transaction_id is xid8: sent as text, the INSERT casts it.
+        insert: insert(table, {
+          tenant_id: tenantId,
+          consumer: `consumer-${id}`,
+          transaction_id: '1',
+          global_position: 1,
+        }),
+        where: byId('consumer', `consumer-${id}`),
       };
     case 'hook_history':
       return {

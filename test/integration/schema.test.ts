@@ -63,6 +63,8 @@ const CORE_TABLE_GRANTS: Readonly<Record<(typeof CORE_TABLES)[number], readonly 
   artifact_chunks: ['SELECT', 'INSERT', 'DELETE'],
   artifacts: ALL_DML,
   event_log: ['SELECT', 'INSERT'],
+  event_streams: ['SELECT', 'INSERT', 'UPDATE'],
+  event_consumers: ALL_DML,
   hook_history: ['SELECT', 'INSERT', 'DELETE'],
   api_keys: ['SELECT', 'INSERT'],
   tenant_erasures: ['SELECT'],
@@ -78,11 +80,18 @@ const COLUMN_GRANTS: Readonly<Record<string, readonly Dml[]>> = {
   'api_keys.rotated_at': ['UPDATE'],
   'api_keys.revoked_at': ['UPDATE'],
 };
-/** Grants on the schema and its functions. ensure_event_partitions is the owner's alone. */
+/** Sequence grants to llmspell_app: USAGE only (nextval, for the event log's global_position default). */
+const SEQUENCE_GRANTS: Readonly<Record<string, readonly ['USAGE']>> = {
+  event_log_position: ['USAGE'],
+};
+/** Grants on the schema, its functions and its sequences. ensure_event_partitions is the owner's alone. */
 const OTHER_GRANTS = [
   `${LLMSPELL_SCHEMA}:USAGE`,
   `${LLMSPELL_SCHEMA}.event_log_partitions:EXECUTE`,
   `${LLMSPELL_SCHEMA}.uuid_v7:EXECUTE`,
+  ...Object.entries(SEQUENCE_GRANTS).flatMap(([sequence, privileges]) =>
+    privileges.map((p) => `${LLMSPELL_SCHEMA}.${sequence}:${p}`),
+  ),
 ];
 
 /** The vector track's functions (VectorChord's probes, worked out in each search's transaction). */
@@ -329,6 +338,8 @@ describe.each(targets)('schema after a full migrate on $kind', ({ vectors, open 
         privileges.map((p) => `${q(table)}:${p}`),
       ),
       ...historyReadGrants(vectors).filter((g) => g.endsWith(':SELECT')),
+      // effectiveTablePrivileges reports any access to a sequence (SELECT, USAGE or UPDATE) as SELECT.
+      ...Object.keys(SEQUENCE_GRANTS).map((sequence) => `${q(sequence)}:SELECT`),
     ];
     expect(await effectiveTablePrivileges(m.db, APP_ROLE, [LLMSPELL_SCHEMA, MIGRATIONS_SCHEMA])).toEqual(
       tableLevel.sort(),

@@ -53,6 +53,8 @@ const RULES: Record<TenantTable, TableRules> = {
   artifact_chunks: { set: 'data = data', update: false, delete: true },
   artifacts: { set: 'name = name', update: true, delete: true },
   event_log: { set: 'payload = payload', update: false, delete: false },
+  event_streams: { set: 'version = version + 1', update: true, delete: false },
+  event_consumers: { set: 'global_position = global_position + 1', update: true, delete: true },
   hook_history: { set: 'result = result', update: false, delete: true },
   api_keys: { set: "status = 'revoked', revoked_at = now()", update: true, delete: false },
   tenant_erasures: { set: 'removed = removed', update: false, delete: false, ownerInserts: true },
