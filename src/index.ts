@@ -198,3 +198,14 @@ export {
   type VectorStore,
 } from './storage/modules/vectors/index.js';
 export type { MetadataFilter } from './storage/kit/metadata-filter.js';
+export type {
+  AppendedEvent,
+  AppendOptions,
+  AppendResult,
+  EventReadOptions,
+  EventReadResult,
+  EventStore,
+  ExpectedVersion,
+  NewEvent,
+  StoredEvent,
+} from './storage/modules/events/index.js';

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { PreciseDate } from '../../src/storage/values/codecs.js';
 import type { TenantStores } from '../../src/storage/registry.js';
+import type { StoredEvent } from '../../src/storage/modules/events/index.js';
 import type { Session, SessionStatus } from '../../src/storage/modules/sessions/types.js';
 import type { Workflow, WorkflowStatus } from '../../src/storage/modules/workflows/types.js';
 import type { Failure } from './outcome.js';
@@ -188,4 +189,17 @@ export function useStorageTarget(target: StorageTarget): { opened(): OpenedStora
     await opened?.dispose();
   });
   return { opened: () => opened!, fresh: () => opened!.storage.tenant(newTenant()) };
+}
+
+/**
+ * The tenant's events once `lastId` can be read. A gap-safe reader sees only events of
+ * transactions older than the oldest one running in the whole cluster, and other test files hold
+ * transactions open for a while: so a test waits (up to 20 s) rather than reading once.
+ */
+export async function eventsUntil(stores: TenantStores, lastId: string): Promise<StoredEvent[]> {
+  for (let waited = 0; ; waited += 50) {
+    const { events } = await stores.events.read({ limit: 1000 });
+    if (events.some((event) => event.eventId === lastId) || waited > 20_000) return events;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -17,7 +17,7 @@ import {
   type TimeRange,
 } from './codecs.js';
 import { INVISIBLE_FORMAT } from '../../db/tenant.js';
-import { invalidInput } from '../mechanism/errors.js';
+import { invalidInput, StorageError } from '../mechanism/errors.js';
 import type { CallOptions } from '../mechanism/module.js';
 
 /** A field of type `In` whose check returns a problem (a `must be …` phrase) or `undefined`, and becomes `Out`. */
@@ -201,6 +201,26 @@ export function parseInput<Out, In>(
       ? `must be ${issue.expected}`
       : issue.message;
   throw invalidInput(operation, path, expected);
+}
+
+/**
+ * {@link parseInput} of one element of an array argument (`at`: `events.3`): a bad field is named
+ * by its whole path (`events.3.type`), as the caller wrote it.
+ */
+export function parseElement<Out, In>(
+  operation: string,
+  schema: z.ZodMiniType<Out, In>,
+  input: unknown,
+  at: string,
+): Out {
+  try {
+    return parseInput(operation, schema, input, at);
+  } catch (error) {
+    if (error instanceof StorageError && error.code === 'INVALID_INPUT' && error.field !== at) {
+      throw invalidInput(operation, `${at}.${error.field}`, error.details.expected ?? '');
+    }
+    throw error;
+  }
 }
 
 /**

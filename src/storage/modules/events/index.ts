@@ -1,10 +1,25 @@
 /**
- * The event log (component `core`): so far its owner face alone — partition maintenance, the
- * partition health check and erasure; the tenant store comes with the event-log module.
+ * The event log (component `core`): an append-only record of what happened, in streams with
+ * versions, read in commit order without gaps (`storage.tenant(id).events`); and, as the owner,
+ * partition maintenance, the partition health check and erasure.
  */
 import { defineModule, moduleMaintenance } from '../../mechanism/module.js';
 import { eventPartitionsCheck } from './health.js';
 import { ensureEventPartitions, hasEventLog } from './partitions.js';
+import * as sql from './sql.js';
+import { DefaultEventStore, type EventStore } from './store.js';
+
+export type { EventStore };
+export type {
+  AppendedEvent,
+  AppendOptions,
+  AppendResult,
+  ExpectedVersion,
+  NewEvent,
+  ReadOptions as EventReadOptions,
+  ReadResult as EventReadResult,
+  StoredEvent,
+} from './types.js';
 
 /** The report of a run without an event log (before `migrate`). */
 const skipped = () => ({ status: 'skipped' as const, changes: [] as [], attempts: 0 as const });
@@ -12,9 +27,13 @@ const skipped = () => ({ status: 'skipped' as const, changes: [] as [], attempts
 export const eventsModule = defineModule({
   id: 'events',
   component: 'core',
-  statements: {},
+  statements: sql,
   owner: {
-    tables: [{ name: 'event_log', key: ['event_id', 'emitted_at'] }],
+    tables: [
+      { name: 'event_log', key: ['event_id', 'emitted_at'] },
+      { name: 'event_streams', key: ['stream_id'] },
+      { name: 'event_consumers', key: ['consumer'] },
+    ],
     maintenance: moduleMaintenance({
       key: 'eventLog',
       run: async (client, settings, options) =>
@@ -23,4 +42,5 @@ export const eventsModule = defineModule({
     }),
     health: [eventPartitionsCheck],
   },
+  create: (context): EventStore => new DefaultEventStore(context),
 });

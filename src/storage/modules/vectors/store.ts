@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { LlmspellError } from '../../../errors.js';
 import { vectorText } from '../../values/codecs.js';
-import { invalidInput, notFound, StorageError } from '../../mechanism/errors.js';
-import { callOf, checkKeys, jsonObject, kindOf, parseInput, signalOption, text, uuid } from '../../values/fields.js';
+import { invalidInput, notFound } from '../../mechanism/errors.js';
+import {
+  callOf,
+  checkKeys,
+  jsonObject,
+  kindOf,
+  parseElement,
+  parseInput,
+  signalOption,
+  text,
+  uuid,
+} from '../../values/fields.js';
 import { compileFilter, type CompiledFilter } from '../../kit/metadata-filter.js';
 import { columns } from '../../mechanism/batches.js';
 import type { CallOptions, ModuleContext, StorageSettings, StoreInterface } from '../../mechanism/module.js';
@@ -107,7 +117,7 @@ export class DefaultVectorStore {
       for (let index = 0; index < entries.length; index++) {
         const entry: unknown = entries[index]; // a hole of a sparse array is an undefined entry
         const at = `entries.${index}`;
-        const parsed = atField(at, () => parseInput(operation, entrySchema, entry, at));
+        const parsed = parseElement(operation, entrySchema, entry, at);
         const { dims, text: vector } = vectorInput(operation, `${at}.vector`, parsed.vector);
         const metadata = parsed.metadata ?? '{}';
         if (Buffer.byteLength(metadata) > maxBytes) {
@@ -374,20 +384,8 @@ function vectorInput(operation: string, field: string, value: unknown): { dims: 
 function idList(operation: string, ids: unknown): string[] {
   if (!Array.isArray(ids)) throw invalidInput(operation, 'ids', `must be an array of ids, not ${kindOf(ids)}`);
   if (ids.length > MAX_BATCH) throw invalidInput(operation, 'ids', `holds ${ids.length} ids; at most ${MAX_BATCH}`);
-  const checked = atField('ids', () => parseInput(operation, z.array(uuid()), ids, 'ids'));
+  const checked = parseElement(operation, z.array(uuid()), ids, 'ids');
   return [...new Set(checked.map((id) => id.toLowerCase()))];
-}
-
-/** Runs `parse`, naming a bad field under `at` (`entries.3.scope`). */
-function atField<T>(at: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    if (error instanceof StorageError && error.code === 'INVALID_INPUT' && error.field !== at) {
-      throw invalidInput(error.details.operation ?? '', `${at}.${error.field}`, error.details.expected ?? '');
-    }
-    throw error;
-  }
 }
 
 /**

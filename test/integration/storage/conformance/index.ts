@@ -6,6 +6,7 @@
  */
 import type { ModuleId } from '../../../../src/storage/registry.js';
 import { agentState } from './agent-state.js';
+import { events } from './events.js';
 import type { AnyRegistration, Registration } from './harness.js';
 import { procedural } from './procedural.js';
 import { sessions } from './sessions.js';
@@ -26,6 +27,7 @@ export {
 
 /** Every module's registration, by module id: the type asks for one per id of `MODULES`. */
 export const CONFORMANCE: { readonly [M in ModuleId]: Registration<M, unknown, unknown> } = {
+  events,
   agentState,
   workflows,
   sessions,
