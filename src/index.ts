@@ -207,5 +207,7 @@ export type {
   EventStore,
   ExpectedVersion,
   NewEvent,
+  EventStreamOptions,
   StoredEvent,
+  StreamPage,
 } from './storage/modules/events/index.js';

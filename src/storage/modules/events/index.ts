@@ -19,6 +19,8 @@ export type {
   ReadOptions as EventReadOptions,
   ReadResult as EventReadResult,
   StoredEvent,
+  StreamOptions as EventStreamOptions,
+  StreamPage,
 } from './types.js';
 
 /** The report of a run without an event log (before `migrate`). */

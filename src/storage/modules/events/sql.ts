@@ -92,12 +92,30 @@ export const stored = statement({
   row: { ...appendedRow, streamId: column.nullable(column.text()) },
 });
 
+/** The columns of a stored event, as {@link storedEventRow} names them. */
+const STORED = `event_id AS "eventId", event_type AS type, payload, metadata, correlation_id AS "correlationId",
+               causation_id AS "causationId", stream_id AS "streamId", stream_version AS "streamVersion",
+               global_position AS position, emitted_at AS "emittedAt", transaction_id::text AS "transactionId"`;
+
+/**
+ * A stream's events from version `$fromVersion` on, by version. No event can appear later below a
+ * version read: appends to a stream take its head's row lock in turn, so versions commit in order.
+ */
+export const stream = statement({
+  name: 'events.stream',
+  sql: `SELECT ${STORED}
+          FROM llmspell.event_log
+         WHERE tenant_id = $tenant AND stream_id = $streamId AND stream_version >= $fromVersion
+         ORDER BY stream_version
+         LIMIT $limit`,
+  params: { streamId: identifier(), fromVersion: integer(1, Number.MAX_SAFE_INTEGER), limit: integer(1, 1001) },
+  row: storedEventRow,
+});
+
 /** The events after `($afterTransaction, $afterPosition)` in commit order, of ended transactions only. */
 export const read = statement({
   name: 'events.read',
-  sql: `SELECT event_id AS "eventId", event_type AS type, payload, metadata, correlation_id AS "correlationId",
-               causation_id AS "causationId", stream_id AS "streamId", stream_version AS "streamVersion",
-               global_position AS position, emitted_at AS "emittedAt", transaction_id::text AS "transactionId"
+  sql: `SELECT ${STORED}
           FROM llmspell.event_log
          WHERE tenant_id = $tenant
            AND (transaction_id, global_position) > ($afterTransaction::xid8, $afterPosition::bigint)

@@ -5,7 +5,7 @@ import { columns, splitBatch, type Chunk } from '../../mechanism/batches.js';
 import { conflict, invalidInput } from '../../mechanism/errors.js';
 import { ONE_STATEMENT, type ModuleContext, type StoreInterface } from '../../mechanism/module.js';
 import type { TenantTransaction } from '../../mechanism/tenant-transaction.js';
-import { integer, kindOf, parseElement, parseInput } from '../../values/fields.js';
+import { identifier, integer, kindOf, parseElement, parseInput } from '../../values/fields.js';
 import * as sql from './sql.js';
 import {
   appendOptions,
@@ -19,6 +19,10 @@ import {
   type NewEvent,
   type ReadOptions,
   type ReadResult,
+  type StoredEvent,
+  type StreamOptions,
+  type StreamPage,
+  streamOptions,
 } from './types.js';
 
 /** An event as a statement takes it: checked, with its id and its time. */
@@ -139,10 +143,26 @@ export class DefaultEventStore {
     );
     const last = rows.at(-1);
     return {
-      events: rows.map(({ transactionId: _transaction, ...event }) => event),
+      events: rows.map(withoutTransaction),
       cursor: encodeCursor(LIST, last ? [last.transactionId, last.position] : [afterTransaction, afterPosition]),
       caughtUp: rows.length < limit,
     };
+  }
+
+  /** A page of the stream's events, by version, from `fromVersion` (default 1). */
+  async stream(streamId: string, options: StreamOptions = {}): Promise<StreamPage> {
+    const operation = 'events.stream';
+    const id = parseInput(operation, identifier(), streamId, 'streamId');
+    const call = parseInput(operation, streamOptions, options);
+    const limit = pageSize(call.limit);
+    const rows = await this.context.all(
+      sql.stream,
+      { streamId: id, fromVersion: call.fromVersion ?? 1, limit: limit + 1 },
+      undefined,
+      call,
+    );
+    const page = rows.slice(0, limit).map(withoutTransaction);
+    return { events: page, nextVersion: rows.length > limit ? rows[limit]!.streamVersion! : undefined };
   }
 
   /** The stored events of `rows`, by id. */
@@ -170,6 +190,14 @@ export class DefaultEventStore {
       `${before.size} of the ${rows.length} events are stored already${streamId === null ? '' : ` (or in another stream than ${JSON.stringify(streamId)})`}: a retry must repeat the same events, and nothing of this append was written`,
     );
   }
+}
+
+/** A stored event as a read returns it (its transaction id goes into cursors only). */
+function withoutTransaction({
+  transactionId: _transaction,
+  ...event
+}: StoredEvent & { transactionId: string }): StoredEvent {
+  return event;
 }
 
 /** A stored event as an append reports it. */

@@ -87,6 +87,22 @@ export interface ReadResult {
   caughtUp: boolean;
 }
 
+/** Options of `stream`. */
+export interface StreamOptions extends CallOptions {
+  /** The first version to return (1, the first event, by default). */
+  fromVersion?: number;
+  /** At most this many events, 1 to 1000; default 50. */
+  limit?: number;
+}
+
+/** A page of a stream's events. */
+export interface StreamPage {
+  /** The events, by version. */
+  events: StoredEvent[];
+  /** Pass it as `fromVersion` for the next page; `undefined` once the stream is read to its end. */
+  nextVersion: number | undefined;
+}
+
 /** The longest event type, in bytes. */
 export const MAX_TYPE_BYTES = 255;
 /** The most events of one `append` (they are written in statements of 1,000). */
@@ -136,6 +152,12 @@ export const readOptions = z.strictObject({
   after: pageOptions.cursor,
   types: z.optional(z.array(eventType()).check(z.maxLength(100))),
   correlationId: z.optional(uuid()),
+  limit: pageOptions.limit,
+  ...signalOption,
+});
+
+export const streamOptions = z.strictObject({
+  fromVersion: z.optional(integer(1, Number.MAX_SAFE_INTEGER)),
   limit: pageOptions.limit,
   ...signalOption,
 });

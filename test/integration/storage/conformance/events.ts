@@ -47,6 +47,7 @@ export const events = register({
   signalled: {
     append: (b, _h, signal) => b.events.append([{ type: 'signalled' }], { signal }),
     read: (b, _h, signal) => b.events.read({ signal }),
+    stream: (b, h, signal) => b.events.stream(h.streamId, { signal }),
   },
   attempts: [
     event({
@@ -73,6 +74,17 @@ export const events = register({
       expect: {
         check(results) {
           for (const result of results) expect(result.events).toEqual([]);
+        },
+      },
+    }),
+    event({
+      method: 'stream',
+      kind: 'read',
+      name: 'read A’s stream by its id, from version 1 and 2: none of A’s',
+      run: async (b, h) => [await b.events.stream(h.streamId), await b.events.stream(h.streamId, { fromVersion: 2 })],
+      expect: {
+        check(pages) {
+          for (const page of pages) expect(page).toEqual({ events: [], nextVersion: undefined });
         },
       },
     }),
@@ -126,6 +138,8 @@ export const events = register({
       [expect.any(String), 2],
       [h.looseId, null],
     ]);
+    const page = await a.events.stream(h.streamId, { limit: 1 });
+    expect([page.events.map((e) => e.eventId), page.nextVersion]).toEqual([[h.eventId], 2]);
     const next = await a.events.append([{ type: 'more' }], { stream: { id: h.streamId, expectedVersion: 2 } });
     expect(next.streamVersion).toBe(3);
   },

@@ -155,6 +155,30 @@ describe.each(TARGETS)('the event log on %s', (target) => {
     ]);
   });
 
+  it('stream reads a stream by version, a page at a time, and nothing of another stream', async () => {
+    const stores = fresh();
+    await stores.events.append(
+      Array.from({ length: 5 }, (_, i) => ({ type: 'v', payload: { i } })),
+      { stream: { id: 'doc-1', expectedVersion: 'no_stream' } },
+    );
+    await stores.events.append([{ type: 'other' }], { stream: { id: 'doc-2' } });
+    await stores.events.append([{ type: 'loose' }]);
+    const first = await stores.events.stream('doc-1', { limit: 2 });
+    expect([first.events.map((e) => [e.streamVersion, e.payload.i]), first.nextVersion]).toEqual([
+      [
+        [1, 0],
+        [2, 1],
+      ],
+      3,
+    ]);
+    const rest = await stores.events.stream('doc-1', { fromVersion: first.nextVersion! });
+    expect([rest.events.map((e) => e.streamVersion), rest.nextVersion]).toEqual([[3, 4, 5], undefined]);
+    expect((await stores.events.stream('doc-1', { fromVersion: 6 })).events).toEqual([]);
+    expect((await stores.events.stream('nothing')).events).toEqual([]);
+    expect(await failure(stores.events.stream('doc-1', { fromVersion: 0 }))).toMatchObject(invalid('fromVersion'));
+    expect(await failure(stores.events.stream(''))).toMatchObject(invalid('streamId'));
+  });
+
   it('concurrent appends with the same expected version: exactly one wins, the others are CONFLICT', async () => {
     const stores = fresh();
     await stores.events.append([{ type: 'open' }], { stream: { id: 'race', expectedVersion: 'no_stream' } });
