@@ -66,6 +66,12 @@ export interface ModuleContext<Config = undefined> {
     batch: BatchInput<K, T>,
     write: (tx: TenantTransaction, chunk: Chunk<K, T>) => Promise<unknown>,
   ): Promise<void>;
+  /**
+   * The chunks {@link batch} would write, for a batch whose transaction does more than write
+   * them (an append that locks its stream first): the same limits, the single-session bound
+   * included. The caller runs them in one `run`.
+   */
+  split<K, T>(batch: Omit<BatchInput<K, T>, 'signal'>): Chunk<K, T>[];
 }
 
 /**
@@ -263,6 +269,22 @@ export function moduleContext<Config>(
     runner(work, options).catch((error: unknown) => {
       throw unmigrated(error, module) ?? error;
     });
+  const split = <K, T>({ operation, field, rows, measure, atomic = true }: Omit<BatchInput<K, T>, 'signal'>) => {
+    // In a caller's transaction() the chunks share it whatever `atomic` says.
+    const bounded = backend.singleSession && (atomic || backend.inTransaction === true);
+    return splitBatch(
+      operation,
+      field,
+      rows,
+      measure,
+      bounded
+        ? { ...BATCH_LIMITS, callBytes: Math.min(BATCH_LIMITS.callBytes, SINGLE_SESSION_BATCH_BYTES) }
+        : BATCH_LIMITS,
+      bounded
+        ? '; on the embedded backend one transaction holds the only session: pass atomic: false to commit it chunk by chunk, or split it'
+        : '; split it into several calls',
+    );
+  };
   return Object.freeze({
     tenant,
     settings: (module.settings ? module.settings(settings) : undefined) as Config,
@@ -281,21 +303,10 @@ export function moduleContext<Config>(
         singleSession: backend.singleSession,
         idleMs: settings.idle_in_transaction_timeout_secs * 1000,
       }),
-    async batch({ operation, field, rows, measure, atomic = true, signal }, write) {
-      // In a caller's transaction() the chunks share it whatever `atomic` says.
-      const bounded = backend.singleSession && (atomic || backend.inTransaction === true);
-      const chunks = splitBatch(
-        operation,
-        field,
-        rows,
-        measure,
-        bounded
-          ? { ...BATCH_LIMITS, callBytes: Math.min(BATCH_LIMITS.callBytes, SINGLE_SESSION_BATCH_BYTES) }
-          : BATCH_LIMITS,
-        bounded
-          ? '; on the embedded backend one transaction holds the only session: pass atomic: false to commit it chunk by chunk, or split it'
-          : '; split it into several calls',
-      );
+    split,
+    async batch(input, write) {
+      const { atomic = true, signal } = input;
+      const chunks = split(input);
       if (chunks.length === 0) return;
       if (!atomic) {
         // Each chunk is a transaction of its own: retried alone, and the session is free between them.

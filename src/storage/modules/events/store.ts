@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { decodeCursor, encodeCursor, pageSize } from '../../kit/cursor.js';
 import { newUuidV7, uuidV7Time } from '../../kit/uuid-v7.js';
-import { columns, splitBatch, type Chunk } from '../../mechanism/batches.js';
+import { columns, type Chunk } from '../../mechanism/batches.js';
 import { conflict, invalidInput } from '../../mechanism/errors.js';
 import { ONE_STATEMENT, type ModuleContext, type StoreInterface } from '../../mechanism/module.js';
 import type { TenantTransaction } from '../../mechanism/tenant-transaction.js';
@@ -85,7 +85,8 @@ export class DefaultEventStore {
       return { events: await this.#retried(operation, rows, null, call) };
     }
     const { id: streamId, expectedVersion = 'any' } = call.stream;
-    const chunks = splitBatch(operation, 'events', rows, measureOf);
+    // One transaction: on the embedded backend bounded like any atomic batch (it holds the session).
+    const chunks = this.context.split({ operation, field: 'events', rows, measure: measureOf });
     const outcome = await this.context
       .run(
         async (tx) => {

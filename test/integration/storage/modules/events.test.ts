@@ -179,6 +179,18 @@ describe.each(TARGETS)('the event log on %s', (target) => {
     expect(await failure(stores.events.stream(''))).toMatchObject(invalid('streamId'));
   });
 
+  if (target === 'memory') {
+    it('on the embedded backend an append over 16 MiB is refused before anything is sent: its transaction would hold the one session', async () => {
+      const stores = fresh();
+      const big = Array.from({ length: 10_000 }, () => ({ type: 'big', payload: { text: 'x'.repeat(1700) } }));
+      for (const options of [{}, { stream: { id: 'big' } }]) {
+        const refused = await failure(stores.events.append(big, options));
+        expect(refused).toMatchObject(invalid('events'));
+      }
+      expect((await stores.events.read()).events).toEqual([]);
+    });
+  }
+
   it('concurrent appends with the same expected version: exactly one wins, the others are CONFLICT', async () => {
     const stores = fresh();
     await stores.events.append([{ type: 'open' }], { stream: { id: 'race', expectedVersion: 'no_stream' } });
