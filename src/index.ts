@@ -202,6 +202,7 @@ export type {
   AppendedEvent,
   AppendOptions,
   AppendResult,
+  EventRangeOptions,
   EventReadOptions,
   EventReadResult,
   EventStore,

@@ -16,6 +16,7 @@ export type {
   AppendResult,
   ExpectedVersion,
   NewEvent,
+  RangeOptions as EventRangeOptions,
   ReadOptions as EventReadOptions,
   ReadResult as EventReadResult,
   StoredEvent,

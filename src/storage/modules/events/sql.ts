@@ -6,7 +6,7 @@
  */
 import * as z from 'zod/mini';
 import { statement } from '../../mechanism/statement.js';
-import { column, identifier, integer, uuid } from '../../values/fields.js';
+import { column, identifier, integer, timestamp, uuid } from '../../values/fields.js';
 import { appendedRow, eventType, storedEventRow } from './types.js';
 
 /** One text per event of a batch (types, JSON documents, timestamps as ISO text). */
@@ -111,6 +111,35 @@ export const stream = statement({
   params: { streamId: identifier(), fromVersion: integer(1, Number.MAX_SAFE_INTEGER), limit: integer(1, 1001) },
   row: storedEventRow,
 });
+
+/**
+ * The events of `[$from, $to)` by time, after the cursor `($afterAt, $afterPosition)` when given:
+ * the range bounds the partition key, so only the partitions it touches are read. Two orders,
+ * each its own statement (a keyset walks one way).
+ */
+const range = (order: 'asc' | 'desc') =>
+  statement({
+    name: `events.range.${order}`,
+    sql: `SELECT ${STORED}
+            FROM llmspell.event_log
+           WHERE tenant_id = $tenant AND emitted_at >= $from::timestamptz AND emitted_at < $to::timestamptz
+             AND ($types::text[] IS NULL OR event_type = ANY ($types::text[]))
+             AND ($afterAt::timestamptz IS NULL
+                  OR (emitted_at, global_position) ${order === 'asc' ? '>' : '<'} ($afterAt::timestamptz, $afterPosition::bigint))
+           ORDER BY emitted_at ${order.toUpperCase()}, global_position ${order.toUpperCase()}
+           LIMIT $limit`,
+    params: {
+      from: timestamp(),
+      to: timestamp(),
+      types: z.optional(z.array(eventType())),
+      afterAt: z.optional(z.string()),
+      afterPosition: z.optional(integer(0, Number.MAX_SAFE_INTEGER)),
+      limit: integer(1, 1001),
+    },
+    row: storedEventRow,
+  });
+export const rangeAsc = range('asc');
+export const rangeDesc = range('desc');
 
 /** The events after `($afterTransaction, $afterPosition)` in commit order, of ended transactions only. */
 export const read = statement({

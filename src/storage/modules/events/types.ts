@@ -1,7 +1,17 @@
 import * as z from 'zod/mini';
 import type { CallOptions } from '../../mechanism/module.js';
 import type { PreciseDate } from '../../values/codecs.js';
-import { column, identifier, integer, jsonObject, pageOptions, signalOption, text, uuid } from '../../values/fields.js';
+import {
+  column,
+  identifier,
+  integer,
+  jsonObject,
+  pageOptions,
+  signalOption,
+  text,
+  timestamp,
+  uuid,
+} from '../../values/fields.js';
 
 /** An event to append. */
 export interface NewEvent {
@@ -103,6 +113,22 @@ export interface StreamPage {
   nextVersion: number | undefined;
 }
 
+/** Options of `range`. */
+export interface RangeOptions extends CallOptions {
+  /** From this instant (included). */
+  from: Date;
+  /** To this instant (excluded). */
+  to: Date;
+  /** Only events of these types. */
+  types?: string[];
+  /** `asc` (default): oldest first; `desc`: newest first. */
+  order?: 'asc' | 'desc';
+  /** At most this many events, 1 to 1000; default 50. */
+  limit?: number;
+  /** The `nextCursor` of the page before (same range, order and types). */
+  cursor?: string;
+}
+
 /** The longest event type, in bytes. */
 export const MAX_TYPE_BYTES = 255;
 /** The most events of one `append` (they are written in statements of 1,000). */
@@ -160,4 +186,12 @@ export const streamOptions = z.strictObject({
   fromVersion: z.optional(integer(1, Number.MAX_SAFE_INTEGER)),
   limit: pageOptions.limit,
   ...signalOption,
+});
+
+export const rangeOptions = z.strictObject({
+  from: timestamp(),
+  to: timestamp(),
+  types: z.optional(z.array(eventType()).check(z.maxLength(100))),
+  order: z.optional(z.enum(['asc', 'desc'])),
+  ...pageOptions,
 });

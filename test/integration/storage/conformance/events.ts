@@ -48,6 +48,7 @@ export const events = register({
     append: (b, _h, signal) => b.events.append([{ type: 'signalled' }], { signal }),
     read: (b, _h, signal) => b.events.read({ signal }),
     stream: (b, h, signal) => b.events.stream(h.streamId, { signal }),
+    range: (b, _h, signal) => b.events.range({ from: new Date(0), to: new Date(Date.now() + 3_600_000), signal }),
   },
   attempts: [
     event({
@@ -74,6 +75,24 @@ export const events = register({
       expect: {
         check(results) {
           for (const result of results) expect(result.events).toEqual([]);
+        },
+      },
+    }),
+    event({
+      method: 'range',
+      kind: 'list',
+      name: 'range over all time, both orders and by A’s types: none of A’s',
+      run: async (b) => {
+        const window = { from: new Date(0), to: new Date(Date.now() + 3_600_000), limit: 1000 };
+        return [
+          await b.events.range(window),
+          await b.events.range({ ...window, order: 'desc' }),
+          await b.events.range({ ...window, types: ['started', 'step', 'noted'] }),
+        ];
+      },
+      expect: {
+        check(pages) {
+          for (const page of pages) expect(page).toEqual({ items: [], nextCursor: undefined });
         },
       },
     }),
@@ -138,6 +157,8 @@ export const events = register({
       [expect.any(String), 2],
       [h.looseId, null],
     ]);
+    const ranged = await a.events.range({ from: new Date(0), to: new Date(Date.now() + 3_600_000), limit: 1000 });
+    expect(ranged.items.map((e) => e.eventId)).toContain(h.eventId);
     const page = await a.events.stream(h.streamId, { limit: 1 });
     expect([page.events.map((e) => e.eventId), page.nextVersion]).toEqual([[h.eventId], 2]);
     const next = await a.events.append([{ type: 'more' }], { stream: { id: h.streamId, expectedVersion: 2 } });

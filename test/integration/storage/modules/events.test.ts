@@ -4,12 +4,14 @@
  * several statements), reads (commit order, cursors, filters), and how bad input is refused: by
  * error code and `details.field`. Gap safety under concurrent writers is in `events-gaps.test.ts`.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { rangeAsc } from '../../../../src/storage/modules/events/sql.js';
 import { newUuidV7 } from '../../../../src/storage/kit/uuid-v7.js';
 import type { NewEvent } from '../../../../src/storage/modules/events/index.js';
 import { failure, invalid } from '../../../helpers/outcome.js';
 import { testMajors } from '../../../helpers/postgres.js';
-import { BAD_DOCUMENTS, coded, eventsUntil, useStorageTarget } from '../../../helpers/storage-cases.js';
+import { BAD_DOCUMENTS, coded, eventsUntil, newTenant, useStorageTarget } from '../../../helpers/storage-cases.js';
 import type { StorageTarget } from '../../../helpers/storage.js';
 
 const TARGETS: StorageTarget[] = ['postgres', 'memory'];
@@ -19,7 +21,7 @@ else console.warn('skipped: the event log on PostgreSQL 15 (not in LLMSPELL_TEST
 const CORRELATION = '0f0f0f0f-0000-4000-8000-000000000001';
 
 describe.each(TARGETS)('the event log on %s', (target) => {
-  const { fresh } = useStorageTarget(target);
+  const { fresh, opened } = useStorageTarget(target);
 
   it('appends a batch and reads it back whole, in order, with each event’s time taken from its UUIDv7', async () => {
     const stores = fresh();
@@ -188,6 +190,68 @@ describe.each(TARGETS)('the event log on %s', (target) => {
         expect(refused).toMatchObject(invalid('events'));
       }
       expect((await stores.events.read()).events).toEqual([]);
+    });
+  }
+
+  it('range reads by time, oldest or newest first, a page at a time, and by type', async () => {
+    const stores = fresh();
+    const base = Date.UTC(2030, 0, 1, 12);
+    const ids = Array.from({ length: 5 }, (_, i) => newUuidV7(base + i * 60_000));
+    await stores.events.append(ids.map((eventId, i) => ({ eventId, type: i % 2 ? 'odd' : 'even', payload: { i } })));
+    const window = { from: new Date(base + 60_000), to: new Date(base + 4 * 60_000) };
+    const first = await stores.events.range({ ...window, limit: 2 });
+    expect(first.items.map((e) => e.payload.i)).toEqual([1, 2]);
+    expect(first.items[0]!.emittedAt.getTime()).toBe(base + 60_000);
+    const next = await stores.events.range({ ...window, limit: 2, cursor: first.nextCursor! });
+    expect([next.items.map((e) => e.payload.i), next.nextCursor]).toEqual([[3], undefined]);
+    expect((await stores.events.range({ ...window, order: 'desc' })).items.map((e) => e.payload.i)).toEqual([3, 2, 1]);
+    expect((await stores.events.range({ ...window, types: ['odd'] })).items.map((e) => e.payload.i)).toEqual([1, 3]);
+    expect(await failure(stores.events.range({ from: window.to, to: window.from }))).toMatchObject(invalid('to'));
+    expect(await failure(stores.events.range({ ...window, order: 'desc', cursor: first.nextCursor! }))).toMatchObject(
+      invalid('cursor'),
+    );
+    expect(await failure(stores.events.range({ ...window, from: '2030-01-01' as never }))).toMatchObject(
+      invalid('from'),
+    );
+  });
+
+  if (target !== 'memory') {
+    it('range reads only the partitions its time range touches (the plan says so)', async () => {
+      const tenant = newTenant();
+      const stores = opened().storage.tenant(tenant);
+      const admin = new pg.Client({ connectionString: opened().adminUrl! });
+      await admin.connect();
+      try {
+        // Daily partitions for 2031-01-10 and the three days after it.
+        await admin.query(`SELECT * FROM llmspell.ensure_event_partitions('daily', 36500, 3, '2031-01-10T00:00:00Z')`);
+      } finally {
+        await admin.end();
+      }
+      const day = (d: number) => Date.UTC(2031, 0, d, 6);
+      await stores.events.append(
+        [10, 11, 12, 13].map((d) => ({ eventId: newUuidV7(day(d)), type: 'daily', payload: { d } })),
+      );
+      const from = new Date(Date.UTC(2031, 0, 11));
+      const to = new Date(Date.UTC(2031, 0, 12));
+      expect((await stores.events.range({ from, to })).items.map((e) => e.payload.d)).toEqual([11]);
+      const params: Record<string, unknown> = { from: from.toISOString(), to: to.toISOString(), limit: 51 };
+      const plan = await opened().storage.db.withTenant(tenant, (client) =>
+        client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${rangeAsc.text}`, [
+          tenant,
+          ...rangeAsc.order.map((name) => params[name] ?? null),
+        ]),
+      );
+      const relations = new Set<string>();
+      const walk = (node: unknown): void => {
+        if (Array.isArray(node)) node.forEach(walk);
+        else if (node !== null && typeof node === 'object') {
+          const name = (node as Record<string, unknown>)['Relation Name'];
+          if (typeof name === 'string') relations.add(name);
+          Object.values(node).forEach(walk);
+        }
+      };
+      walk(plan.rows[0]!['QUERY PLAN']);
+      expect([...relations]).toEqual(['event_log_20310111']);
     });
   }
 
