@@ -96,9 +96,8 @@ export class DefaultEventStore {
           if (!meets(version, expectedVersion)) {
             // A retry of an append that succeeded finds the stream moved on: it appended before.
             const before = await this.#stored(tx, rows);
-            if (before.size === rows.length && [...before.values()].every((row) => row.streamId === streamId)) {
-              return { events: rows.map((row) => appendedOf(before.get(row.id)!)), version };
-            }
+            const again = retryOf(before, rows, streamId);
+            if (again !== undefined) return { events: again, version };
             throw conflict(
               operation,
               `stream ${JSON.stringify(streamId)} is at version ${version === 0 ? '0 (no event yet)' : version}, not the expected ${describe(expectedVersion)}`,
@@ -211,9 +210,8 @@ export class DefaultEventStore {
     call: AppendOptions,
   ): Promise<AppendedEvent[]> {
     const before = await this.context.run((tx) => this.#stored(tx, rows), { ...ONE_STATEMENT, signal: call.signal });
-    if (before.size === rows.length && [...before.values()].every((row) => row.streamId === streamId)) {
-      return rows.map(({ id }) => appendedOf(before.get(id)!));
-    }
+    const again = retryOf(before, rows, streamId);
+    if (again !== undefined) return again;
     throw conflict(
       operation,
       `${before.size} of the ${rows.length} events are stored already${streamId === null ? '' : ` (or in another stream than ${JSON.stringify(streamId)})`}: a retry must repeat the same events, and nothing of this append was written`,
@@ -229,9 +227,20 @@ function withoutTransaction({
   return event;
 }
 
-/** A stored event as an append reports it. */
-function appendedOf({ streamId: _stream, ...event }: AppendedEvent & { streamId: string | null }): AppendedEvent {
-  return event;
+/**
+ * The answer to an append whose events are all stored already, in `streamId` (`null`: in none):
+ * what the first append stored, in input order; `undefined` when it is no such retry.
+ */
+function retryOf(
+  stored: ReadonlyMap<string, AppendedEvent & { streamId: string | null }>,
+  rows: readonly EventRow[],
+  streamId: string | null,
+): AppendedEvent[] | undefined {
+  if (stored.size !== rows.length || [...stored.values()].some((row) => row.streamId !== streamId)) return undefined;
+  return rows.map(({ id }) => {
+    const { streamId: _stream, ...event } = stored.get(id)!;
+    return event;
+  });
 }
 
 /** Whether a stream at `version` meets what an append expects of it. */

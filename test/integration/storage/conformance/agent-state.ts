@@ -128,9 +128,7 @@ export const agentState = register({
       run: async (b) => {
         await b.agentState.put('b-scan-1', { mine: 'b' });
         await b.agentState.put('b-scan-2', { mine: 'b' });
-        const seen: string[] = [];
-        for await (const state of b.agentState.scan({ limit: 1 })) seen.push(state.agentId);
-        return seen;
+        return (await drain(b.agentState.scan({ limit: 1 }))).map((item) => item.agentId);
       },
       expect: { resolves: ['b-scan-1', 'b-scan-2'] },
     }),

@@ -107,8 +107,7 @@ export const sessions = register({
       name: "scan: only B's own sessions, page after page",
       run: async (b) => {
         const own = [(await b.sessions.create()).sessionId, (await b.sessions.create()).sessionId];
-        const seen: string[] = [];
-        for await (const session of b.sessions.scan({ limit: 1 })) seen.push(session.sessionId);
+        const seen = (await drain(b.sessions.scan({ limit: 1 }))).map((item) => item.sessionId);
         return { own, seen };
       },
       expect: {

@@ -121,9 +121,7 @@ export const workflows = register({
       run: async (b) => {
         await b.workflows.create({ workflowId: 'b-scan-1', name: 'b' });
         await b.workflows.create({ workflowId: 'b-scan-2', name: 'b' });
-        const seen: string[] = [];
-        for await (const workflow of b.workflows.scan({ limit: 1 })) seen.push(workflow.workflowId);
-        return seen;
+        return (await drain(b.workflows.scan({ limit: 1 }))).map((item) => item.workflowId);
       },
       expect: { resolves: ['b-scan-1', 'b-scan-2'] },
     }),
